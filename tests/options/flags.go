@@ -1,0 +1,128 @@
+package options
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+)
+
+// Register binds every option to a flag of fs, writing into o.
+func Register(fs *flag.FlagSet, o *Options) {
+	fs.StringVar(&o.ConfigFile, "config", o.ConfigFile, "YAML config file with any of the options below; flags set on the command line win over it")
+	fs.Var((*modeFlag)(&o.Mode), "mode", "Istio data-plane mode: sidecar or ambient")
+	fs.StringVar(&o.OutputDir, "output-dir", o.OutputDir, "directory for the report and diagnostics")
+	fs.StringVar(&o.Cluster.Name, "cluster-name", o.Cluster.Name, "name of the kind cluster to create or reuse")
+	fs.StringVar(&o.Cluster.KindConfig, "kind-config", o.Cluster.KindConfig, "kind configuration file, instead of the suite's own under kind-config/")
+	fs.BoolVar(&o.Cluster.Keep, "keep-cluster", o.Cluster.Keep, "keep a kind cluster the run created")
+	fs.StringVar(&o.Versions.NodeImage, "node-image", o.Versions.NodeImage, "kind node image (Kubernetes version); default: the one pinned by the kind library")
+	fs.StringVar(&o.Versions.Istio, "istio-version", o.Versions.Istio, "Istio version; default: the suite's pinned version")
+	fs.StringVar(&o.Versions.CertManager, "cert-manager-version", o.Versions.CertManager, "cert-manager version")
+	fs.StringVar(&o.Versions.GatewayAPI, "gateway-api-version", o.Versions.GatewayAPI, "Gateway API CRDs version")
+	fs.StringVar(&o.Versions.KnativeServing, "knative-version", o.Versions.KnativeServing, "Knative Serving (and net-istio) version")
+	fs.StringVar(&o.Versions.KServe, "kserve-version", o.Versions.KServe, "KServe version")
+	fs.StringVar(&o.Versions.ChatQnA, "chatqna-version", o.Versions.ChatQnA, "OPEA ChatQnA chart version")
+	fs.Var((*kvFlag)(&o.ChartSources), "chart-source", "component=source override, repeatable; components: "+strings.Join(sortedKeys(ChartComponents), ", "))
+	fs.Var((*profileFlag)(&o.ChatQnAProfile), "chatqna-profile", "ChatQnA profile: light (kind) or full (needs $"+HuggingFaceTokenEnv+")")
+	t := &o.Timeouts
+	fs.DurationVar(&t.RequestTimeout, "request-timeout", t.RequestTimeout, "time limit of one probe request")
+	fs.DurationVar(&t.MaxTimeToConsistency, "max-time-to-consistency", t.MaxTimeToConsistency, "time limit for a matrix to settle")
+	fs.IntVar(&t.RequiredConsecutiveSuccesses, "required-consecutive-successes", t.RequiredConsecutiveSuccesses, "rounds in a row a cell must match to pass")
+	fs.DurationVar(&t.RoundInterval, "round-interval", t.RoundInterval, "pause between probe rounds")
+	fs.DurationVar(&t.InstallTimeout, "install-timeout", t.InstallTimeout, "time limit of one component install")
+	fs.DurationVar(&t.ReadyTimeout, "ready-timeout", t.ReadyTimeout, "time limit of a readiness wait")
+	fs.DurationVar(&t.ClusterTimeout, "cluster-timeout", t.ClusterTimeout, "time limit for creating a kind cluster")
+}
+
+// Load turns a parsed flag set into the options of the run: defaults, then
+// the config file named by --config, then every flag set explicitly on the
+// command line. fromFlags is what Register wrote while fs was parsed. The
+// e2e-framework flag --kubeconfig, when registered on fs, is taken too.
+func Load(fs *flag.FlagSet, fromFlags Options) (Options, error) {
+	o := fromFlags
+	if fromFlags.ConfigFile != "" {
+		var err error
+		if o, err = ReadConfigFile(fromFlags.ConfigFile, Defaults()); err != nil {
+			return o, err
+		}
+		// Re-apply the flags given explicitly: they win over the file.
+		over := flag.NewFlagSet("explicit", flag.ContinueOnError)
+		Register(over, &o)
+		var setErr error
+		fs.Visit(func(f *flag.Flag) {
+			if over.Lookup(f.Name) != nil && setErr == nil {
+				if f.Name == "chart-source" {
+					for k, v := range fromFlags.ChartSources {
+						o.ChartSources[k] = v
+					}
+					return
+				}
+				setErr = over.Set(f.Name, f.Value.String())
+			}
+		})
+		if setErr != nil {
+			return o, setErr
+		}
+	}
+	if kc := fs.Lookup("kubeconfig"); kc != nil && kc.Value.String() != "" {
+		o.Cluster.Kubeconfig = kc.Value.String()
+	}
+	return o, o.Validate()
+}
+
+// modeFlag validates while parsing, so `--mode=foo` fails at once.
+type modeFlag Mode
+
+func (m *modeFlag) String() string { return string(*m) }
+func (m *modeFlag) Set(s string) error {
+	if !contains(Modes, Mode(s)) {
+		return fmt.Errorf("%q is not a mode: accepted values are %s", s, join(Modes))
+	}
+	*m = modeFlag(s)
+	return nil
+}
+
+type profileFlag Profile
+
+func (p *profileFlag) String() string { return string(*p) }
+func (p *profileFlag) Set(s string) error {
+	if !contains(Profiles, Profile(s)) {
+		return fmt.Errorf("%q is not a profile: accepted values are %s", s, join(Profiles))
+	}
+	*p = profileFlag(s)
+	return nil
+}
+
+var (
+	_ flag.Value = (*modeFlag)(nil)
+	_ flag.Value = (*profileFlag)(nil)
+	_ flag.Value = (*kvFlag)(nil)
+)
+
+// kvFlag is a repeatable component=source flag.
+type kvFlag map[string]string
+
+func (k *kvFlag) String() string {
+	if k == nil || *k == nil {
+		return ""
+	}
+	parts := make([]string, 0, len(*k))
+	for _, key := range sortedKeys(*k) {
+		parts = append(parts, key+"="+(*k)[key])
+	}
+	return strings.Join(parts, ",")
+}
+
+func (k *kvFlag) Set(s string) error {
+	key, val, ok := strings.Cut(s, "=")
+	if !ok || key == "" || val == "" {
+		return fmt.Errorf("%q is not of the form component=source", s)
+	}
+	if _, known := ChartComponents[key]; !known {
+		return fmt.Errorf("unknown component %q: accepted components are %s", key, strings.Join(sortedKeys(ChartComponents), ", "))
+	}
+	if *k == nil {
+		*k = map[string]string{}
+	}
+	(*k)[key] = val
+	return nil
+}

@@ -1,0 +1,279 @@
+// Package options holds everything a run can be told: the data-plane mode,
+// versions, chart sources, output directory and timeouts. Values come from
+// defaults, then an optional YAML config file (--config), then flags; a flag
+// set explicitly on the command line always wins over the file.
+package options
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/secure-inference/mesh-conformance/tests/versions"
+)
+
+// Mode is the Istio data-plane mode under test.
+type Mode string
+
+const (
+	ModeSidecar Mode = "sidecar"
+	ModeAmbient Mode = "ambient"
+)
+
+// Modes lists the accepted modes.
+var Modes = []Mode{ModeSidecar, ModeAmbient}
+
+// Profile is how much of ChatQnA is deployed.
+type Profile string
+
+const (
+	// ProfileLight keeps chatqna-nginx and the Services it proxies to, with
+	// the model servers scaled to zero: fits a kind node.
+	ProfileLight Profile = "light"
+	// ProfileFull is the chart's defaults (TGI needs about 65Gi of memory)
+	// and a Hugging Face token.
+	ProfileFull Profile = "full"
+)
+
+// Profiles lists the accepted ChatQnA profiles.
+var Profiles = []Profile{ProfileLight, ProfileFull}
+
+// HuggingFaceTokenEnv is read for the full ChatQnA profile. The token is
+// only ever taken from the environment, never from flags or the config file,
+// and is scrubbed from every report and log the suite writes.
+const HuggingFaceTokenEnv = "HUGGINGFACEHUB_API_TOKEN"
+
+// TimeoutConfig bounds every wait of a run. Defaults are in DefaultTimeouts.
+type TimeoutConfig struct {
+	// RequestTimeout bounds one probe request, connect and transfer
+	// (curl --max-time). Default 5s.
+	RequestTimeout time.Duration `yaml:"requestTimeout"`
+	// MaxTimeToConsistency bounds how long a matrix may take to settle:
+	// policy and certificates take seconds to reach every proxy. Default 2m.
+	MaxTimeToConsistency time.Duration `yaml:"maxTimeToConsistency"`
+	// RequiredConsecutiveSuccesses is how many rounds in a row a cell must
+	// match its expectation to pass; a mismatch starts the count anew.
+	// Default 3.
+	RequiredConsecutiveSuccesses int `yaml:"requiredConsecutiveSuccesses"`
+	// RoundInterval is the pause between two probe rounds. Default 1s.
+	RoundInterval time.Duration `yaml:"roundInterval"`
+	// InstallTimeout bounds one component install, including its readiness
+	// wait. Default 10m.
+	InstallTimeout time.Duration `yaml:"installTimeout"`
+	// ReadyTimeout bounds a wait for a workload or resource to be ready
+	// (deployments, InferenceServices, certificates). Default 5m.
+	ReadyTimeout time.Duration `yaml:"readyTimeout"`
+	// ClusterTimeout bounds creating a kind cluster. Default 5m.
+	ClusterTimeout time.Duration `yaml:"clusterTimeout"`
+}
+
+// DefaultTimeouts are the documented defaults of TimeoutConfig.
+func DefaultTimeouts() TimeoutConfig {
+	return TimeoutConfig{
+		RequestTimeout:               5 * time.Second,
+		MaxTimeToConsistency:         2 * time.Minute,
+		RequiredConsecutiveSuccesses: 3,
+		RoundInterval:                time.Second,
+		InstallTimeout:               10 * time.Minute,
+		ReadyTimeout:                 5 * time.Minute,
+		ClusterTimeout:               5 * time.Minute,
+	}
+}
+
+// Cluster says which cluster to run on.
+type Cluster struct {
+	// Name of the kind cluster to create or reuse. Default mesh-conformance.
+	Name string `yaml:"name"`
+	// KindConfig overrides the suite's kind configuration file.
+	KindConfig string `yaml:"kindConfig"`
+	// Keep leaves a cluster the run created in place at the end.
+	Keep bool `yaml:"keep"`
+	// Kubeconfig selects an existing cluster instead of kind (also the
+	// --kubeconfig flag of e2e-framework).
+	Kubeconfig string `yaml:"kubeconfig"`
+}
+
+// Options is the whole configuration of a run.
+type Options struct {
+	Mode      Mode    `yaml:"mode"`
+	OutputDir string  `yaml:"outputDir"`
+	Cluster   Cluster `yaml:"cluster"`
+	// Versions overrides the suite's pinned versions, field by field.
+	Versions versions.Set `yaml:"versions"`
+	// ChartSources overrides where a component's charts (or release
+	// manifests) come from: a repository URL, an oci:// reference or a local
+	// directory. Keys: see ChartComponents.
+	ChartSources   map[string]string `yaml:"chartSources"`
+	ChatQnAProfile Profile           `yaml:"chatqnaProfile"`
+	Timeouts       TimeoutConfig     `yaml:"timeouts"`
+	// ConfigFile is the YAML file the other fields were read from, if any.
+	ConfigFile string `yaml:"-"`
+}
+
+// ChartComponents are the keys accepted in ChartSources, with their
+// defaults (the upstream sources of each pinned version).
+var ChartComponents = map[string]string{
+	"istio":        "https://istio-release.storage.googleapis.com/charts",
+	"cert-manager": "https://charts.jetstack.io",
+	"knative":      "https://github.com/knative",
+	"kserve":       "oci://ghcr.io/kserve/charts",
+	"chatqna":      "oci://ghcr.io/opea-project/charts",
+	"gateway-api":  "https://github.com/kubernetes-sigs/gateway-api/releases/download",
+}
+
+// Defaults returns the options of a run given nothing.
+func Defaults() Options {
+	return Options{
+		Mode:           ModeSidecar,
+		OutputDir:      "_output",
+		Cluster:        Cluster{Name: "mesh-conformance"},
+		ChartSources:   map[string]string{},
+		ChatQnAProfile: ProfileLight,
+		Timeouts:       DefaultTimeouts(),
+	}
+}
+
+// ChartSource returns the source for a component: the override, or the
+// upstream default.
+func (o Options) ChartSource(component string) string {
+	if s := o.ChartSources[component]; s != "" {
+		return s
+	}
+	return ChartComponents[component]
+}
+
+// UsesExistingCluster reports whether the run targets a cluster it did not
+// create.
+func (o Options) UsesExistingCluster() bool { return o.Cluster.Kubeconfig != "" }
+
+// Secrets returns the secret values present in the environment, for
+// scrubbing reports and logs.
+func Secrets() []string {
+	var s []string
+	for _, k := range []string{HuggingFaceTokenEnv, "HF_TOKEN"} {
+		if v := os.Getenv(k); v != "" {
+			s = append(s, v)
+		}
+	}
+	return s
+}
+
+// Validate checks every field and the combinations of fields, and names the
+// option and the accepted values in its error.
+func (o Options) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	if !contains(Modes, o.Mode) {
+		bad("--mode %q is not a mode: accepted values are %s", o.Mode, join(Modes))
+	}
+	if !contains(Profiles, o.ChatQnAProfile) {
+		bad("--chatqna-profile %q is not a profile: accepted values are %s", o.ChatQnAProfile, join(Profiles))
+	}
+	if o.OutputDir == "" {
+		bad("--output-dir must not be empty: the report is written there")
+	}
+	for k := range o.ChartSources {
+		if _, ok := ChartComponents[k]; !ok {
+			bad("--chart-source %q: unknown component: accepted components are %s", k, strings.Join(sortedKeys(ChartComponents), ", "))
+		}
+	}
+	if o.Versions.Istio != "" {
+		if err := versions.CheckIstio(o.Versions.Istio, o.Mode == ModeAmbient); err != nil {
+			bad("--istio-version: %v", err)
+		}
+	}
+	for name, v := range map[string]string{
+		"--cert-manager-version": o.Versions.CertManager, "--gateway-api-version": o.Versions.GatewayAPI,
+		"--knative-version": o.Versions.KnativeServing, "--kserve-version": o.Versions.KServe,
+		"--chatqna-version": o.Versions.ChatQnA,
+	} {
+		if v == "" {
+			continue
+		}
+		if _, err := versions.Parse(v); err != nil {
+			bad("%s: %v", name, err)
+		}
+	}
+
+	t := o.Timeouts
+	for name, d := range map[string]time.Duration{
+		"--request-timeout": t.RequestTimeout, "--max-time-to-consistency": t.MaxTimeToConsistency,
+		"--round-interval": t.RoundInterval, "--install-timeout": t.InstallTimeout,
+		"--ready-timeout": t.ReadyTimeout, "--cluster-timeout": t.ClusterTimeout,
+	} {
+		if d <= 0 {
+			bad("%s must be a positive duration such as 30s or 5m, got %v", name, d)
+		}
+	}
+	if t.RequiredConsecutiveSuccesses < 1 {
+		bad("--required-consecutive-successes must be at least 1, got %d", t.RequiredConsecutiveSuccesses)
+	}
+	if t.RequestTimeout > 0 && t.MaxTimeToConsistency > 0 && t.RequestTimeout >= t.MaxTimeToConsistency {
+		bad("--request-timeout (%v) must be shorter than --max-time-to-consistency (%v): no round could finish in time", t.RequestTimeout, t.MaxTimeToConsistency)
+	}
+
+	if o.UsesExistingCluster() {
+		if o.Cluster.KindConfig != "" {
+			bad("--kind-config applies only to a kind cluster the suite creates, but --kubeconfig selects an existing cluster: drop one of them")
+		}
+		if o.Cluster.Keep {
+			bad("--keep-cluster applies only to a kind cluster the suite creates; an existing cluster (--kubeconfig) is never deleted: drop --keep-cluster")
+		}
+		if o.Versions.NodeImage != "" {
+			bad("--node-image applies only to a kind cluster the suite creates, but --kubeconfig selects an existing cluster: drop one of them")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ReadConfigFile reads a YAML config file over base. Unknown keys are an
+// error, so a misspelt option never silently does nothing.
+func ReadConfigFile(path string, base Options) (Options, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return base, fmt.Errorf("--config: %w", err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	out := base
+	if err := dec.Decode(&out); err != nil && err.Error() != "EOF" {
+		return base, fmt.Errorf("--config %s: %v (the accepted keys are the fields of options.Options; see README, 'Config file')", path, err)
+	}
+	if out.ChartSources == nil {
+		out.ChartSources = map[string]string{}
+	}
+	out.ConfigFile = path
+	return out, nil
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func join[T ~string](list []T) string {
+	s := make([]string, len(list))
+	for i, v := range list {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

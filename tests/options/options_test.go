@@ -1,0 +1,132 @@
+package options
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// parse runs the same path as a test binary: register, parse, load.
+func parse(t *testing.T, args ...string) (Options, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.String("kubeconfig", "", "as e2e-framework registers it")
+	o := Defaults()
+	Register(fs, &o)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	return Load(fs, o)
+}
+
+func writeConfig(t *testing.T, body string) string {
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+	return p
+}
+
+func TestDefaultsAreValidAndDocumented(t *testing.T) {
+	o, err := parse(t)
+	require.NoError(t, err)
+	assert.Equal(t, ModeSidecar, o.Mode)
+	assert.Equal(t, ProfileLight, o.ChatQnAProfile)
+	assert.Equal(t, TimeoutConfig{
+		RequestTimeout: 5 * time.Second, MaxTimeToConsistency: 2 * time.Minute, RequiredConsecutiveSuccesses: 3,
+		RoundInterval: time.Second, InstallTimeout: 10 * time.Minute, ReadyTimeout: 5 * time.Minute, ClusterTimeout: 5 * time.Minute,
+	}, o.Timeouts)
+	assert.Equal(t, "oci://ghcr.io/kserve/charts", o.ChartSource("kserve"))
+}
+
+func TestFlags(t *testing.T) {
+	o, err := parse(t, "--mode=ambient", "--istio-version=1.26.3", "--chart-source", "istio=/charts/istio",
+		"--request-timeout=2s", "--required-consecutive-successes=5", "--chatqna-profile=full")
+	require.NoError(t, err)
+	assert.Equal(t, ModeAmbient, o.Mode)
+	assert.Equal(t, "1.26.3", o.Versions.Istio)
+	assert.Equal(t, "/charts/istio", o.ChartSource("istio"))
+	assert.Equal(t, 2*time.Second, o.Timeouts.RequestTimeout)
+	assert.Equal(t, 5, o.Timeouts.RequiredConsecutiveSuccesses)
+	assert.Equal(t, ProfileFull, o.ChatQnAProfile)
+}
+
+func TestConfigFileAndExplicitFlagsWin(t *testing.T) {
+	cfg := writeConfig(t, `
+mode: ambient
+outputDir: /tmp/reports
+versions:
+  istio: 1.25.2
+chartSources:
+  chatqna: /charts/chatqna
+timeouts:
+  requestTimeout: 3s
+  maxTimeToConsistency: 45s
+`)
+	o, err := parse(t, "--config", cfg, "--mode=sidecar", "--chart-source=istio=/mirror/istio")
+	require.NoError(t, err)
+	assert.Equal(t, ModeSidecar, o.Mode, "an explicit flag wins over the file")
+	assert.Equal(t, "/tmp/reports", o.OutputDir, "the file wins over defaults")
+	assert.Equal(t, "1.25.2", o.Versions.Istio)
+	assert.Equal(t, 3*time.Second, o.Timeouts.RequestTimeout)
+	assert.Equal(t, 45*time.Second, o.Timeouts.MaxTimeToConsistency)
+	assert.Equal(t, 3, o.Timeouts.RequiredConsecutiveSuccesses, "defaults stay where neither sets a value")
+	assert.Equal(t, "/charts/chatqna", o.ChartSource("chatqna"))
+	assert.Equal(t, "/mirror/istio", o.ChartSource("istio"), "flag and file chart sources merge")
+	assert.Equal(t, cfg, o.ConfigFile)
+}
+
+func TestBadInputNamesTheProblem(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		file string
+		want []string
+	}{
+		{"unknown mode", []string{"--mode=sidecarless"}, "", []string{`"sidecarless" is not a mode`, "sidecar, ambient"}},
+		{"unknown flag", []string{"--moed=ambient"}, "", []string{"flag provided but not defined: -moed"}},
+		{"unknown profile", []string{"--chatqna-profile=tiny"}, "", []string{`"tiny" is not a profile`, "light, full"}},
+		{"unknown chart component", []string{"--chart-source=envoy=/x"}, "", []string{`unknown component "envoy"`, "cert-manager"}},
+		{"old istio", []string{"--istio-version=1.20.3"}, "", []string{"--istio-version", "1.22.0 or newer"}},
+		{"ambient on old istio", []string{"--mode=ambient", "--istio-version=1.23.0"}, "", []string{"ambient", "1.24.0 or newer", "--mode=sidecar"}},
+		{"not a version", []string{"--kserve-version=latest"}, "", []string{"--kserve-version", `"latest" is not a version`}},
+		{"zero successes", []string{"--required-consecutive-successes=0"}, "", []string{"--required-consecutive-successes must be at least 1"}},
+		{"timeouts contradict", []string{"--request-timeout=3m"}, "", []string{"--request-timeout (3m0s) must be shorter than --max-time-to-consistency (2m0s)"}},
+		{"kubeconfig and kind config", []string{"--kubeconfig=/k", "--kind-config=x.yaml"}, "", []string{"--kind-config applies only", "--kubeconfig"}},
+		{"kubeconfig and keep", []string{"--kubeconfig=/k", "--keep-cluster"}, "", []string{"--keep-cluster applies only"}},
+		{"unknown key in file", nil, "mode: ambient\nmdoe: sidecar\n", []string{"field mdoe not found", "--config"}},
+		{"bad mode in file", nil, "mode: waypoint\n", []string{`--mode "waypoint" is not a mode`}},
+		{"bad duration in file", nil, "timeouts:\n  requestTimeout: soon\n", []string{"--config", "soon"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := c.args
+			if c.file != "" {
+				args = append(args, "--config", writeConfig(t, c.file))
+			}
+			_, err := parse(t, args...)
+			require.Error(t, err)
+			for _, w := range c.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestMissingConfigFile(t *testing.T) {
+	_, err := parse(t, "--config", "/nonexistent/mc.yaml")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "/nonexistent/mc.yaml")
+}
+
+func TestSecretsComeFromTheEnvironmentOnly(t *testing.T) {
+	t.Setenv(HuggingFaceTokenEnv, "hf_secret_value")
+	assert.Contains(t, Secrets(), "hf_secret_value")
+	_, err := parse(t, "--hf-token=x")
+	require.Error(t, err, "there is no flag for the token")
+}

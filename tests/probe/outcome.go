@@ -1,0 +1,266 @@
+package probe
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Kind is what became of a request, decided from curl's exit code and its
+// write-out fields, never from the wording of its messages.
+type Kind string
+
+const (
+	// KindHTTP: a response arrived; Outcome.HTTPCode holds its status.
+	KindHTTP Kind = "http"
+	// KindDNS: the host name did not resolve (curl 6).
+	KindDNS Kind = "dns-failure"
+	// KindRefused: the TCP connection could not be made (curl 7): refused,
+	// or no route to the address.
+	KindRefused Kind = "connection-refused"
+	// KindTimeout: the request outlived its time limit (curl 28).
+	KindTimeout Kind = "timeout"
+	// KindReset: the connection broke while receiving or sending (curl 55,
+	// 56): typically a reset by a proxy that refuses the peer.
+	KindReset Kind = "connection-reset"
+	// KindEOF: the server closed the connection without replying (curl 52).
+	KindEOF Kind = "empty-reply"
+	// KindTLSHandshake: the TLS handshake failed (curl 35): no certificate
+	// for the SNI, protocol mismatch, or a reset during the handshake.
+	KindTLSHandshake Kind = "tls-handshake-failure"
+	// KindTLSName: the chain was trusted but its names do not cover the host
+	// (curl 51, or 60 with a clean X509 verify result).
+	KindTLSName Kind = "tls-name-mismatch"
+	// KindTLSUntrusted: the certificate chain did not verify (curl 60).
+	KindTLSUntrusted Kind = "tls-untrusted"
+	// KindClientError: the probe itself failed (no curl in the container, a
+	// malformed request, the exec broke off): says nothing about the target.
+	KindClientError Kind = "client-error"
+	// KindOther: any other curl failure.
+	KindOther Kind = "other"
+)
+
+// OpenSSL verify results that curl reports (ssl_verify_result) with exit 60
+// when the chain is trusted but the name is not: X509_V_OK,
+// X509_V_ERR_UNSPECIFIED (curl 7.88 with OpenSSL 3, measured) and
+// X509_V_ERR_HOSTNAME_MISMATCH. Chain failures carry their own codes
+// (18 self-signed, 19/20 unknown issuer, 10 expired, ...).
+const (
+	x509OK               = 0
+	x509Unspecified      = 1
+	x509HostnameMismatch = 62
+)
+
+// Outcome is the classified result of one request, with curl's evidence.
+type Outcome struct {
+	Kind     Kind `json:"kind"`
+	HTTPCode int  `json:"httpCode,omitempty"`
+	Evidence
+}
+
+// Evidence is what curl reported, kept for reports and failure tables.
+type Evidence struct {
+	ExitCode        int     `json:"exitCode"`
+	ErrorMessage    string  `json:"errorMessage,omitempty"`
+	RemoteIP        string  `json:"remoteIP,omitempty"`
+	RedirectURL     string  `json:"redirectURL,omitempty"`
+	SSLVerifyResult int     `json:"sslVerifyResult,omitempty"`
+	TimeTotal       float64 `json:"timeTotalSeconds,omitempty"`
+	// Body is the start of the response body (at most 512 bytes), made
+	// printable.
+	Body string `json:"body,omitempty"`
+}
+
+// String is the short observation shown in tables: "HTTP 403",
+// "connection-reset (curl 56)".
+func (o Outcome) String() string {
+	if o.Kind == KindHTTP {
+		return fmt.Sprintf("HTTP %d", o.HTTPCode)
+	}
+	return fmt.Sprintf("%s (curl %d)", o.Kind, o.ExitCode)
+}
+
+// Detail is one line of evidence for a failure report.
+func (o Outcome) Detail() string {
+	parts := []string{fmt.Sprintf("curl exit %d", o.ExitCode)}
+	if o.HTTPCode != 0 {
+		parts = append(parts, fmt.Sprintf("status %d", o.HTTPCode))
+	}
+	if o.ErrorMessage != "" {
+		parts = append(parts, fmt.Sprintf("error %q", o.ErrorMessage))
+	}
+	if o.RedirectURL != "" {
+		parts = append(parts, "location "+o.RedirectURL)
+	}
+	if o.RemoteIP != "" {
+		parts = append(parts, "remote "+o.RemoteIP)
+	}
+	if o.Body != "" {
+		parts = append(parts, fmt.Sprintf("body %q", truncate(o.Body, 120)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Classify decides the Kind from curl's exit code and write-out fields.
+func Classify(exitCode, httpCode, sslVerifyResult int) Kind {
+	switch exitCode {
+	case 0:
+		if httpCode > 0 {
+			return KindHTTP
+		}
+		return KindOther
+	case 5, 6:
+		return KindDNS
+	case 7:
+		return KindRefused
+	case 28:
+		return KindTimeout
+	case 52:
+		return KindEOF
+	case 55, 56:
+		return KindReset
+	case 35:
+		return KindTLSHandshake
+	case 51:
+		return KindTLSName
+	case 60:
+		// curl checks the name itself after OpenSSL accepted the chain.
+		switch sslVerifyResult {
+		case x509OK, x509Unspecified, x509HostnameMismatch:
+			return KindTLSName
+		}
+		return KindTLSUntrusted
+	case 1, 2, 3, 23, 27, 43, 58, 77, 126, 127:
+		// unsupported protocol, init failure, bad URL, write error, out of
+		// memory, bad internal call, bad client cert or CA file, and the
+		// shell's "cannot execute" / "not found".
+		return KindClientError
+	default:
+		return KindOther
+	}
+}
+
+// writeOut holds the %{json} fields the classifier reads.
+type writeOut struct {
+	HTTPCode        int     `json:"http_code"`
+	ErrorMessage    string  `json:"errormsg"`
+	RemoteIP        string  `json:"remote_ip"`
+	RedirectURL     string  `json:"redirect_url"`
+	SSLVerifyResult int     `json:"ssl_verify_result"`
+	TimeTotal       float64 `json:"time_total"`
+}
+
+// Parse reads the output of Script for n requests. A request whose result
+// is missing (the exec broke off, the shell failed) gets a KindClientError
+// outcome that says so, with the stray output as evidence.
+func Parse(output string, n int) []Outcome {
+	type raw struct {
+		exit          int
+		haveExit      bool
+		wo, body      string
+		parseProblems []string
+	}
+	raws := make([]raw, n)
+	var stray []string
+	sc := bufio.NewScanner(strings.NewReader(output))
+	sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			continue
+		}
+		fields := strings.SplitN(line, " ", 4)
+		if fields[0] != resultMarker || len(fields) < 3 {
+			stray = append(stray, line)
+			continue
+		}
+		id, err := strconv.Atoi(fields[1])
+		if err != nil || id < 0 || id >= n {
+			stray = append(stray, line)
+			continue
+		}
+		value := ""
+		if len(fields) == 4 {
+			value = fields[3]
+		}
+		r := &raws[id]
+		switch fields[2] {
+		case "exit":
+			if r.exit, err = strconv.Atoi(strings.TrimSpace(value)); err == nil {
+				r.haveExit = true
+			}
+		case "wo":
+			r.wo = value
+		case "body":
+			r.body = value
+		default:
+			stray = append(stray, line)
+		}
+	}
+
+	out := make([]Outcome, n)
+	for i, r := range raws {
+		if !r.haveExit {
+			msg := "no result from the probe script"
+			if len(stray) > 0 {
+				msg += ": " + truncate(strings.Join(stray, " | "), 300)
+			}
+			out[i] = Outcome{Kind: KindClientError, Evidence: Evidence{ExitCode: -1, ErrorMessage: msg}}
+			continue
+		}
+		var w writeOut
+		if r.wo != "" {
+			if err := json.Unmarshal([]byte(r.wo), &w); err != nil {
+				w.ErrorMessage = "unreadable curl write-out: " + truncate(r.wo, 200)
+			}
+		}
+		body, _ := base64.StdEncoding.DecodeString(r.body)
+		o := Outcome{
+			Kind:     Classify(r.exit, w.HTTPCode, w.SSLVerifyResult),
+			HTTPCode: w.HTTPCode,
+			Evidence: Evidence{
+				ExitCode:        r.exit,
+				ErrorMessage:    w.ErrorMessage,
+				RemoteIP:        w.RemoteIP,
+				RedirectURL:     w.RedirectURL,
+				SSLVerifyResult: w.SSLVerifyResult,
+				TimeTotal:       w.TimeTotal,
+				Body:            printable(body),
+			},
+		}
+		if r.exit == 127 && o.ErrorMessage == "" {
+			o.ErrorMessage = "curl is not installed in the client container"
+		}
+		out[i] = o
+	}
+	return out
+}
+
+// printable turns a body excerpt into valid UTF-8 without control bytes.
+func printable(b []byte) string {
+	var s strings.Builder
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		b = b[size:]
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			s.WriteRune('\uFFFD')
+		case r == '\n' || r == '\t' || r >= 0x20 && r != 0x7f:
+			s.WriteRune(r)
+		default:
+			s.WriteRune('.')
+		}
+	}
+	return strings.TrimSpace(s.String())
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

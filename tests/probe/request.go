@@ -1,0 +1,128 @@
+// Package probe sends HTTP(S) requests with curl from inside a client pod and
+// classifies what happened. All of one client's requests of a round run in a
+// single exec (one shell script), so a round costs one API round trip per
+// client, not one per request.
+package probe
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Request is one HTTP(S) request that a client makes with curl.
+type Request struct {
+	// Method defaults to GET, or POST when Body is set.
+	Method string `json:"method,omitempty"`
+	URL    string `json:"url"`
+	// Headers are sent as given; values of Authorization-like headers are
+	// never copied into evidence or reports.
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    string            `json:"body,omitempty"`
+	// Resolve pins host:port to an address (curl --resolve host:port:addr),
+	// which is how a request carries an SNI that DNS does not know.
+	Resolve []string `json:"resolve,omitempty"`
+	// Insecure skips certificate verification (curl -k), as the OPEA document
+	// does; the served certificate is then checked by other means.
+	Insecure bool `json:"insecure,omitempty"`
+	// CACertPEM, when set, is the only trusted CA for this request.
+	CACertPEM string `json:"-"`
+}
+
+// method returns the HTTP method curl will use.
+func (r Request) method() string {
+	switch {
+	case r.Method != "":
+		return r.Method
+	case r.Body != "":
+		return "POST"
+	default:
+		return "GET"
+	}
+}
+
+// String is the short form used in tables and reports: "GET http://host/path".
+func (r Request) String() string { return r.method() + " " + r.URL }
+
+// curlArgs renders the request as curl arguments (without the output and
+// write-out options, which the script adds). caFile is the in-pod path the
+// script wrote CACertPEM to.
+func (r Request) curlArgs(timeout time.Duration, caFile string) []string {
+	secs := fmt.Sprintf("%.3f", timeout.Seconds())
+	args := []string{"--max-time", secs, "--connect-timeout", secs, "-X", r.method()}
+	keys := make([]string, 0, len(r.Headers))
+	for k := range r.Headers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		args = append(args, "-H", k+": "+r.Headers[k])
+	}
+	if r.Body != "" {
+		args = append(args, "--data-raw", r.Body)
+	}
+	for _, res := range r.Resolve {
+		args = append(args, "--resolve", res)
+	}
+	if r.Insecure {
+		args = append(args, "-k")
+	}
+	if caFile != "" {
+		args = append(args, "--cacert", caFile)
+	}
+	return append(args, "--", r.URL)
+}
+
+// bodyExcerptBytes bounds how much of each response body is brought back.
+const bodyExcerptBytes = 512
+
+// resultMarker starts every line of the script's output that carries a
+// result; anything else (a shell's complaint, say) is kept as stray output.
+const resultMarker = "@@mc"
+
+// Script renders one POSIX shell script that runs every request in turn and
+// prints, per request, curl's exit code, its %{json} write-out and a base64
+// excerpt of the body. It needs sh, curl (7.75 or newer, for errormsg and
+// exitcode in %{json}), mktemp, head, tr and base64: busybox and coreutils
+// both have them.
+func Script(reqs []Request, timeout time.Duration) string {
+	var b strings.Builder
+	b.WriteString(`set +e
+t=$(mktemp -d 2>/dev/null) || { t=/tmp/mc.$$; mkdir -p "$t"; }
+trap 'rm -rf "$t"' EXIT
+mc() {
+  id=$1; shift
+  curl -sS -o "$t/b" -w '%{json}' "$@" >"$t/w" 2>/dev/null
+  rc=$?
+  printf '\n` + resultMarker + ` %s exit %s\n' "$id" "$rc"
+  printf '` + resultMarker + ` %s wo ' "$id"; tr -d '\n' <"$t/w" 2>/dev/null; printf '\n'
+  printf '` + resultMarker + ` %s body ' "$id"; head -c ` + fmt.Sprint(bodyExcerptBytes) + ` "$t/b" 2>/dev/null | base64 | tr -d '\n'; printf '\n'
+  rm -f "$t/b" "$t/w"
+}
+`)
+	for i, r := range reqs {
+		ca := ""
+		if r.CACertPEM != "" {
+			ca = fmt.Sprintf("$t/ca%d.pem", i)
+			fmt.Fprintf(&b, "printf '%%s' %s > \"%s\"\n", shellQuote(r.CACertPEM), ca)
+		}
+		fmt.Fprintf(&b, "mc %d", i)
+		for _, a := range r.curlArgs(timeout, ca) {
+			b.WriteByte(' ')
+			if strings.HasPrefix(a, "$t/") {
+				b.WriteString(`"` + a + `"`)
+			} else {
+				b.WriteString(shellQuote(a))
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// shellQuote quotes s for POSIX sh: single quotes, with each embedded single
+// quote closed, escaped and reopened.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

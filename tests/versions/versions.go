@@ -1,0 +1,145 @@
+// Package versions pins every component version the suites install, in one
+// place. Each suite has its own pinned set, taken from the document it
+// reproduces; every field can be overridden by option.
+package versions
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	kinddefaults "sigs.k8s.io/kind/pkg/apis/config/defaults"
+)
+
+// Set is one combination of component versions.
+type Set struct {
+	// NodeImage is the kind node image (Kubernetes version) for kind runs.
+	NodeImage      string `json:"nodeImage,omitempty" yaml:"nodeImage,omitempty"`
+	Istio          string `json:"istio,omitempty" yaml:"istio,omitempty"`
+	CertManager    string `json:"certManager,omitempty" yaml:"certManager,omitempty"`
+	GatewayAPI     string `json:"gatewayAPI,omitempty" yaml:"gatewayAPI,omitempty"`
+	KnativeServing string `json:"knativeServing,omitempty" yaml:"knativeServing,omitempty"`
+	KServe         string `json:"kserve,omitempty" yaml:"kserve,omitempty"`
+	ChatQnA        string `json:"chatqna,omitempty" yaml:"chatqna,omitempty"`
+}
+
+// KServeMesh is KServe v0.20.0's own tested dependency set (its
+// hack/setup/global-vars.env): Istio 1.27.1, Knative Serving 1.21.1,
+// cert-manager v1.17.0, Gateway API v1.5.1.
+var KServeMesh = Set{
+	NodeImage:      kinddefaults.Image,
+	Istio:          "1.27.1",
+	CertManager:    "v1.17.0",
+	GatewayAPI:     "v1.5.1",
+	KnativeServing: "1.21.1",
+	KServe:         "v0.20.0",
+}
+
+// OPEAIstio follows opea-project/GenAIInfra kubernetes-addons/istio: its
+// helmfile pins cert-manager v1.16.1 and ChatQnA 1.1.0, the document applies
+// the Gateway API v1.2.0 standard CRDs. Istio is not pinned upstream; 1.27.1
+// (ambient is GA from 1.24) keeps one Istio for both suites.
+var OPEAIstio = Set{
+	NodeImage:   kinddefaults.Image,
+	Istio:       "1.27.1",
+	CertManager: "v1.16.1",
+	GatewayAPI:  "v1.2.0",
+	ChatQnA:     "1.1.0",
+}
+
+// With returns s with every non-empty field of o in place of its own.
+func (s Set) With(o Set) Set {
+	pick := func(a, b string) string {
+		if b != "" {
+			return b
+		}
+		return a
+	}
+	return Set{
+		NodeImage:      pick(s.NodeImage, o.NodeImage),
+		Istio:          pick(s.Istio, o.Istio),
+		CertManager:    pick(s.CertManager, o.CertManager),
+		GatewayAPI:     pick(s.GatewayAPI, o.GatewayAPI),
+		KnativeServing: pick(s.KnativeServing, o.KnativeServing),
+		KServe:         pick(s.KServe, o.KServe),
+		ChatQnA:        pick(s.ChatQnA, o.ChatQnA),
+	}
+}
+
+// Map lists the set for reports, by component name.
+func (s Set) Map() map[string]string {
+	m := map[string]string{}
+	for k, v := range map[string]string{
+		"nodeImage": s.NodeImage, "istio": s.Istio, "certManager": s.CertManager,
+		"gatewayAPI": s.GatewayAPI, "knativeServing": s.KnativeServing, "kserve": s.KServe, "chatqna": s.ChatQnA,
+	} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// Minimum versions the suites can run on, and why.
+const (
+	// MinIstio: the fixtures use networking.istio.io/v1 and
+	// security.istio.io/v1, served since Istio 1.22.
+	MinIstio = "1.22.0"
+	// MinIstioAmbient: ambient mode is GA from Istio 1.24.
+	MinIstioAmbient = "1.24.0"
+)
+
+// CheckIstio refuses Istio versions the suites cannot run on.
+func CheckIstio(version string, ambient bool) error {
+	v, err := Parse(version)
+	if err != nil {
+		return fmt.Errorf("istio version: %w", err)
+	}
+	if v.Less(MustParse(MinIstio)) {
+		return fmt.Errorf("istio %s is not supported: the suites apply networking.istio.io/v1 and security.istio.io/v1, served from Istio %s; choose --istio-version %s or newer", version, MinIstio, MinIstio)
+	}
+	if ambient && v.Less(MustParse(MinIstioAmbient)) {
+		return fmt.Errorf("istio %s is not supported in ambient mode: ambient is GA from Istio %s; choose --istio-version %s or newer, or --mode=sidecar", version, MinIstioAmbient, MinIstioAmbient)
+	}
+	return nil
+}
+
+// Version is a parsed major.minor.patch (a leading "v" is allowed).
+type Version struct{ Major, Minor, Patch int }
+
+// Parse reads "1.27.1" or "v1.27.1".
+func Parse(s string) (Version, error) {
+	parts := strings.Split(strings.TrimPrefix(s, "v"), ".")
+	if len(parts) != 3 {
+		return Version{}, fmt.Errorf("%q is not a version of the form 1.27.1", s)
+	}
+	var n [3]int
+	for i, p := range parts {
+		v, err := strconv.Atoi(p)
+		if err != nil || v < 0 {
+			return Version{}, fmt.Errorf("%q is not a version of the form 1.27.1", s)
+		}
+		n[i] = v
+	}
+	return Version{n[0], n[1], n[2]}, nil
+}
+
+// MustParse is Parse for constants.
+func MustParse(s string) Version {
+	v, err := Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// Less orders versions.
+func (v Version) Less(o Version) bool {
+	if v.Major != o.Major {
+		return v.Major < o.Major
+	}
+	if v.Minor != o.Minor {
+		return v.Minor < o.Minor
+	}
+	return v.Patch < o.Patch
+}
