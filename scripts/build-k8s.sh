@@ -36,7 +36,7 @@ for b in "${bins[@]}"; do
   if [ -x "$out/$b" ]; then
     continue
   fi
-  echo "build-k8s: building $b $version (cold build: several minutes; cached in $out)" >&2
+  echo "build-k8s: building $b for Kubernetes $version (cold build: several minutes; cached in $out)" >&2
   start=$SECONDS
   (cd "$here/lab" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out/$b.tmp" "$(pkg_of "$b")")
   mv "$out/$b.tmp" "$out/$b"

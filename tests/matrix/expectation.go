@@ -1,0 +1,124 @@
+// Package matrix holds reachability matrices: which client may reach which
+// target and how a refusal must look. It runs them in rounds until every
+// cell has matched its expectation a number of times in a row, and renders
+// expected against observed.
+package matrix
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/probe"
+)
+
+// ExpectKind is the kind of outcome a cell expects.
+type ExpectKind string
+
+const (
+	// Allowed: an HTTP 2xx response.
+	Allowed ExpectKind = "allowed"
+	// Redirect: an HTTP 301, 302, 307 or 308.
+	Redirect ExpectKind = "redirect"
+	// DeniedHTTP403: an HTTP 403, as a sidecar or waypoint answers when an
+	// AuthorizationPolicy refuses the request.
+	DeniedHTTP403 ExpectKind = "denied-http-403"
+	// DeniedL4: the connection is reset or closed without a reply, as a
+	// proxy does with a peer it refuses below HTTP (ztunnel's L4 policy, or a
+	// plaintext client against STRICT mTLS).
+	DeniedL4 ExpectKind = "denied-l4"
+	// TLSRefused: the TLS handshake fails, as a gateway does for an SNI it
+	// has no server for.
+	TLSRefused ExpectKind = "tls-refused"
+)
+
+// Expectation is what a cell must observe.
+type Expectation struct {
+	Kind ExpectKind `json:"kind"`
+	// BodyContains, when set, must appear in the response body excerpt.
+	BodyContains string `json:"bodyContains,omitempty"`
+	// LocationPrefix, for Redirect, must start the Location header.
+	LocationPrefix string `json:"locationPrefix,omitempty"`
+	// Note explains a surprising expectation in reports, e.g. a documented
+	// limitation that makes a request succeed.
+	Note string `json:"note,omitempty"`
+}
+
+// Expect builds an expectation of a kind.
+func Expect(k ExpectKind) Expectation { return Expectation{Kind: k} }
+
+// DeniedByPolicy is how an AuthorizationPolicy refusal looks in a mode: an
+// HTTP 403 behind a sidecar, a reset or empty reply from ztunnel in ambient
+// mode without a waypoint (ztunnel enforces L4 only).
+func DeniedByPolicy(mode options.Mode) Expectation {
+	if mode == options.ModeAmbient {
+		return Expectation{Kind: DeniedL4, Note: "ambient without a waypoint: ztunnel refuses at L4"}
+	}
+	return Expectation{Kind: DeniedHTTP403, BodyContains: "RBAC: access denied"}
+}
+
+// WithBody adds a required body excerpt.
+func (e Expectation) WithBody(s string) Expectation { e.BodyContains = s; return e }
+
+// WithNote adds an explanation for reports.
+func (e Expectation) WithNote(s string) Expectation { e.Note = s; return e }
+
+// WithLocation adds a required redirect target prefix.
+func (e Expectation) WithLocation(prefix string) Expectation { e.LocationPrefix = prefix; return e }
+
+// String is the short form shown in tables: "denied-http-403 (body ~ \"RBAC\")".
+func (e Expectation) String() string {
+	s := string(e.Kind)
+	switch e.Kind {
+	case Allowed:
+		s = "allowed (2xx)"
+	case Redirect:
+		s = "redirect (3xx)"
+	case DeniedHTTP403:
+		s = "denied (HTTP 403)"
+	case DeniedL4:
+		s = "denied (reset/EOF)"
+	case TLSRefused:
+		s = "TLS refused"
+	}
+	var extra []string
+	if e.BodyContains != "" {
+		extra = append(extra, fmt.Sprintf("body has %q", e.BodyContains))
+	}
+	if e.LocationPrefix != "" {
+		extra = append(extra, "to "+e.LocationPrefix+"...")
+	}
+	if len(extra) > 0 {
+		s += ", " + strings.Join(extra, ", ")
+	}
+	return s
+}
+
+// Match tells whether an outcome meets the expectation, and if not, why.
+func (e Expectation) Match(o probe.Outcome) (bool, string) {
+	kindOK := false
+	switch e.Kind {
+	case Allowed:
+		kindOK = o.Kind == probe.KindHTTP && o.HTTPCode >= 200 && o.HTTPCode < 300
+	case Redirect:
+		kindOK = o.Kind == probe.KindHTTP && (o.HTTPCode == 301 || o.HTTPCode == 302 || o.HTTPCode == 307 || o.HTTPCode == 308)
+	case DeniedHTTP403:
+		kindOK = o.Kind == probe.KindHTTP && o.HTTPCode == 403
+	case DeniedL4:
+		kindOK = o.Kind == probe.KindReset || o.Kind == probe.KindEOF
+	case TLSRefused:
+		kindOK = o.Kind == probe.KindTLSHandshake
+	default:
+		return false, fmt.Sprintf("unknown expectation kind %q", e.Kind)
+	}
+	if !kindOK {
+		return false, fmt.Sprintf("expected %s, observed %s", e, o)
+	}
+	if e.BodyContains != "" && !strings.Contains(o.Body, e.BodyContains) {
+		return false, fmt.Sprintf("expected body to contain %q, got %q", e.BodyContains, o.Body)
+	}
+	if e.LocationPrefix != "" && !strings.HasPrefix(o.RedirectURL, e.LocationPrefix) {
+		return false, fmt.Sprintf("expected a redirect to %s..., got %q", e.LocationPrefix, o.RedirectURL)
+	}
+	return true, ""
+}

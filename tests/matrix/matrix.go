@@ -1,0 +1,248 @@
+package matrix
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/secure-inference/mesh-conformance/tests/probe"
+)
+
+// Client is a pod that sends requests, named by how to find it, so a matrix
+// can be written down before the pods exist.
+type Client struct {
+	// Name is the short name used in tables ("user1", "default").
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	// Selector is a label selector that picks the client's pods.
+	Selector string `json:"selector"`
+	// Container is the application container curl runs in.
+	Container string `json:"container"`
+}
+
+// Cell is one (client, request, expectation) of a matrix.
+type Cell struct {
+	// Name is stable across runs: reports and selection use it.
+	Name    string        `json:"name"`
+	Client  Client        `json:"client"`
+	Request probe.Request `json:"request"`
+	Expect  Expectation   `json:"expect"`
+}
+
+// Matrix is a named set of cells.
+type Matrix struct {
+	Name  string `json:"name"`
+	Cells []Cell `json:"cells"`
+}
+
+// Resolver finds the pod to run a client's requests in.
+type Resolver func(ctx context.Context, c Client) (probe.Pod, error)
+
+// Settings bound a run; they come from options.TimeoutConfig.
+type Settings struct {
+	RequestTimeout               time.Duration
+	MaxTimeToConsistency         time.Duration
+	RequiredConsecutiveSuccesses int
+	RoundInterval                time.Duration
+}
+
+// MaxRounds is the most rounds a run may take: enough to use the whole
+// time budget at the round interval, and never unbounded.
+func (s Settings) MaxRounds() int {
+	if s.RoundInterval <= 0 {
+		return s.RequiredConsecutiveSuccesses
+	}
+	n := int(s.MaxTimeToConsistency/s.RoundInterval) + 1
+	if n < s.RequiredConsecutiveSuccesses {
+		n = s.RequiredConsecutiveSuccesses
+	}
+	return n
+}
+
+// CellResult is what became of one cell.
+type CellResult struct {
+	Cell
+	Passed bool `json:"passed"`
+	// Attempts is how many times the cell was probed; Streak the matching
+	// rounds in a row at the end.
+	Attempts int `json:"attempts"`
+	Streak   int `json:"streak"`
+	// Last is the latest outcome; Reason says why it did not match.
+	Last     probe.Outcome `json:"last"`
+	Reason   string        `json:"reason,omitempty"`
+	Duration time.Duration `json:"duration"`
+}
+
+// Result is what became of a matrix.
+type Result struct {
+	Matrix   string        `json:"matrix"`
+	Cells    []CellResult  `json:"cells"`
+	Rounds   int           `json:"rounds"`
+	Duration time.Duration `json:"duration"`
+	// Err is set when the run could not probe at all (a client pod missing).
+	Err error `json:"-"`
+}
+
+// Passed tells whether every cell passed.
+func (r Result) Passed() bool {
+	if r.Err != nil {
+		return false
+	}
+	for _, c := range r.Cells {
+		if !c.Passed {
+			return false
+		}
+	}
+	return true
+}
+
+// Failed lists the cells that did not pass.
+func (r Result) Failed() []CellResult {
+	var out []CellResult
+	for _, c := range r.Cells {
+		if !c.Passed {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Run probes the matrix in rounds. In each round every client with cells
+// still unsettled runs all of its requests in one exec, clients in
+// parallel. A cell passes once it has matched in RequiredConsecutiveSuccesses
+// rounds in a row and is not probed again; a mismatch resets its streak. The
+// run ends when every cell passed, or at MaxTimeToConsistency, or after
+// MaxRounds rounds, whichever comes first.
+func Run(ctx context.Context, m Matrix, ex probe.Executor, resolve Resolver, s Settings) Result {
+	start := time.Now()
+	deadline := start.Add(s.MaxTimeToConsistency)
+	res := Result{Matrix: m.Name, Cells: make([]CellResult, len(m.Cells))}
+	for i, c := range m.Cells {
+		res.Cells[i] = CellResult{Cell: c}
+	}
+
+	// Group cell indices by client, in a stable order.
+	byClient := map[Client][]int{}
+	var clients []Client
+	for i, c := range m.Cells {
+		if _, seen := byClient[c.Client]; !seen {
+			clients = append(clients, c.Client)
+		}
+		byClient[c.Client] = append(byClient[c.Client], i)
+	}
+	pods := map[Client]probe.Pod{}
+	for _, c := range clients {
+		pod, err := resolve(ctx, c)
+		if err != nil {
+			res.Err = fmt.Errorf("client %s (%s, %s): %w", c.Name, c.Namespace, c.Selector, err)
+			res.Duration = time.Since(start)
+			return res
+		}
+		pods[c] = pod
+	}
+
+	maxRounds := s.MaxRounds()
+	for round := 0; round < maxRounds; round++ {
+		pending := false
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, c := range clients {
+			var idx []int
+			for _, i := range byClient[c] {
+				if !res.Cells[i].Passed {
+					idx = append(idx, i)
+				}
+			}
+			if len(idx) == 0 {
+				continue
+			}
+			pending = true
+			wg.Add(1)
+			go func(c Client, idx []int) {
+				defer wg.Done()
+				reqs := make([]probe.Request, len(idx))
+				for j, i := range idx {
+					reqs[j] = m.Cells[i].Request
+				}
+				outs, err := probe.Run(ctx, ex, pods[c], reqs, s.RequestTimeout)
+				mu.Lock()
+				defer mu.Unlock()
+				for j, i := range idx {
+					o := probe.Outcome{Kind: probe.KindClientError, Evidence: probe.Evidence{ExitCode: -1}}
+					if err != nil {
+						o.ErrorMessage = err.Error()
+					} else {
+						o = outs[j]
+					}
+					res.Cells[i].record(o, s.RequiredConsecutiveSuccesses, time.Since(start))
+				}
+			}(c, idx)
+		}
+		wg.Wait()
+		if !pending {
+			break
+		}
+		res.Rounds = round + 1
+		if res.allPassed() || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		t := time.NewTimer(s.RoundInterval)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	res.Duration = time.Since(start)
+	for i := range res.Cells {
+		c := &res.Cells[i]
+		switch {
+		case c.Passed || c.Reason != "":
+		case c.Attempts == 0:
+			c.Reason = "never probed: the run was interrupted"
+		default:
+			c.Reason = fmt.Sprintf("matched %d round(s) in a row, %d required, before the time limit (%s, %d rounds)",
+				c.Streak, s.RequiredConsecutiveSuccesses, s.MaxTimeToConsistency, res.Rounds)
+		}
+	}
+	return res
+}
+
+func (c *CellResult) record(o probe.Outcome, required int, elapsed time.Duration) {
+	c.Attempts++
+	c.Last = o
+	c.Duration = elapsed
+	if ok, why := c.Expect.Match(o); ok {
+		c.Streak++
+		c.Reason = ""
+		c.Passed = c.Streak >= required
+	} else {
+		c.Streak = 0
+		c.Reason = why
+	}
+}
+
+func (r Result) allPassed() bool {
+	for _, c := range r.Cells {
+		if !c.Passed {
+			return false
+		}
+	}
+	return true
+}
+
+// Clients lists the distinct clients of a matrix, sorted by name.
+func (m Matrix) Clients() []Client {
+	seen := map[Client]bool{}
+	var out []Client
+	for _, c := range m.Cells {
+		if !seen[c.Client] {
+			seen[c.Client] = true
+			out = append(out, c.Client)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

@@ -1,0 +1,264 @@
+package matrix
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/probe"
+)
+
+// answer is one scripted curl result: exit code, HTTP status, body.
+type answer struct {
+	exit int
+	code int
+	body string
+}
+
+var (
+	ok200 = answer{0, 200, `{"ready":true}`}
+	rbac  = answer{0, 403, "RBAC: access denied"}
+	reset = answer{56, 0, ""}
+	eof   = answer{52, 0, ""}
+)
+
+// scripted answers each URL with the next answer of its sequence (the last
+// one repeats), printing what the real probe script prints, so Parse runs
+// too. It counts execs per pod.
+type scripted struct {
+	mu    sync.Mutex
+	seq   map[string][]answer
+	calls map[string]int
+	execs map[string]int
+}
+
+func newScripted(seq map[string][]answer) *scripted {
+	return &scripted{seq: seq, calls: map[string]int{}, execs: map[string]int{}}
+}
+
+func (s *scripted) Exec(_ context.Context, pod probe.Pod, cmd []string) ([]byte, []byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.execs[pod.Name]++
+	var out strings.Builder
+	for _, line := range strings.Split(cmd[2], "\n") {
+		if !strings.HasPrefix(line, "mc ") {
+			continue
+		}
+		fields := strings.Fields(line)
+		id := fields[1]
+		url := strings.Trim(fields[len(fields)-1], "'")
+		key := pod.Name + " " + url
+		seq := s.seq[key]
+		if len(seq) == 0 {
+			return nil, nil, fmt.Errorf("no script for %q", key)
+		}
+		n := s.calls[key]
+		s.calls[key]++
+		if n >= len(seq) {
+			n = len(seq) - 1
+		}
+		a := seq[n]
+		fmt.Fprintf(&out, "@@mc %s exit %d\n@@mc %s wo {\"http_code\":%d,\"errormsg\":\"scripted\"}\n@@mc %s body %s\n",
+			id, a.exit, id, a.code, id, b64(a.body))
+	}
+	return []byte(out.String()), nil, nil
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+var (
+	inMesh  = Client{Name: "user1", Namespace: "user1", Selector: "app=client", Container: "client"}
+	outside = Client{Name: "default", Namespace: "default", Selector: "app=client", Container: "client"}
+)
+
+func resolveByName(_ context.Context, c Client) (probe.Pod, error) {
+	return probe.Pod{Namespace: c.Namespace, Name: c.Name, Container: c.Container}, nil
+}
+
+func fastSettings() Settings {
+	return Settings{RequestTimeout: time.Second, MaxTimeToConsistency: 2 * time.Second, RequiredConsecutiveSuccesses: 3, RoundInterval: time.Millisecond}
+}
+
+func cell(name string, c Client, url string, e Expectation) Cell {
+	return Cell{Name: name, Client: c, Request: probe.Request{URL: url}, Expect: e}
+}
+
+func TestConvergesAfterConsecutiveMatches(t *testing.T) {
+	ex := newScripted(map[string][]answer{
+		"user1 http://a/":   {ok200},
+		"default http://a/": {rbac},
+		// Policy still propagating: allowed twice, then denied for good.
+		"default http://b/": {ok200, ok200, rbac},
+		// Flaps once mid-streak: the streak must restart.
+		"user1 http://b/": {ok200, ok200, reset, ok200},
+	})
+	m := Matrix{Name: "t", Cells: []Cell{
+		cell("in-a", inMesh, "http://a/", Expect(Allowed)),
+		cell("out-a", outside, "http://a/", DeniedByPolicy(options.ModeSidecar)),
+		cell("out-b", outside, "http://b/", DeniedByPolicy(options.ModeSidecar)),
+		cell("in-b", inMesh, "http://b/", Expect(Allowed)),
+	}}
+	res := Run(context.Background(), m, ex, resolveByName, fastSettings())
+	require.NoError(t, res.Err)
+	assert.True(t, res.Passed(), res.Table())
+	attempts := map[string]int{}
+	for _, c := range res.Cells {
+		attempts[c.Name] = c.Attempts
+	}
+	assert.Equal(t, map[string]int{"in-a": 3, "out-a": 3, "out-b": 5, "in-b": 6}, attempts)
+	assert.Equal(t, 6, res.Rounds)
+	// One exec per client per round while it has unsettled cells.
+	assert.Equal(t, 6, ex.execs["user1"])
+	assert.Equal(t, 5, ex.execs["default"])
+}
+
+func TestFailingCellIsReportedWithEvidence(t *testing.T) {
+	// default -> sklearn-iris answers 200: the policy is not enforced.
+	ex := newScripted(map[string][]answer{
+		"user1 http://sklearn-iris/":   {ok200},
+		"default http://sklearn-iris/": {ok200},
+	})
+	m := Matrix{Name: "kserve", Cells: []Cell{
+		cell("in", inMesh, "http://sklearn-iris/", Expect(Allowed)),
+		cell("out", outside, "http://sklearn-iris/", DeniedByPolicy(options.ModeSidecar)),
+	}}
+	s := fastSettings()
+	s.MaxTimeToConsistency = 200 * time.Millisecond
+	res := Run(context.Background(), m, ex, resolveByName, s)
+	assert.False(t, res.Passed())
+	require.Len(t, res.Failed(), 1)
+	f := res.Failed()[0]
+	assert.Equal(t, "out", f.Name)
+	assert.Contains(t, f.Reason, "expected denied (HTTP 403)")
+	assert.Contains(t, f.Reason, "observed HTTP 200")
+	table := res.Table()
+	assert.Contains(t, table, "FAIL out")
+	assert.Contains(t, table, `body "{\"ready\":true}"`)
+	assert.Regexp(t, `out\s+default\s+GET http://sklearn-iris/\s+denied \(HTTP 403\), body has "RBAC: access denied"\s+HTTP 200\s+\d+\s+FAIL`, table)
+	assert.Regexp(t, `in\s+user1\s+GET http://sklearn-iris/\s+allowed \(2xx\)\s+HTTP 200\s+3\s+PASS`, table)
+	assert.LessOrEqual(t, res.Duration, time.Second, "bounded by MaxTimeToConsistency")
+}
+
+func TestNotEnoughConsecutiveMatchesBeforeTheLimit(t *testing.T) {
+	ex := newScripted(map[string][]answer{"user1 http://a/": {ok200, reset, ok200, reset, ok200, reset}})
+	s := fastSettings()
+	s.RoundInterval = 0
+	s.MaxTimeToConsistency = time.Hour
+	res := Run(context.Background(), Matrix{Cells: []Cell{cell("a", inMesh, "http://a/", Expect(Allowed))}}, ex, resolveByName, s)
+	assert.False(t, res.Passed())
+	assert.Equal(t, 3, res.Rounds, "bounded by MaxRounds even with a long time limit")
+}
+
+func TestUnresolvableClientFailsTheMatrix(t *testing.T) {
+	res := Run(context.Background(), Matrix{Name: "m", Cells: []Cell{cell("a", inMesh, "http://a/", Expect(Allowed))}},
+		newScripted(nil), func(context.Context, Client) (probe.Pod, error) { return probe.Pod{}, errors.New("no running pod") },
+		fastSettings())
+	assert.False(t, res.Passed())
+	assert.ErrorContains(t, res.Err, "client user1")
+	assert.Contains(t, res.Table(), "NOT RUN")
+}
+
+func TestExecFailureIsAClientErrorNotAVerdict(t *testing.T) {
+	res := Run(context.Background(), Matrix{Cells: []Cell{cell("a", inMesh, "http://a/", DeniedByPolicy(options.ModeAmbient))}},
+		newScripted(map[string][]answer{}), resolveByName, Settings{RequestTimeout: time.Second, MaxTimeToConsistency: 50 * time.Millisecond, RequiredConsecutiveSuccesses: 1, RoundInterval: 10 * time.Millisecond})
+	require.False(t, res.Passed())
+	assert.Equal(t, probe.KindClientError, res.Cells[0].Last.Kind)
+}
+
+func TestExpectations(t *testing.T) {
+	out := func(a answer, loc string) probe.Outcome {
+		return probe.Outcome{Kind: probe.Classify(a.exit, a.code, 0), HTTPCode: a.code, Evidence: probe.Evidence{ExitCode: a.exit, Body: a.body, RedirectURL: loc}}
+	}
+	cases := []struct {
+		e    Expectation
+		o    probe.Outcome
+		want bool
+	}{
+		{Expect(Allowed), out(ok200, ""), true},
+		{Expect(Allowed), out(rbac, ""), false},
+		{Expect(Allowed).WithBody(`"ready":true`), out(answer{0, 200, "{}"}, ""), false},
+		{DeniedByPolicy(options.ModeSidecar), out(rbac, ""), true},
+		{DeniedByPolicy(options.ModeSidecar), out(answer{0, 403, "other"}, ""), false},
+		{DeniedByPolicy(options.ModeSidecar), out(reset, ""), false},
+		{DeniedByPolicy(options.ModeAmbient), out(reset, ""), true},
+		{DeniedByPolicy(options.ModeAmbient), out(eof, ""), true},
+		{DeniedByPolicy(options.ModeAmbient), out(rbac, ""), false},
+		{DeniedByPolicy(options.ModeAmbient), out(answer{7, 0, ""}, ""), false},
+		{Expect(DeniedL4), out(answer{28, 0, ""}, ""), false},
+		{Expect(Redirect).WithLocation("https://"), out(answer{0, 301, ""}, "https://x.intel.com/"), true},
+		{Expect(Redirect).WithLocation("https://"), out(answer{0, 301, ""}, "http://x.intel.com/"), false},
+		{Expect(Redirect), out(ok200, ""), false},
+		{Expect(TLSRefused), out(answer{35, 0, ""}, ""), true},
+		{Expect(TLSRefused), out(answer{60, 0, ""}, ""), false},
+		{Expectation{Kind: "maybe"}, out(ok200, ""), false},
+	}
+	for i, c := range cases {
+		got, why := c.e.Match(c.o)
+		assert.Equal(t, c.want, got, "case %d: %s vs %s: %s", i, c.e, c.o, why)
+		if !got {
+			assert.NotEmpty(t, why)
+		}
+	}
+}
+
+// bench2x50 is the matrix of the issue: 2 clients x 50 targets.
+func bench2x50() (Matrix, *scripted) {
+	seq := map[string][]answer{}
+	var cells []Cell
+	for i := 0; i < 50; i++ {
+		url := fmt.Sprintf("http://svc-%d.user1.svc.cluster.local/v1/models/m", i)
+		seq["user1 "+url] = []answer{ok200}
+		seq["default "+url] = []answer{rbac}
+		cells = append(cells, cell(fmt.Sprintf("in-%d", i), inMesh, url, Expect(Allowed)),
+			cell(fmt.Sprintf("out-%d", i), outside, url, DeniedByPolicy(options.ModeSidecar)))
+	}
+	return Matrix{Name: "bench", Cells: cells}, newScripted(seq)
+}
+
+// BenchmarkConverge2x50: rendering the scripts, parsing and classifying 100
+// results per round, and converging in 3 rounds (the probe engine's own
+// cost; the network is scripted).
+func BenchmarkConverge2x50(b *testing.B) {
+	m, _ := bench2x50()
+	s := Settings{RequestTimeout: 5 * time.Second, MaxTimeToConsistency: time.Minute, RequiredConsecutiveSuccesses: 3}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		_, ex := bench2x50()
+		res := Run(context.Background(), m, ex, resolveByName, s)
+		if !res.Passed() {
+			b.Fatal(res.Table())
+		}
+	}
+}
+
+// BenchmarkParse50 parses and classifies one client's round of 50 results.
+func BenchmarkParse50(b *testing.B) {
+	m, ex := bench2x50()
+	var reqs []probe.Request
+	for _, c := range m.Cells {
+		if c.Client == inMesh {
+			reqs = append(reqs, c.Request)
+		}
+	}
+	out, _, err := ex.Exec(context.Background(), probe.Pod{Name: "user1"}, []string{"sh", "-c", probe.Script(reqs, 5*time.Second)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if o := probe.Parse(string(out), len(reqs)); o[49].Kind != probe.KindHTTP {
+			b.Fatal(o[49])
+		}
+	}
+}

@@ -1,0 +1,85 @@
+package report
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/yaml"
+
+	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/probe"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const token = "hf_abcdefghijklmnopqrstuvwxyz0123"
+
+func sample() *Recorder {
+	r := NewRecorder(Environment{Cluster: "kind-mesh-conformance", KubernetesVersion: "v1.34.4", Mode: "sidecar",
+		Versions: map[string]string{"istio": "1.27.1", "kserve": "v0.20.0"}}, token)
+	r.Now = func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }
+	in := matrix.Client{Name: "user1", Namespace: "user1"}
+	out := matrix.Client{Name: "default", Namespace: "default"}
+	url := "http://sklearn-iris-predictor.user1.svc.cluster.local/v1/models/sklearn-iris"
+	r.Matrix("kservemesh", matrix.Result{Matrix: "namespace-isolation", Rounds: 4, Duration: 3500 * time.Millisecond, Cells: []matrix.CellResult{
+		{Cell: matrix.Cell{Name: "user1-to-sklearn-iris", Client: in, Request: probe.Request{URL: url}, Expect: matrix.Expect(matrix.Allowed)},
+			Passed: true, Attempts: 3, Streak: 3, Duration: 2 * time.Second,
+			Last: probe.Outcome{Kind: probe.KindHTTP, HTTPCode: 200, Evidence: probe.Evidence{Body: `{"name":"sklearn-iris","ready":true}`}}},
+		{Cell: matrix.Cell{Name: "default-to-sklearn-iris", Client: out, Request: probe.Request{URL: url, Headers: map[string]string{"Authorization": "Bearer " + token}},
+			Expect: matrix.Expect(matrix.DeniedHTTP403).WithBody("RBAC: access denied")},
+			Attempts: 4, Duration: 3500 * time.Millisecond, Reason: "expected denied (HTTP 403), observed HTTP 200",
+			// A body echoing the token must not leak it.
+			Last: probe.Outcome{Kind: probe.KindHTTP, HTTPCode: 200, Evidence: probe.Evidence{Body: "echo: Bearer " + token}}},
+	}})
+	r.Check("kservemesh", "activator-premise", nil)
+	r.Check("kservemesh", "policy-control", errors.New("with the AuthorizationPolicy removed the 403 cell stayed 403"))
+	r.Check("opeaistio", "certificate-san", nil)
+	r.Skip("opeaistio", "host-tls-ingress", "no node port mapped")
+	return r
+}
+
+func TestGolden(t *testing.T) {
+	dir := t.TempDir()
+	path, err := sample().Write(dir)
+	require.NoError(t, err)
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	golden := filepath.Join("testdata", "report.golden.yaml")
+	if *update {
+		require.NoError(t, os.WriteFile(golden, got, 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err, "run go test ./tests/report -update to create it")
+	assert.Equal(t, string(want), string(got))
+}
+
+func TestReportHeaderResultsAndSecrets(t *testing.T) {
+	data, err := sample().Marshal()
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), token, "a secret must never reach the report")
+	assert.Contains(t, string(data), Redacted)
+	var rep Report
+	require.NoError(t, yaml.UnmarshalStrict(data, &rep))
+	assert.Equal(t, APIVersion, rep.APIVersion)
+	assert.Equal(t, Kind, rep.Kind)
+	require.Len(t, rep.Suites, 2)
+	assert.Equal(t, Failure, rep.Suites[0].Result, "a failing cell or check fails the suite")
+	assert.Equal(t, Partial, rep.Suites[1].Result, "a skipped check makes the suite partial, never success")
+}
+
+func TestEmptyReportIsStillWritten(t *testing.T) {
+	path, err := NewRecorder(Environment{Mode: "ambient"}).Write(filepath.Join(t.TempDir(), "new", "dir"))
+	require.NoError(t, err)
+	assert.FileExists(t, path)
+}
+
+func TestScrubIgnoresTinyValues(t *testing.T) {
+	assert.Equal(t, "a b c", Scrub("a b c", "b"))
+	assert.Equal(t, "x [REDACTED] y", Scrub("x s3cr3t y", "s3cr3t"))
+}
