@@ -1,0 +1,31 @@
+# mesh-conformance: make e2e runs the conformance job, make test the tests.
+SHELL := /usr/bin/env bash
+GO ?= go
+ARGS ?=
+
+.PHONY: help e2e test test-unit test-apiserver bench lint k8s-binaries
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+e2e: ## main job: kind cluster, installs, all suites, report in _output/ (needs Docker and internet)
+	bash scripts/e2e.sh $(ARGS)
+
+test: test-unit test-apiserver ## every tier that runs without internet (what CI runs)
+
+test-unit: ## unit tier: harness logic with real curl against local servers
+	$(GO) test ./...
+
+test-apiserver: k8s-binaries ## API server tier: fixtures and installers against a real kube-apiserver
+	MC_KUBE_BIN_DIR="$$(bash scripts/build-k8s.sh | tail -n 1)" MC_REQUIRE_APISERVER=1 \
+		$(GO) test -count=1 ./tests/apiserver/... ./fixtures/...
+
+k8s-binaries: ## build (or reuse from cache) kube-apiserver and etcd for the API server tier
+	@bash scripts/build-k8s.sh >/dev/null
+
+bench: ## benchmarks of the probe engine
+	$(GO) test -run XXX -bench . -benchmem ./tests/...
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
