@@ -1,0 +1,180 @@
+// Package apply decodes YAML manifests and server-side applies them, the one
+// way every fixture reaches a cluster (real, or the API server tier).
+package apply
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+)
+
+// FieldManager owns every field the suite applies.
+const FieldManager = "mesh-conformance"
+
+// Decode splits a multi-document YAML stream into objects; source names the
+// stream in errors (a file name).
+func Decode(source string, data []byte) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []*unstructured.Unstructured
+	for i := 0; ; i++ {
+		obj := &unstructured.Unstructured{}
+		if err := dec.Decode(&obj.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, fmt.Errorf("%s: document %d: %w", source, i+1, err)
+		}
+		if len(obj.Object) == 0 {
+			continue
+		}
+		if obj.GetKind() == "" || obj.GetAPIVersion() == "" {
+			return nil, fmt.Errorf("%s: document %d has no kind or apiVersion", source, i+1)
+		}
+		out = append(out, obj)
+	}
+}
+
+// Applier server-side applies objects of any kind.
+type Applier struct {
+	Dynamic dynamic.Interface
+	mapper  *restmapper.DeferredDiscoveryRESTMapper
+}
+
+// New builds an Applier for a cluster.
+func New(cfg *rest.Config) (*Applier, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Applier{Dynamic: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}, nil
+}
+
+// Resource maps an object to its resource client, refreshing discovery
+// once when the kind is new (a CRD installed a moment ago).
+func (a *Applier) Resource(obj *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+	gvk := obj.GroupVersionKind()
+	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) {
+		a.mapper.Reset()
+		m, err = a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s is not served by this cluster (is its CRD installed?): %w", gvk, err)
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		ns := obj.GetNamespace()
+		if ns == "" {
+			ns = metav1.NamespaceDefault
+		}
+		return a.Dynamic.Resource(m.Resource).Namespace(ns), nil
+	}
+	return a.Dynamic.Resource(m.Resource), nil
+}
+
+// Apply server-side applies each object in order (force: the suite owns
+// what it applies). Errors name the object.
+func (a *Applier) Apply(ctx context.Context, objs ...*unstructured.Unstructured) error {
+	for _, obj := range objs {
+		ri, err := a.Resource(obj)
+		if err != nil {
+			return err
+		}
+		data, err := obj.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		if _, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data,
+			metav1.PatchOptions{FieldManager: FieldManager, Force: ptr(true)}); err != nil {
+			return fmt.Errorf("applying %s: %w", Describe(obj), err)
+		}
+	}
+	return nil
+}
+
+// Delete deletes each object, in reverse order; absent objects are fine.
+func (a *Applier) Delete(ctx context.Context, objs ...*unstructured.Unstructured) error {
+	var errs []error
+	for i := len(objs) - 1; i >= 0; i-- {
+		ri, err := a.Resource(objs[i])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		err = ri.Delete(ctx, objs[i].GetName(), metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting %s: %w", Describe(objs[i]), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// WaitEstablished waits until each CRD among objs is Established, bounded by
+// limit.
+func (a *Applier) WaitEstablished(ctx context.Context, limit time.Duration, objs ...*unstructured.Unstructured) error {
+	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	deadline := time.Now().Add(limit)
+	for _, o := range objs {
+		if o.GetKind() != "CustomResourceDefinition" {
+			continue
+		}
+		for {
+			got, err := a.Dynamic.Resource(crdGVR).Get(ctx, o.GetName(), metav1.GetOptions{})
+			if err == nil && hasCondition(got, "Established") {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("CRD %s not Established within %s (last error: %v)", o.GetName(), limit, err)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	a.mapper.Reset()
+	return nil
+}
+
+func hasCondition(obj *unstructured.Unstructured, typ string) bool {
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// Describe names an object as kind namespace/name.
+func Describe(obj *unstructured.Unstructured) string {
+	name := obj.GetName()
+	if ns := obj.GetNamespace(); ns != "" {
+		name = ns + "/" + name
+	}
+	return strings.TrimSpace(obj.GetKind() + " " + name)
+}
+
+func ptr[T any](v T) *T { return &v }
