@@ -40,6 +40,8 @@ func CRDSources() []CRDSource {
 		// The OPEA suite is the one that applies cert-manager objects.
 		{"github.com/cert-manager/cert-manager", o.CertManager, []string{"deploy/crds/*.yaml"}, "deploy/charts/cert-manager"},
 		{"knative.dev/serving", KnativeModuleVersion(k.KnativeServing), []string{"config/core/300-resources/*.yaml"}, ""},
+		// KServe's setup deploys Knative Serving through the Knative operator.
+		{"knative.dev/operator", KnativeModuleVersion(k.KnativeServing), []string{"config/crd/bases/operator.knative.dev_knativeservings.yaml"}, ""},
 		{"github.com/kserve/kserve", k.KServe, []string{"config/crd/full/serving.kserve.io_*.yaml"}, ""},
 	}
 }

@@ -1,0 +1,420 @@
+package install
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/secure-inference/mesh-conformance/tests/apply"
+	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/ready"
+	"github.com/secure-inference/mesh-conformance/tests/versions"
+)
+
+// Installer installs components on one cluster.
+type Installer struct {
+	Kube     kubernetes.Interface
+	Apply    *apply.Applier
+	Helm     *Helm
+	Opts     options.Options
+	Versions versions.Set
+	// Wait turns on readiness waits. The API server tier turns it off:
+	// nothing runs pods there.
+	Wait bool
+	Logf func(format string, args ...any)
+}
+
+func (in *Installer) logf(format string, args ...any) {
+	if in.Logf != nil {
+		in.Logf(format, args...)
+	}
+}
+
+func (in *Installer) release(name, namespace string, chart ChartRef, values map[string]any) Release {
+	return Release{Name: name, Namespace: namespace, Chart: chart, Values: values, Wait: in.Wait, Timeout: in.Opts.Timeouts.InstallTimeout}
+}
+
+// Gateway is an Istio ingress gateway released from the istio/gateway chart.
+type Gateway struct {
+	// Name is the release name; the chart labels the pods app=<Name> and
+	// istio=<Name without "istio-">.
+	Name, Namespace string
+	// NodePorts pins Service ports to node ports (by port name) so that a
+	// kind config can map them to the host.
+	NodePorts map[string]int
+}
+
+var (
+	// KServeGateway is released as istio-ingressgateway in istio-system: the
+	// labels istio=ingressgateway are what net-istio's gateways select.
+	KServeGateway = Gateway{Name: "istio-ingressgateway", Namespace: "istio-system"}
+	// OPEAGateway follows the OPEA helmfile (istio-ingress in
+	// istio-ingress), on node ports 30080/30443 that kind-config/opeaistio.yaml
+	// maps to the host.
+	OPEAGateway = Gateway{Name: "istio-ingress", Namespace: "istio-ingress", NodePorts: map[string]int{"http2": 30080, "https": 30443}}
+)
+
+// istioChartPaths are the charts' folders in Istio's source tree
+// (manifests/charts), for a directory chart source.
+var istioChartPaths = map[string]string{
+	"base": "base", "istiod": "istio-control/istio-discovery", "cni": "istio-cni", "ztunnel": "ztunnel", "gateway": "gateway",
+}
+
+func (in *Installer) istioChart(name string) ChartRef {
+	return ChartRef{Source: in.Opts.ChartSource("istio"), Name: name, Path: istioChartPaths[name], Version: in.Versions.Istio}
+}
+
+// IstioReleases lists the Istio releases of a mode, in install order:
+// base, istiod, then (ambient) CNI and ztunnel, then the gateways. This is
+// the order of the OPEA helmfile and of Istio's ambient install guide.
+func (in *Installer) IstioReleases(mode options.Mode, gateways ...Gateway) []Release {
+	ns := "istio-system"
+	istiod := map[string]any{}
+	if mode == options.ModeAmbient {
+		istiod["profile"] = "ambient"
+	}
+	rels := []Release{
+		in.release("istio-base", ns, in.istioChart("base"), map[string]any{"defaultRevision": "default"}),
+		in.release("istiod", ns, in.istioChart("istiod"), istiod),
+	}
+	if mode == options.ModeAmbient {
+		rels = append(rels,
+			in.release("istio-cni", ns, in.istioChart("cni"), map[string]any{"profile": "ambient"}),
+			in.release("ztunnel", ns, in.istioChart("ztunnel"), map[string]any{}))
+	}
+	for _, g := range gateways {
+		rels = append(rels, in.release(g.Name, g.Namespace, in.istioChart("gateway"), gatewayValues(g)))
+	}
+	return rels
+}
+
+// gatewayValues makes the gateway Service a NodePort: LoadBalancer Services
+// never get an address on kind, and Helm's wait would hang on them.
+func gatewayValues(g Gateway) map[string]any {
+	ports := []any{
+		map[string]any{"name": "status-port", "port": 15021, "protocol": "TCP", "targetPort": 15021},
+		map[string]any{"name": "http2", "port": 80, "protocol": "TCP", "targetPort": 80},
+		map[string]any{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443},
+	}
+	for _, p := range ports {
+		m := p.(map[string]any)
+		if np, ok := g.NodePorts[m["name"].(string)]; ok {
+			m["nodePort"] = np
+		}
+	}
+	return map[string]any{"service": map[string]any{"type": "NodePort", "ports": ports}}
+}
+
+// Istio installs or upgrades Istio for a mode, with gateways.
+func (in *Installer) Istio(ctx context.Context, mode options.Mode, gateways ...Gateway) error {
+	if err := versions.CheckIstio(in.Versions.Istio, mode == options.ModeAmbient); err != nil {
+		return err
+	}
+	for _, r := range in.IstioReleases(mode, gateways...) {
+		if _, err := in.Helm.Upgrade(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CertManager installs cert-manager with its CRDs (crds.enabled=true).
+func (in *Installer) CertManager(ctx context.Context) error {
+	_, err := in.Helm.Upgrade(ctx, in.release("cert-manager", "cert-manager",
+		ChartRef{Source: in.Opts.ChartSource("cert-manager"), Name: "cert-manager", Version: in.Versions.CertManager},
+		map[string]any{"crds": map[string]any{"enabled": true}}))
+	return err
+}
+
+// GatewayAPICRDs applies the Gateway API standard-channel CRDs: from
+// <source>/<version>/standard-install.yaml, or every *.yaml of a directory
+// source.
+func (in *Installer) GatewayAPICRDs(ctx context.Context) error {
+	src := in.Opts.ChartSource("gateway-api")
+	var objs []*unstructured.Unstructured
+	if isRemote(src) {
+		url := strings.TrimSuffix(src, "/") + "/" + in.Versions.GatewayAPI + "/standard-install.yaml"
+		data, err := fetch(ctx, url, in.Opts.Timeouts.InstallTimeout)
+		if err != nil {
+			return err
+		}
+		if objs, err = apply.Decode(url, data); err != nil {
+			return err
+		}
+	} else {
+		files, _ := filepath.Glob(filepath.Join(src, "*.yaml"))
+		if len(files) == 0 {
+			return fmt.Errorf("gateway-api source %s holds no *.yaml", src)
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			o, err := apply.Decode(f, data)
+			if err != nil {
+				return err
+			}
+			objs = append(objs, o...)
+		}
+	}
+	if err := in.Apply.Apply(ctx, objs...); err != nil {
+		return err
+	}
+	return in.Apply.WaitEstablished(ctx, in.Opts.Timeouts.ReadyTimeout, objs...)
+}
+
+func fetch(ctx context.Context, url string, limit time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetching %s: HTTP %d", url, resp.StatusCode)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+}
+
+// KnativeOperatorChart is the Knative operator chart of a Knative release:
+// KServe's own scripts install Knative Serving through it.
+func (in *Installer) KnativeOperatorChart() ChartRef {
+	src := in.Opts.ChartSource("knative")
+	v := "v" + strings.TrimPrefix(in.Versions.KnativeServing, "v")
+	if isRemote(src) && !strings.HasSuffix(src, ".tgz") {
+		src = fmt.Sprintf("%s/operator/releases/download/knative-%s/knative-operator-%s.tgz", strings.TrimSuffix(src, "/"), v, v)
+	}
+	return ChartRef{Source: src, Name: "knative-operator"}
+}
+
+// KnativeOperator installs the Knative operator (namespace knative-operator).
+func (in *Installer) KnativeOperator(ctx context.Context) error {
+	_, err := in.Helm.Upgrade(ctx, in.release("knative-operator", "knative-operator", in.KnativeOperatorChart(), map[string]any{}))
+	return err
+}
+
+// KnativeServing applies the KnativeServing resource (with net-istio) at the
+// pinned version and waits for it to be Ready.
+func (in *Installer) KnativeServing(ctx context.Context, objs []*unstructured.Unstructured) error {
+	for _, o := range objs {
+		if o.GetKind() == "KnativeServing" {
+			if err := unstructured.SetNestedField(o.Object, strings.TrimPrefix(in.Versions.KnativeServing, "v"), "spec", "version"); err != nil {
+				return err
+			}
+		}
+	}
+	if err := in.Apply.Apply(ctx, objs...); err != nil {
+		return err
+	}
+	if !in.Wait {
+		return nil
+	}
+	for _, o := range objs {
+		if o.GetKind() == "KnativeServing" {
+			ri, err := in.Apply.Resource(o)
+			if err != nil {
+				return err
+			}
+			if err := ready.Condition(ctx, ri, o.GetName(), "Ready", in.Opts.Timeouts.InstallTimeout); err != nil {
+				return err
+			}
+		}
+	}
+	return ready.Deployments(ctx, in.Kube, "knative-serving", "", in.Opts.Timeouts.ReadyTimeout)
+}
+
+// KServeReleases lists KServe's charts for its version: kserve-crd and
+// kserve up to v0.16; kserve-crd, kserve-resources and
+// kserve-runtime-configs from v0.17. Knative ("Serverless" before v0.17)
+// deployment mode is set explicitly.
+func (in *Installer) KServeReleases() []Release {
+	src, v := in.Opts.ChartSource("kserve"), in.Versions.KServe
+	ref := func(name, path string) ChartRef { return ChartRef{Source: src, Name: name, Path: path, Version: v} }
+	ns := "kserve"
+	if versions.MustParse(v).Less(versions.MustParse("v0.17.0")) {
+		return []Release{
+			in.release("kserve-crd", ns, ref("kserve-crd", ""), map[string]any{}),
+			in.release("kserve", ns, ref("kserve", "kserve-resources"), kserveValues("Serverless")),
+		}
+	}
+	return []Release{
+		in.release("kserve-crd", ns, ref("kserve-crd", ""), map[string]any{}),
+		in.release("kserve-resources", ns, ref("kserve-resources", ""), kserveValues("Knative")),
+		in.release("kserve-runtime-configs", ns, ref("kserve-runtime-configs", ""), map[string]any{}),
+	}
+}
+
+func kserveValues(mode string) map[string]any {
+	return map[string]any{"kserve": map[string]any{"controller": map[string]any{"deploymentMode": mode}}}
+}
+
+// KServe installs KServe in Knative mode.
+func (in *Installer) KServe(ctx context.Context) error {
+	for _, r := range in.KServeReleases() {
+		if _, err := in.Helm.Upgrade(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// KServe's ingress configuration.
+const (
+	KServeNamespace    = "kserve"
+	KServeConfigMap    = "inferenceservice-config"
+	KServeIngressKey   = "ingress"
+	KServeController   = "kserve-controller-manager"
+	disableVirtualHost = "disableIstioVirtualHost"
+)
+
+// MergeIngressConfig sets "disableIstioVirtualHost": true in KServe's
+// ingress JSON and keeps every other key (KServe rejects an ingress config
+// without ingressGateway, so the document's replace-everything snippet would
+// break it). changed is false when the flag was already set.
+func MergeIngressConfig(raw string) (merged string, changed bool, err error) {
+	cfg := map[string]any{}
+	if strings.TrimSpace(raw) != "" {
+		if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+			return raw, false, fmt.Errorf("%s/%s key %q is not JSON: %w", KServeNamespace, KServeConfigMap, KServeIngressKey, err)
+		}
+	}
+	if _, ok := cfg["ingressGateway"]; !ok {
+		return raw, false, fmt.Errorf("%s/%s key %q has no ingressGateway: KServe would reject it; is KServe installed?", KServeNamespace, KServeConfigMap, KServeIngressKey)
+	}
+	if v, _ := cfg[disableVirtualHost].(bool); v {
+		return raw, false, nil
+	}
+	cfg[disableVirtualHost] = true
+	out, err := json.MarshalIndent(cfg, "", "  ")
+	return string(out), true, err
+}
+
+// DisableIstioVirtualHost merges the flag into inferenceservice-config,
+// restarts the KServe controller when it changed, and checks the stored
+// value.
+func (in *Installer) DisableIstioVirtualHost(ctx context.Context) error {
+	cms := in.Kube.CoreV1().ConfigMaps(KServeNamespace)
+	cm, err := cms.Get(ctx, KServeConfigMap, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("reading %s/%s: %w", KServeNamespace, KServeConfigMap, err)
+	}
+	merged, changed, err := MergeIngressConfig(cm.Data[KServeIngressKey])
+	if err != nil {
+		return err
+	}
+	if changed {
+		cm.Data[KServeIngressKey] = merged
+		if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: apply.FieldManager}); err != nil {
+			return fmt.Errorf("updating %s/%s: %w", KServeNamespace, KServeConfigMap, err)
+		}
+		in.logf("kserve: %s set in %s/%s; restarting %s", disableVirtualHost, KServeNamespace, KServeConfigMap, KServeController)
+		if err := Restart(ctx, in.Kube, KServeNamespace, KServeController); err != nil {
+			return err
+		}
+	}
+	got, err := cms.Get(ctx, KServeConfigMap, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	var check map[string]any
+	if err := json.Unmarshal([]byte(got.Data[KServeIngressKey]), &check); err != nil || check[disableVirtualHost] != true {
+		return fmt.Errorf("%s/%s: %s is not true after the merge: %s", KServeNamespace, KServeConfigMap, disableVirtualHost, got.Data[KServeIngressKey])
+	}
+	if in.Wait {
+		return ready.Deployments(ctx, in.Kube, KServeNamespace, "", in.Opts.Timeouts.ReadyTimeout)
+	}
+	return nil
+}
+
+// Restart rolls a deployment, as kubectl rollout restart does.
+func Restart(ctx context.Context, kube kubernetes.Interface, namespace, name string) error {
+	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":%q}}}}}`, time.Now().Format(time.RFC3339Nano))
+	_, err := kube.AppsV1().Deployments(namespace).Patch(ctx, name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: apply.FieldManager})
+	if err != nil {
+		return fmt.Errorf("restarting deployment %s/%s: %w", namespace, name, err)
+	}
+	return nil
+}
+
+// Mesh enrollment labels.
+const (
+	InjectionLabel    = "istio-injection"
+	DataplaneLabel    = "istio.io/dataplane-mode"
+	AmbientRedirected = "ambient.istio.io/redirection"
+)
+
+// Enroll labels a namespace for the mesh in a mode (sidecar injection, or
+// ambient), removing the other mode's label, and reports whether anything
+// changed.
+func Enroll(ctx context.Context, kube kubernetes.Interface, namespace string, mode options.Mode) (bool, error) {
+	ns, err := kube.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		ns, err = kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{})
+	}
+	if err != nil {
+		return false, fmt.Errorf("namespace %s: %w", namespace, err)
+	}
+	want, drop := map[string]string{InjectionLabel: "enabled"}, DataplaneLabel
+	if mode == options.ModeAmbient {
+		want, drop = map[string]string{DataplaneLabel: "ambient"}, InjectionLabel
+	}
+	labels := ns.Labels
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	changed := false
+	for k, v := range want {
+		if labels[k] != v {
+			labels[k], changed = v, true
+		}
+	}
+	if _, ok := labels[drop]; ok {
+		delete(labels, drop)
+		changed = true
+	}
+	if !changed {
+		return false, nil
+	}
+	ns.Labels = labels
+	if _, err := kube.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{FieldManager: apply.FieldManager}); err != nil {
+		return false, fmt.Errorf("labelling namespace %s for %s mode: %w", namespace, mode, err)
+	}
+	return true, nil
+}
+
+// CheckEnrolled checks that a namespace carries the label of a mode.
+func CheckEnrolled(ctx context.Context, kube kubernetes.Interface, namespace string, mode options.Mode) error {
+	ns, err := kube.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	key, val := InjectionLabel, "enabled"
+	if mode == options.ModeAmbient {
+		key, val = DataplaneLabel, "ambient"
+	}
+	if ns.Labels[key] != val {
+		return fmt.Errorf("namespace %s is not enrolled in %s mode: label %s=%q, want %q", namespace, mode, key, ns.Labels[key], val)
+	}
+	return nil
+}

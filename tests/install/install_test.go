@@ -1,0 +1,81 @@
+package install
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/versions"
+)
+
+func installer(v versions.Set) *Installer {
+	return &Installer{Opts: options.Defaults(), Versions: v, Wait: true}
+}
+
+func names(rels []Release) []string {
+	var out []string
+	for _, r := range rels {
+		out = append(out, r.Namespace+"/"+r.Name)
+	}
+	return out
+}
+
+func TestIstioReleaseOrder(t *testing.T) {
+	in := installer(versions.OPEAIstio)
+	assert.Equal(t, []string{"istio-system/istio-base", "istio-system/istiod", "istio-system/istio-cni", "istio-system/ztunnel", "istio-ingress/istio-ingress"},
+		names(in.IstioReleases(options.ModeAmbient, OPEAGateway)), "the documented ambient order")
+	assert.Equal(t, []string{"istio-system/istio-base", "istio-system/istiod", "istio-system/istio-ingressgateway"},
+		names(in.IstioReleases(options.ModeSidecar, KServeGateway)))
+	amb := in.IstioReleases(options.ModeAmbient, OPEAGateway)
+	assert.Equal(t, "ambient", amb[1].Values["profile"])
+	assert.Equal(t, "ambient", amb[2].Values["profile"])
+	assert.Equal(t, "default", amb[0].Values["defaultRevision"])
+	assert.Equal(t, "https://istio-release.storage.googleapis.com/charts", amb[0].Chart.Source)
+	assert.Equal(t, "1.27.1", amb[0].Chart.Version)
+	assert.Equal(t, "istio-control/istio-discovery", amb[1].Chart.Path, "istiod's folder in Istio's source tree")
+	ports, _ := json.Marshal(amb[4].Values)
+	assert.JSONEq(t, `{"service":{"type":"NodePort","ports":[
+		{"name":"status-port","port":15021,"protocol":"TCP","targetPort":15021},
+		{"name":"http2","port":80,"protocol":"TCP","targetPort":80,"nodePort":30080},
+		{"name":"https","port":443,"protocol":"TCP","targetPort":443,"nodePort":30443}]}}`, string(ports))
+}
+
+func TestKServeReleasesFollowTheChartLayoutOfTheVersion(t *testing.T) {
+	assert.Equal(t, []string{"kserve/kserve-crd", "kserve/kserve-resources", "kserve/kserve-runtime-configs"}, names(installer(versions.KServeMesh).KServeReleases()))
+	old := versions.KServeMesh.With(versions.Set{KServe: "v0.15.2"})
+	rels := installer(old).KServeReleases()
+	assert.Equal(t, []string{"kserve/kserve-crd", "kserve/kserve"}, names(rels))
+	assert.Equal(t, "kserve-resources", rels[1].Chart.Path, "v0.15's chart named kserve lives in charts/kserve-resources")
+	assert.Equal(t, "Serverless", rels[1].Values["kserve"].(map[string]any)["controller"].(map[string]any)["deploymentMode"])
+}
+
+func TestKnativeOperatorChart(t *testing.T) {
+	in := installer(versions.KServeMesh)
+	assert.Equal(t, "https://github.com/knative/operator/releases/download/knative-v1.21.1/knative-operator-v1.21.1.tgz", in.KnativeOperatorChart().Source)
+	in.Opts.ChartSources = map[string]string{"knative": "/mirror/charts"}
+	assert.Equal(t, "/mirror/charts", in.KnativeOperatorChart().Source)
+}
+
+func TestMergeIngressConfig(t *testing.T) {
+	raw := `{"ingressGateway":"knative-serving/knative-ingress-gateway","localGateway":"knative-serving/knative-local-gateway","ingressDomain":"example.com","urlScheme":"http"}`
+	merged, changed, err := MergeIngressConfig(raw)
+	require.NoError(t, err)
+	assert.True(t, changed)
+	var got map[string]any
+	require.NoError(t, json.Unmarshal([]byte(merged), &got))
+	assert.Equal(t, map[string]any{"ingressGateway": "knative-serving/knative-ingress-gateway", "localGateway": "knative-serving/knative-local-gateway",
+		"ingressDomain": "example.com", "urlScheme": "http", "disableIstioVirtualHost": true}, got, "every other key kept")
+
+	again, changed, err := MergeIngressConfig(merged)
+	require.NoError(t, err)
+	assert.False(t, changed, "idempotent")
+	assert.Equal(t, merged, again)
+
+	_, _, err = MergeIngressConfig(`{"disableIstioVirtualHost": true}`)
+	assert.ErrorContains(t, err, "no ingressGateway", "the document's replace-everything snippet is refused")
+	_, _, err = MergeIngressConfig(`ingress : |- {`)
+	assert.ErrorContains(t, err, "not JSON")
+}

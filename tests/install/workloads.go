@@ -1,0 +1,103 @@
+package install
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/secure-inference/mesh-conformance/tests/apply"
+	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/ready"
+)
+
+// KnativeNamespace is where Knative Serving runs.
+const KnativeNamespace = "knative-serving"
+
+// KnativeSidecarDeployments must carry sidecars once knative-serving is
+// labelled (kserve-servicemesh.md): the activator proxies requests into
+// user1, the autoscaler probes its pods.
+var KnativeSidecarDeployments = []string{"activator", "autoscaler"}
+
+// KnativeSidecars labels knative-serving for sidecar injection, restarts the
+// activator and autoscaler, and checks that their pods now carry istio-proxy
+// (the last check only with readiness waits on).
+func (in *Installer) KnativeSidecars(ctx context.Context) error {
+	if _, err := Enroll(ctx, in.Kube, KnativeNamespace, options.ModeSidecar); err != nil {
+		return err
+	}
+	for _, d := range KnativeSidecarDeployments {
+		if err := Restart(ctx, in.Kube, KnativeNamespace, d); err != nil {
+			return err
+		}
+	}
+	if !in.Wait {
+		return nil
+	}
+	for _, d := range KnativeSidecarDeployments {
+		if err := ready.PodsWithContainer(ctx, in.Kube, KnativeNamespace, "app="+d, "istio-proxy", in.Opts.Timeouts.ReadyTimeout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ChatQnA names.
+const (
+	ChatQnANamespace = "chatqna"
+	ChatQnANginx     = "chatqna-nginx"
+)
+
+// ChatQnA installs the ChatQnA chart with the given values. For the light
+// profile it does not let Helm wait (model servers would never be ready on
+// a small node): it scales every other deployment to zero, reports which
+// ones the values had not already stopped, and waits for chatqna-nginx.
+func (in *Installer) ChatQnA(ctx context.Context, profile options.Profile, values map[string]any, keep ...string) (scaled []string, err error) {
+	r := in.release("chatqna", ChatQnANamespace,
+		ChartRef{Source: in.Opts.ChartSource("chatqna"), Name: "chatqna", Version: in.Versions.ChatQnA}, values)
+	r.Wait = in.Wait && profile == options.ProfileFull
+	if _, err := in.Helm.Upgrade(ctx, r); err != nil {
+		return nil, err
+	}
+	if profile == options.ProfileLight {
+		if scaled, err = ScaleToZeroExcept(ctx, in, ChatQnANamespace, append([]string{ChatQnANginx}, keep...)...); err != nil {
+			return scaled, err
+		}
+	}
+	if in.Wait {
+		err = ready.Deployments(ctx, in.Kube, ChatQnANamespace, "app="+ChatQnANginx, in.Opts.Timeouts.ReadyTimeout)
+	}
+	return scaled, err
+}
+
+// ScaleToZeroExcept scales every deployment of a namespace but keep to zero
+// replicas and returns the ones it had to change.
+func ScaleToZeroExcept(ctx context.Context, in *Installer, namespace string, keep ...string) ([]string, error) {
+	list, err := in.Kube.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	kept := map[string]bool{}
+	for _, k := range keep {
+		kept[k] = true
+	}
+	var scaled []string
+	for _, d := range list.Items {
+		if kept[d.Name] || (d.Spec.Replicas != nil && *d.Spec.Replicas == 0) {
+			continue
+		}
+		_, err := in.Kube.AppsV1().Deployments(namespace).Patch(ctx, d.Name, types.MergePatchType, []byte(`{"spec":{"replicas":0}}`),
+			metav1.PatchOptions{FieldManager: apply.FieldManager})
+		if err != nil {
+			return scaled, fmt.Errorf("scaling %s/%s to zero: %w", namespace, d.Name, err)
+		}
+		scaled = append(scaled, d.Name)
+	}
+	sort.Strings(scaled)
+	if len(scaled) > 0 {
+		in.logf("chatqna light profile: scaled to zero what the values left running: %v", scaled)
+	}
+	return scaled, nil
+}
