@@ -1,0 +1,99 @@
+// Package kservemesh reproduces kserve-servicemesh.md ("Deploy
+// InferenceService in ServiceMesh mode") with the corrections of FACTS.md,
+// and proves with traffic that the cluster enforces it.
+//
+//	go test ./suites/kservemesh/ -args --dry-run    # list the features
+//	go test ./suites/kservemesh/                    # kind cluster, installs, checks
+package kservemesh
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/secure-inference/mesh-conformance/fixtures"
+	"github.com/secure-inference/mesh-conformance/tests/harness"
+	"github.com/secure-inference/mesh-conformance/tests/install"
+	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/ready"
+	"github.com/secure-inference/mesh-conformance/tests/versions"
+)
+
+const suite = "kservemesh"
+
+var run *harness.Run
+
+func TestMain(m *testing.M) {
+	run = harness.Setup(suite, versions.KServeMesh)
+	if run.Opts.Mode != options.ModeSidecar {
+		run.Report.Skip(suite, "all", "kserve-servicemesh.md configures Istio sidecars only; run with --mode=sidecar")
+		run.Logf("skipped: the document configures sidecar mode only (--mode=%s)", run.Opts.Mode)
+		_ = run.Teardown()
+		os.Exit(0)
+	}
+	in := func() *install.Installer { return run.Installer }
+	t := run.Opts.Timeouts
+	run.Env.Setup(
+		// Components, pinned to KServe v0.20's own dependency set.
+		run.Step("istio", func(ctx context.Context) error {
+			return in().Istio(ctx, options.ModeSidecar, install.KServeGateway)
+		}),
+		run.Step("cert-manager", func(ctx context.Context) error { return in().CertManager(ctx) }),
+		run.Step("knative-operator", func(ctx context.Context) error { return in().KnativeOperator(ctx) }),
+		run.Step("knative-serving", func(ctx context.Context) error {
+			return in().KnativeServing(ctx, fixtures.MustLoad("kservemesh/knative-serving.yaml"))
+		}),
+		run.Step("kserve", func(ctx context.Context) error { return in().KServe(ctx) }),
+
+		// The document's steps, in its order.
+		run.Step("namespace-user1", func(ctx context.Context) error {
+			return fixtures.Apply(ctx, run.Apply, "kservemesh/namespace.yaml")
+		}),
+		run.Step("knative-serving-sidecars", func(ctx context.Context) error { return in().KnativeSidecars(ctx) }),
+		run.Step("auth", func(ctx context.Context) error { return fixtures.Apply(ctx, run.Apply, "kservemesh/auth.yaml") }),
+		run.Step("disable-istio-virtual-host", func(ctx context.Context) error { return in().DisableIstioVirtualHost(ctx) }),
+		run.Step("inferenceservices", func(ctx context.Context) error {
+			objs := fixtures.MustLoad("kservemesh/inferenceservices.yaml")
+			if err := run.Apply.Apply(ctx, objs...); err != nil {
+				return err
+			}
+			for _, o := range objs {
+				ri, err := run.Apply.Resource(o)
+				if err != nil {
+					return err
+				}
+				if err := ready.Condition(ctx, ri, o.GetName(), "Ready", t.ReadyTimeout); err != nil {
+					return err
+				}
+			}
+			return nil
+		}),
+		run.Step("httpbin-and-clients", func(ctx context.Context) error {
+			for _, f := range []string{"kservemesh/httpbin.yaml", "kservemesh/clients.yaml"} {
+				if err := fixtures.Apply(ctx, run.Apply, f); err != nil {
+					return err
+				}
+			}
+			for _, ns := range []string{"user1", "default"} {
+				if err := ready.Deployments(ctx, run.Kube, ns, "app in (sleep,httpbin)", t.ReadyTimeout); err != nil {
+					return err
+				}
+			}
+			return nil
+		}),
+	)
+	os.Exit(run.Env.Run(m))
+}
+
+// TestKServeMesh runs the features in order: premises first, then the
+// matrix, then the control that removes and restores the policy.
+func TestKServeMesh(t *testing.T) {
+	run.Env.Test(t,
+		knativeSidecarsFeature(),
+		virtualHostFeature(),
+		activatorPremiseFeature(),
+		isolationFeature(),
+		mtlsIdentityFeature(),
+		policyControlFeature(),
+	)
+}

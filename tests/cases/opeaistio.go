@@ -1,0 +1,73 @@
+package cases
+
+import (
+	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/probe"
+)
+
+// The OPEA suite's clients: sleep in chatqna (enrolled in the mesh with its
+// namespace) and in outside (not enrolled).
+var (
+	OPEAInside  = matrix.Client{Name: "chatqna", Namespace: "chatqna", Selector: "app=sleep", Container: "sleep"}
+	OPEAOutside = matrix.Client{Name: "outside", Namespace: "outside", Selector: "app=sleep", Container: "sleep"}
+)
+
+const (
+	// ChatQnANginxURL is nginx's own page: it needs no backend.
+	ChatQnANginxURL = "http://chatqna-nginx.chatqna.svc.cluster.local/home"
+	// GatewayHost matches the Certificate's *.intel.com.
+	GatewayHost = "chatqna.intel.com"
+	// OtherHost matches no server of the Gateway.
+	OtherHost = "chatqna.example.com"
+)
+
+// Gateway is how the in-cluster clients reach the TLS ingress gateway.
+type Gateway struct {
+	// Address is an IP of the gateway (its Service's ClusterIP): curl's
+	// --resolve needs an address to pin the SNI host to.
+	Address string
+	// CACertPEM is the issued certificate (self-signed, so its own CA):
+	// trusting only it proves the gateway serves the issued certificate.
+	CACertPEM string
+}
+
+func (g Gateway) request(scheme, host, port string) probe.Request {
+	r := probe.Request{URL: scheme + "://" + host + "/home", Resolve: []string{host + ":" + port + ":" + g.Address}}
+	if scheme == "https" {
+		r.CACertPEM = g.CACertPEM
+	}
+	return r
+}
+
+// OPEAIngressAndMTLS is the OPEA matrix. With STRICT mTLS a client outside
+// the mesh is refused below HTTP in both modes (a plaintext connection to a
+// sidecar or to ztunnel is reset); the gateway reaches ChatQnA over mTLS
+// (HBONE in ambient), so TLS ingress works from outside.
+func OPEAIngressAndMTLS(mode options.Mode, gw Gateway) matrix.Matrix {
+	refused := matrix.Expect(matrix.DeniedL4).WithNote("STRICT mTLS: a plaintext client outside the mesh is reset (" + string(mode) + " mode)")
+	return matrix.Matrix{Name: "opea-ingress-and-mtls", Cells: []matrix.Cell{
+		{Name: "https-matching-sni", Client: OPEAOutside, Request: gw.request("https", GatewayHost, "443"),
+			Expect: matrix.Expect(matrix.Allowed).WithNote("TLS terminated by opea-gateway with the issued *.intel.com certificate")},
+		{Name: "http-redirects-to-https", Client: OPEAOutside, Request: gw.request("http", GatewayHost, "80"),
+			Expect: matrix.Expect(matrix.Redirect).WithLocation("https://")},
+		{Name: "https-other-sni-refused", Client: OPEAOutside, Request: withInsecure(gw.request("https", OtherHost, "443")),
+			Expect: matrix.Expect(matrix.TLSRefused)},
+		{Name: "outside-mesh-to-chatqna-nginx", Client: OPEAOutside, Request: probe.Request{URL: ChatQnANginxURL}, Expect: refused},
+		{Name: "inside-mesh-to-chatqna-nginx", Client: OPEAInside, Request: probe.Request{URL: ChatQnANginxURL}, Expect: matrix.Expect(matrix.Allowed)},
+	}}
+}
+
+func withInsecure(r probe.Request) probe.Request {
+	r.Insecure, r.CACertPEM = true, ""
+	return r
+}
+
+// OPEAStrictControl is the control: with the PeerAuthentication removed,
+// the outside client reaches chatqna-nginx, or the refusal was not mTLS.
+func OPEAStrictControl() matrix.Matrix {
+	return matrix.Matrix{Name: "opea-strict-control", Cells: []matrix.Cell{{
+		Name: "outside-mesh-to-chatqna-nginx-without-strict", Client: OPEAOutside, Request: probe.Request{URL: ChatQnANginxURL},
+		Expect: matrix.Expect(matrix.Allowed).WithNote("control: PeerAuthentication default removed from chatqna"),
+	}}}
+}

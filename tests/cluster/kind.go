@@ -1,0 +1,283 @@
+// Package cluster provides the clusters a run uses: a kind cluster created
+// (or reused) through the sigs.k8s.io/kind library, implementing
+// e2e-framework's cluster-provider interface, so no kind CLI is needed.
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/e2e-framework/klient"
+	"sigs.k8s.io/e2e-framework/support"
+	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
+	kindlog "sigs.k8s.io/kind/pkg/log"
+)
+
+// Kind is a kind cluster managed through the kind library.
+type Kind struct {
+	name, image string
+	timeout     time.Duration
+	kubeconfig  string
+	// Created is true when this run created the cluster (so it may delete
+	// it), false when it reused one of the same name.
+	Created  bool
+	provider *kindcluster.Provider
+	rest     *rest.Config
+	logf     func(string, ...any)
+}
+
+var (
+	_ support.E2EClusterProvider                = (*Kind)(nil)
+	_ support.E2EClusterProviderWithImageLoader = (*Kind)(nil)
+)
+
+// NewKind returns a provider for the named cluster; logf receives kind's
+// progress (nil discards it).
+func NewKind(name, nodeImage string, timeout time.Duration, logf func(string, ...any)) *Kind {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	return &Kind{name: name, image: nodeImage, timeout: timeout, logf: logf,
+		provider: kindcluster.NewProvider(kindcluster.ProviderWithDocker(), kindcluster.ProviderWithLogger(kindLogger{logf}))}
+}
+
+// CheckDocker fails with a message naming the fix when kind cannot run.
+func CheckDocker(ctx context.Context) error {
+	if _, err := exec.LookPath("docker"); err != nil {
+		return fmt.Errorf("docker is not installed: kind runs cluster nodes as Docker containers; install Docker, or pass --kubeconfig to use an existing cluster")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
+		return fmt.Errorf("the Docker engine is not reachable (docker info: %s): start dockerd, or pass --kubeconfig to use an existing cluster", strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func (k *Kind) WithName(name string) support.E2EClusterProvider { k.name = name; return k }
+
+// WithVersion picks kindest/node:<version> as the node image.
+func (k *Kind) WithVersion(version string) support.E2EClusterProvider {
+	k.image = "kindest/node:" + version
+	return k
+}
+
+// WithPath is for CLI-based providers; this one needs no binary.
+func (k *Kind) WithPath(string) support.E2EClusterProvider { return k }
+
+func (k *Kind) WithOpts(opts ...support.ClusterOpts) support.E2EClusterProvider {
+	for _, o := range opts {
+		o(k)
+	}
+	return k
+}
+
+func (k *Kind) SetDefaults() support.E2EClusterProvider { return k }
+
+// Create creates the cluster with kind's default configuration.
+func (k *Kind) Create(ctx context.Context, _ ...string) (string, error) {
+	return k.CreateWithConfig(ctx, "")
+}
+
+// CreateWithConfig creates the cluster from a kind config file, or reuses a
+// running cluster of the same name. The kubeconfig is written to its own
+// file: the user's ~/.kube/config is never touched.
+func (k *Kind) CreateWithConfig(ctx context.Context, configFile string) (string, error) {
+	if err := CheckDocker(ctx); err != nil {
+		return "", err
+	}
+	dir := filepath.Join(os.TempDir(), "mesh-conformance")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	k.kubeconfig = filepath.Join(dir, k.name+".kubeconfig")
+	existing, err := k.provider.List()
+	if err != nil {
+		return "", fmt.Errorf("listing kind clusters: %w", err)
+	}
+	for _, n := range existing {
+		if n == k.name {
+			k.logf("kind: reusing the running cluster %q", k.name)
+			if err := k.provider.ExportKubeConfig(k.name, k.kubeconfig, false); err != nil {
+				return "", fmt.Errorf("kind: kubeconfig of %q: %w", k.name, err)
+			}
+			return k.kubeconfig, k.loadRest()
+		}
+	}
+	opts := []kindcluster.CreateOption{
+		kindcluster.CreateWithKubeconfigPath(k.kubeconfig),
+		kindcluster.CreateWithWaitForReady(k.timeout),
+		kindcluster.CreateWithDisplayUsage(false),
+		kindcluster.CreateWithDisplaySalutation(false),
+	}
+	if configFile != "" {
+		opts = append(opts, kindcluster.CreateWithConfigFile(configFile))
+	}
+	if k.image != "" {
+		opts = append(opts, kindcluster.CreateWithNodeImage(k.image))
+	}
+	start := time.Now()
+	k.logf("kind: creating cluster %q (image %s, config %s)", k.name, k.image, orDefault(configFile))
+	if err := k.provider.Create(k.name, opts...); err != nil {
+		// kind deletes a cluster whose creation failed; say so.
+		return "", fmt.Errorf("kind: creating cluster %q failed (kind removed what it had started): %w", k.name, err)
+	}
+	k.Created = true
+	k.logf("kind: cluster %q ready in %s", k.name, time.Since(start).Round(time.Second))
+	return k.kubeconfig, k.loadRest()
+}
+
+func orDefault(s string) string {
+	if s == "" {
+		return "kind's default"
+	}
+	return s
+}
+
+func (k *Kind) loadRest() error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", k.kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kind: reading %s: %w", k.kubeconfig, err)
+	}
+	k.rest = cfg
+	return nil
+}
+
+func (k *Kind) GetKubeconfig() string { return k.kubeconfig }
+
+func (k *Kind) GenerateKubeconfig(...string) (string, error) {
+	return k.kubeconfig, k.provider.ExportKubeConfig(k.name, k.kubeconfig, false)
+}
+
+func (k *Kind) GetKubectlContext() string { return "kind-" + k.name }
+
+// ExportLogs collects the nodes' logs (kind's own collector).
+func (k *Kind) ExportLogs(_ context.Context, dest string) error {
+	return k.provider.CollectLogs(k.name, dest)
+}
+
+// Destroy deletes the cluster.
+func (k *Kind) Destroy(context.Context) error {
+	if err := k.provider.Delete(k.name, k.kubeconfig); err != nil {
+		return fmt.Errorf("kind: deleting cluster %q: %w", k.name, err)
+	}
+	k.logf("kind: cluster %q deleted", k.name)
+	return nil
+}
+
+// Exists tells whether a kind cluster of this name is running.
+func (k *Kind) Exists() (bool, error) {
+	names, err := k.provider.List()
+	if err != nil {
+		return false, err
+	}
+	for _, n := range names {
+		if n == k.name {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// WaitForControlPlane waits until every node is Ready and the kube-system
+// pods run, bounded by the cluster timeout.
+func (k *Kind) WaitForControlPlane(ctx context.Context, _ klient.Client) error {
+	kc, err := kubernetes.NewForConfig(k.rest)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(k.timeout)
+	for {
+		missing := notReady(ctx, kc)
+		if missing == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("kind: control plane of %q not ready within %s: %s", k.name, k.timeout, missing)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func notReady(ctx context.Context, kc kubernetes.Interface) string {
+	nodes, err := kc.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	for _, n := range nodes.Items {
+		ready := false
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				ready = true
+			}
+		}
+		if !ready {
+			return "node " + n.Name + " not Ready"
+		}
+	}
+	pods, err := kc.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	for _, p := range pods.Items {
+		if p.Status.Phase != corev1.PodRunning && p.Status.Phase != corev1.PodSucceeded {
+			return "pod kube-system/" + p.Name + " is " + string(p.Status.Phase)
+		}
+	}
+	return ""
+}
+
+func (k *Kind) KubernetesRestConfig() *rest.Config { return k.rest }
+
+// LoadImage is not supported: images come from registries, or from archives
+// (LoadImageArchive) in the offline lab.
+func (k *Kind) LoadImage(context.Context, string, ...string) error {
+	return fmt.Errorf("kind: LoadImage needs the image in a local Docker engine; use LoadImageArchive")
+}
+
+// LoadImageArchive loads an image tarball into every node's containerd.
+func (k *Kind) LoadImageArchive(_ context.Context, archive string, _ ...string) error {
+	nodes, err := k.provider.ListInternalNodes(k.name)
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		f, err := os.Open(archive)
+		if err != nil {
+			return err
+		}
+		err = nodeutils.LoadImageArchive(n, f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("kind: loading %s into %s: %w", archive, n.String(), err)
+		}
+	}
+	return nil
+}
+
+// kindLogger adapts kind's logger to a printf function.
+type kindLogger struct{ logf func(string, ...any) }
+
+func (l kindLogger) Warn(message string)                { l.logf("kind: %s", message) }
+func (l kindLogger) Warnf(format string, args ...any)   { l.logf("kind: "+format, args...) }
+func (l kindLogger) Error(message string)               { l.logf("kind: %s", message) }
+func (l kindLogger) Errorf(format string, args ...any)  { l.logf("kind: "+format, args...) }
+func (l kindLogger) V(kindlog.Level) kindlog.InfoLogger { return l }
+func (l kindLogger) Info(message string)                { l.logf("kind: %s", message) }
+func (l kindLogger) Infof(format string, args ...any)   { l.logf("kind: "+format, args...) }
+func (l kindLogger) Enabled() bool                      { return false }

@@ -1,0 +1,260 @@
+// Package harness wires a suite's TestMain: options and e2e-framework flags,
+// the cluster (kind through the library, or the user's), clients, the
+// install steps, the report, and a teardown that also runs on Ctrl-C.
+package harness
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/e2e-framework/pkg/env"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+
+	kindconfig "github.com/secure-inference/mesh-conformance/kind-config"
+	"github.com/secure-inference/mesh-conformance/tests/apply"
+	"github.com/secure-inference/mesh-conformance/tests/cluster"
+	"github.com/secure-inference/mesh-conformance/tests/install"
+	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/probe"
+	"github.com/secure-inference/mesh-conformance/tests/ready"
+	"github.com/secure-inference/mesh-conformance/tests/report"
+	"github.com/secure-inference/mesh-conformance/tests/versions"
+)
+
+// Run is one suite run.
+type Run struct {
+	Suite    string
+	Opts     options.Options
+	Versions versions.Set
+	Env      env.Environment
+	Config   *envconf.Config
+	Report   *report.Recorder
+
+	// Set once the cluster is provisioned.
+	Kube      kubernetes.Interface
+	Apply     *apply.Applier
+	Installer *install.Installer
+	Exec      probe.Executor
+	Kind      *cluster.Kind
+
+	installed []string
+	finish    sync.Once
+}
+
+// Setup parses the flags (ours and e2e-framework's), loads the options and
+// prepares the environment. Bad options end the process with a message
+// that names them, before anything touches a cluster.
+func Setup(suite string, pinned versions.Set) *Run {
+	o := options.Defaults()
+	options.Register(flag.CommandLine, &o)
+	cfg, err := envconf.NewFromFlags()
+	if err == nil {
+		o, err = options.Load(flag.CommandLine, o)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", suite, err)
+		os.Exit(2)
+	}
+	o.OutputDir = filepath.Join(fromRepoRoot(o.OutputDir), suite)
+	r := &Run{Suite: suite, Opts: o, Versions: pinned.With(o.Versions), Config: cfg, Env: env.NewWithConfig(cfg)}
+	r.Report = report.NewRecorder(report.Environment{Mode: string(o.Mode), Versions: r.Versions.Map()}, options.Secrets()...)
+	if !cfg.DryRunMode() {
+		r.Env.Setup(r.provision)
+		r.Env.Finish(func(ctx context.Context, _ *envconf.Config) (context.Context, error) { return ctx, r.Teardown() })
+		r.onSignal()
+	}
+	return r
+}
+
+// fromRepoRoot resolves a relative path against the repository root (the
+// folder of go.mod), not the test package's folder that go test runs in.
+func fromRepoRoot(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return filepath.Join(d, p)
+		}
+		if filepath.Dir(d) == d {
+			return p
+		}
+	}
+}
+
+// DryRun tells whether the run only lists features.
+func (r *Run) DryRun() bool { return r.Config.DryRunMode() }
+
+// Logf prints progress to the test output.
+func (r *Run) Logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s %s: %s\n", time.Now().Format("15:04:05"), r.Suite, fmt.Sprintf(format, args...))
+}
+
+func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
+	clusterName := ""
+	if r.Opts.UsesExistingCluster() {
+		clusterName = "existing (" + r.Opts.Cluster.Kubeconfig + ")"
+		r.Logf("using the existing cluster of %s; nothing already installed there will be removed", r.Opts.Cluster.Kubeconfig)
+	} else {
+		r.Kind = cluster.NewKind(r.Opts.Cluster.Name, r.Versions.NodeImage, r.Opts.Timeouts.ClusterTimeout, r.Logf)
+		cfgFile, err := r.kindConfigFile()
+		if err != nil {
+			return ctx, err
+		}
+		kubeconfig, err := r.Kind.CreateWithConfig(ctx, cfgFile)
+		if err != nil {
+			return ctx, err
+		}
+		r.Opts.Cluster.Kubeconfig = kubeconfig
+		if err := r.Kind.WaitForControlPlane(ctx, nil); err != nil {
+			return ctx, err
+		}
+		clusterName = "kind-" + r.Opts.Cluster.Name
+	}
+	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: r.Opts.Cluster.Kubeconfig},
+		&clientcmd.ConfigOverrides{CurrentContext: r.Config.KubeContext()}).ClientConfig()
+	if err != nil {
+		return ctx, fmt.Errorf("--kubeconfig %s (context %q) cannot be used: %w; pass a valid kubeconfig, or drop --kubeconfig to let the suite create a kind cluster",
+			r.Opts.Cluster.Kubeconfig, r.Config.KubeContext(), err)
+	}
+	cfg.WithKubeconfigFile(r.Opts.Cluster.Kubeconfig)
+	if r.Kube, err = kubernetes.NewForConfig(rc); err != nil {
+		return ctx, err
+	}
+	if r.Apply, err = apply.New(rc); err != nil {
+		return ctx, err
+	}
+	sv, err := r.Kube.Discovery().ServerVersion()
+	if err != nil {
+		return ctx, fmt.Errorf("cannot reach the cluster's API server (check --kubeconfig/--context): %w", err)
+	}
+	r.Report.SetEnvironment(report.Environment{Cluster: clusterName, KubernetesVersion: sv.GitVersion, Mode: string(r.Opts.Mode), Versions: r.Versions.Map()})
+	r.Exec = probe.PodExecutor{Config: rc, Client: r.Kube}
+	r.Installer = &install.Installer{Kube: r.Kube, Apply: r.Apply, Opts: r.Opts, Versions: r.Versions, Wait: true, Logf: r.Logf,
+		Helm: &install.Helm{Kubeconfig: r.Opts.Cluster.Kubeconfig, Context: r.Config.KubeContext(), Logf: r.Logf}}
+	return ctx, nil
+}
+
+func (r *Run) kindConfigFile() (string, error) {
+	if r.Opts.Cluster.KindConfig != "" {
+		return r.Opts.Cluster.KindConfig, nil
+	}
+	data, err := kindconfig.FS.ReadFile(r.Suite + ".yaml")
+	if err != nil {
+		return "", nil // kind's default single node
+	}
+	f := filepath.Join(os.TempDir(), "mesh-conformance-"+r.Suite+"-kind.yaml")
+	return f, os.WriteFile(f, data, 0o644)
+}
+
+// Step is a named install or setup step, run as an environment function,
+// timed and logged; what it installed is remembered for the final account.
+func (r *Run) Step(name string, fn func(ctx context.Context) error) env.Func {
+	return func(ctx context.Context, _ *envconf.Config) (context.Context, error) {
+		start := time.Now()
+		r.Logf("step %s ...", name)
+		if err := fn(ctx); err != nil {
+			r.Report.Check(r.Suite, "setup/"+name, err)
+			return ctx, fmt.Errorf("step %s: %w", name, err)
+		}
+		r.installed = append(r.installed, name)
+		r.Logf("step %s done in %s", name, time.Since(start).Round(time.Millisecond))
+		return ctx, nil
+	}
+}
+
+// Resolve finds a ready pod of a matrix client.
+func (r *Run) Resolve(ctx context.Context, c matrix.Client) (probe.Pod, error) {
+	p, err := ready.Pod(ctx, r.Kube, c.Namespace, c.Selector, r.Opts.Timeouts.ReadyTimeout)
+	if err != nil {
+		return probe.Pod{}, err
+	}
+	return probe.Pod{Namespace: p.Namespace, Name: p.Name, Container: c.Container}, nil
+}
+
+// Settings turns the timeouts into matrix settings.
+func Settings(t options.TimeoutConfig) matrix.Settings {
+	return matrix.Settings{RequestTimeout: t.RequestTimeout, MaxTimeToConsistency: t.MaxTimeToConsistency,
+		RequiredConsecutiveSuccesses: t.RequiredConsecutiveSuccesses, RoundInterval: t.RoundInterval}
+}
+
+// Matrix runs a matrix, records it in the report, prints the table and
+// fails t with it when a cell did not pass.
+func (r *Run) Matrix(ctx context.Context, t *testing.T, m matrix.Matrix) matrix.Result {
+	t.Helper()
+	res := matrix.Run(ctx, m, r.Exec, r.Resolve, Settings(r.Opts.Timeouts))
+	r.Report.Matrix(r.Suite, res)
+	t.Log("\n" + report.Scrub(res.Table(), options.Secrets()...))
+	if !res.Passed() {
+		t.Errorf("matrix %s: %d of %d cells failed (table above)", m.Name, len(res.Failed()), len(res.Cells))
+	}
+	return res
+}
+
+// Check records a named check and fails t when err is set.
+func (r *Run) Check(t *testing.T, name string, err error) {
+	t.Helper()
+	r.Report.Check(r.Suite, name, err)
+	if err != nil {
+		t.Errorf("%s: %v", name, err)
+	}
+}
+
+// Teardown writes the report, then deletes a kind cluster this run created
+// (unless --keep-cluster), and says what stays. It runs once, at the end or
+// on Ctrl-C/SIGTERM.
+func (r *Run) Teardown() error {
+	var err error
+	r.finish.Do(func() {
+		path, werr := r.Report.Write(r.Opts.OutputDir)
+		if werr != nil {
+			err = werr
+		} else {
+			r.Logf("report written to %s", path)
+		}
+		switch {
+		case r.Kind != nil && r.Kind.Created && !r.Opts.Cluster.Keep:
+			if derr := r.Kind.Destroy(context.Background()); derr != nil {
+				err = derr
+			}
+		case r.Kind != nil:
+			r.Logf("kind cluster %q kept (kubeconfig %s)", r.Opts.Cluster.Name, r.Opts.Cluster.Kubeconfig)
+		case len(r.installed) > 0:
+			r.Logf("left in place on your cluster (this run never uninstalls): %s", strings.Join(r.installed, ", "))
+		}
+	})
+	return err
+}
+
+// onSignal tears down on Ctrl-C or SIGTERM: the report is written and a
+// created kind cluster deleted, then the process exits.
+func (r *Run) onSignal() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-ch
+		r.Logf("%s received: tearing down", s)
+		if err := r.Teardown(); err != nil {
+			klog.Errorf("teardown: %v", err)
+		}
+		os.Exit(130)
+	}()
+}
