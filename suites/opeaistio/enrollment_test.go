@@ -1,0 +1,50 @@
+package opeaistio
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/features"
+
+	"github.com/secure-inference/mesh-conformance/tests/install"
+	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/ready"
+)
+
+// enrollmentFeature: chatqna carries the mode's label and its pods are in
+// the mesh (a sidecar, or ztunnel's redirection), since STRICT means
+// nothing for workloads outside it.
+func enrollmentFeature() features.Feature {
+	return features.New("mesh-enrollment").WithLabel("suite", suite).WithLabel("kind", "premise").
+		Assess("namespace-labelled", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			run.Check(t, "mesh-enrollment/namespace", install.CheckEnrolled(ctx, run.Kube, install.ChatQnANamespace, run.Opts.Mode))
+			return ctx
+		}).
+		Assess("chatqna-nginx-in-mesh", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			run.Check(t, "mesh-enrollment/pods", podsEnrolled(ctx, "app="+install.ChatQnANginx, run.Opts.Mode, run.Opts.Timeouts.ReadyTimeout))
+			return ctx
+		}).Feature()
+}
+
+func podsEnrolled(ctx context.Context, selector string, mode options.Mode, limit time.Duration) error {
+	if mode == options.ModeSidecar {
+		return ready.PodsWithContainer(ctx, run.Kube, install.ChatQnANamespace, selector, "istio-proxy", limit)
+	}
+	pods, err := run.Kube.CoreV1().Pods(install.ChatQnANamespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return err
+	}
+	if len(pods.Items) == 0 {
+		return fmt.Errorf("no pod matches %s in %s", selector, install.ChatQnANamespace)
+	}
+	for _, p := range pods.Items {
+		if p.Annotations[install.AmbientRedirected] != "enabled" {
+			return fmt.Errorf("pod %s has no %s=enabled annotation: istio-cni did not redirect it to ztunnel", p.Name, install.AmbientRedirected)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+// Package opeaistio reproduces opea-istio.md ("OPEA with Istio": ChatQnA
+// behind an Istio TLS ingress gateway with a cert-manager certificate, and
+// strict mTLS) with the corrections of FACTS.md, in ambient mode as
+// documented and in sidecar mode.
+//
+//	go test ./suites/opeaistio/ -args --mode=ambient
+//	go test ./suites/opeaistio/ -args --dry-run
+package opeaistio
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/secure-inference/mesh-conformance/fixtures"
+	"github.com/secure-inference/mesh-conformance/tests/harness"
+	"github.com/secure-inference/mesh-conformance/tests/install"
+	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/ready"
+	"github.com/secure-inference/mesh-conformance/tests/versions"
+)
+
+const suite = "opeaistio"
+
+var run *harness.Run
+
+func TestMain(m *testing.M) {
+	run = harness.Setup(suite, versions.OPEAIstio)
+	values, err := chatqnaValues(run.Opts.ChatQnAProfile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", suite, err)
+		os.Exit(2)
+	}
+	in := func() *install.Installer { return run.Installer }
+	mode, t := run.Opts.Mode, run.Opts.Timeouts
+	run.Env.Setup(
+		// The helmfile's releases, in its order, then the Gateway API CRDs.
+		run.Step("istio-"+string(mode), func(ctx context.Context) error { return in().Istio(ctx, mode, install.OPEAGateway) }),
+		run.Step("cert-manager", func(ctx context.Context) error { return in().CertManager(ctx) }),
+		run.Step("gateway-api-crds", func(ctx context.Context) error { return in().GatewayAPICRDs(ctx) }),
+		run.Step("chatqna-"+string(run.Opts.ChatQnAProfile), func(ctx context.Context) error {
+			scaled, err := in().ChatQnA(ctx, run.Opts.ChatQnAProfile, values, "sleep")
+			if len(scaled) > 0 {
+				run.Report.Check(suite, "setup/light-profile-scaled", fmt.Errorf("values left running, scaled to zero by the installer: %v", scaled))
+			}
+			return err
+		}),
+		// What the document leaves out: ChatQnA is never enrolled in the mesh.
+		run.Step("enroll-chatqna", func(ctx context.Context) error { return enrollChatQnA(ctx, mode) }),
+		run.Step("clients", func(ctx context.Context) error {
+			if err := fixtures.Apply(ctx, run.Apply, "opeaistio/clients.yaml"); err != nil {
+				return err
+			}
+			for _, ns := range []string{"outside", install.ChatQnANamespace} {
+				if err := ready.Deployments(ctx, run.Kube, ns, "app=sleep", t.ReadyTimeout); err != nil {
+					return err
+				}
+			}
+			return nil
+		}),
+		// The document's steps.
+		run.Step("gateway-and-virtual-service", func(ctx context.Context) error {
+			return fixtures.Apply(ctx, run.Apply, "opeaistio/istio-gateway-and-virtual-service.yaml")
+		}),
+		run.Step("gateway-certificate", func(ctx context.Context) error {
+			objs := fixtures.MustLoad("opeaistio/istio-gateway-ca-and-cert.yaml")
+			if err := run.Apply.Apply(ctx, objs...); err != nil {
+				return err
+			}
+			for _, o := range objs {
+				ri, err := run.Apply.Resource(o)
+				if err != nil {
+					return err
+				}
+				if err := ready.Condition(ctx, ri, o.GetName(), "Ready", t.ReadyTimeout); err != nil {
+					return err
+				}
+			}
+			return nil
+		}),
+		run.Step("strict-mtls", func(ctx context.Context) error {
+			return fixtures.Apply(ctx, run.Apply, "opeaistio/istio-mtls-strict.yaml")
+		}),
+	)
+	os.Exit(run.Env.Run(m))
+}
+
+// chatqnaValues builds the chart values of a profile. The full profile's
+// token is read from the environment only and goes nowhere but the values.
+func chatqnaValues(p options.Profile) (map[string]any, error) {
+	if p == options.ProfileLight {
+		return fixtures.Values("opeaistio/chatqna-light.values.yaml")
+	}
+	token := os.Getenv(options.HuggingFaceTokenEnv)
+	if token == "" {
+		token = os.Getenv("HF_TOKEN")
+	}
+	if token == "" {
+		return nil, fmt.Errorf("--chatqna-profile=full downloads models from Hugging Face: set $%s (or $HF_TOKEN), or use --chatqna-profile=light", options.HuggingFaceTokenEnv)
+	}
+	return map[string]any{"global": map[string]any{"HUGGINGFACEHUB_API_TOKEN": token, "modelUsePVC": "model-volume"}}, nil
+}
+
+// enrollChatQnA labels chatqna for the mode; in sidecar mode the running
+// deployments are restarted so that their pods get sidecars.
+func enrollChatQnA(ctx context.Context, mode options.Mode) error {
+	changed, err := install.Enroll(ctx, run.Kube, install.ChatQnANamespace, mode)
+	if err != nil || !changed || mode != options.ModeSidecar {
+		return err
+	}
+	return install.Restart(ctx, run.Kube, install.ChatQnANamespace, install.ChatQnANginx)
+}
+
+// TestOPEAIstio runs the features in order.
+func TestOPEAIstio(t *testing.T) {
+	run.Env.Test(t,
+		enrollmentFeature(),
+		certificateFeature(),
+		ingressAndMTLSFeature(),
+		hostTLSFeature(),
+		strictControlFeature(),
+		cleanupFeature(),
+	)
+}
