@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash
 GO ?= go
 ARGS ?=
 
-.PHONY: help e2e test test-unit test-apiserver bench lint k8s-binaries
+.PHONY: help e2e test test-unit test-apiserver test-lab lab bench lint k8s-binaries
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -11,7 +11,7 @@ help: ## list the targets
 e2e: ## main job: kind cluster, installs, all suites, report in _output/ (needs Docker and internet)
 	bash scripts/e2e.sh $(ARGS)
 
-test: test-unit test-apiserver ## every tier that runs without internet (what CI runs)
+test: test-unit test-apiserver test-lab ## every tier that runs without internet (what CI runs)
 
 test-unit: ## unit tier: harness logic with real curl against local servers (suites excluded: they need a cluster)
 	$(GO) test $$($(GO) list ./... | grep -v /suites/)
@@ -20,6 +20,13 @@ test-unit: ## unit tier: harness logic with real curl against local servers (sui
 test-apiserver: k8s-binaries ## API server tier: fixtures and installers against a real kube-apiserver
 	MC_KUBE_BIN_DIR="$$(bash scripts/build-k8s.sh | tail -n 1)" MC_REQUIRE_APISERVER=1 \
 		$(GO) test -count=1 ./tests/apiserver/... ./fixtures/...
+
+lab: ## offline lab: kind cluster from a locally built node image, real pods, stand-in targets (MC_LAB_KEEP=1 keeps it)
+	bash scripts/lab.sh
+
+test-lab: ## the lab when Docker can run here (root, or a running engine); says so when it cannot
+	@if [ "$$(id -u)" = 0 ] || docker info >/dev/null 2>&1; then bash scripts/lab.sh; \
+	else echo "test-lab: skipped: the lab needs a Docker engine (or root to install and start one)"; fi
 
 k8s-binaries: ## build (or reuse from cache) kube-apiserver and etcd for the API server tier
 	@bash scripts/build-k8s.sh >/dev/null

@@ -1,0 +1,63 @@
+// Command standin is the offline lab's stand-in target. It answers the
+// requests the suites' matrices make, with the same paths and bodies as the
+// real targets, and enforces nothing: KServe's V1 protocol
+// (GET /v1/models/<name>, POST /v1/models/<name>:predict), nginx's /home
+// page of ChatQnA, and httpbin's /headers. The lab uses it to prove the
+// harness, never KServe or OPEA.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"net/http"
+	"strings"
+)
+
+func main() {
+	addrs := flag.String("listen", ":80", "comma-separated listen addresses")
+	flag.Parse()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/models/", models)
+	mux.HandleFunc("/home", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, "<html><body><h1>Welcome to nginx!</h1><p>lab stand-in for chatqna-nginx</p></body></html>")
+	})
+	mux.HandleFunc("/headers", func(w http.ResponseWriter, r *http.Request) {
+		h := map[string]string{}
+		for k, v := range r.Header {
+			h[k] = strings.Join(v, ",")
+		}
+		writeJSON(w, map[string]any{"headers": h})
+	})
+	list := strings.Split(*addrs, ",")
+	for _, a := range list[1:] {
+		go func(a string) { log.Fatal(http.ListenAndServe(a, mux)) }(a)
+	}
+	log.Fatal(http.ListenAndServe(list[0], mux))
+}
+
+func models(w http.ResponseWriter, r *http.Request) {
+	rest := strings.TrimPrefix(r.URL.Path, "/v1/models/")
+	if model, ok := strings.CutSuffix(rest, ":predict"); ok {
+		if r.Method != http.MethodPost {
+			http.Error(w, "predict needs POST", http.StatusMethodNotAllowed)
+			return
+		}
+		var in struct{ Instances [][]float64 }
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || len(in.Instances) == 0 {
+			http.Error(w, "want {\"instances\": [[...]]}", http.StatusBadRequest)
+			return
+		}
+		preds := make([]int, len(in.Instances))
+		_ = model
+		writeJSON(w, map[string]any{"predictions": preds})
+		return
+	}
+	writeJSON(w, map[string]any{"name": rest, "ready": true})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}

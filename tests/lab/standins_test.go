@@ -1,0 +1,109 @@
+package lab
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/secure-inference/mesh-conformance/tests/cases"
+	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/probe"
+)
+
+// Without a mesh, a suite's matrix must fail on exactly the cells that need
+// enforcement, with evidence that says why, and pass the others.
+
+func failedNames(res matrix.Result) []string {
+	var out []string
+	for _, c := range res.Failed() {
+		out = append(out, c.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestKServeCellsFailOnlyWhereEnforcementIsNeeded(t *testing.T) {
+	res := matrix.Run(context.Background(), cases.KServeIsolation(), exec_, resolve, labSettings())
+	recorder.Matrix("kservemesh-on-standins", res)
+	t.Log("\n" + res.Table())
+	require.NoError(t, res.Err)
+	assert.Equal(t, []string{"default-to-sklearn-iris-predict", "default-to-sklearn-iris-status"}, failedNames(res),
+		"only default -> sklearn-iris needs the AuthorizationPolicy")
+	for _, c := range res.Failed() {
+		assert.Equal(t, probe.KindHTTP, c.Last.Kind)
+		assert.Equal(t, 200, c.Last.HTTPCode, "no policy: the stand-in answers")
+		assert.Contains(t, c.Reason, "expected denied (HTTP 403)")
+	}
+	for _, c := range res.Cells {
+		if c.Passed {
+			assert.GreaterOrEqual(t, c.Attempts, 3, "a pass takes the required consecutive rounds")
+		}
+	}
+}
+
+func TestKServeMTLSIdentityNeedsTheMesh(t *testing.T) {
+	res := matrix.Run(context.Background(), cases.KServeMTLSIdentity(), exec_, resolve, labSettings())
+	recorder.Matrix("kservemesh-on-standins", res)
+	t.Log("\n" + res.Table())
+	require.Len(t, res.Failed(), 1, "no sidecar adds X-Forwarded-Client-Cert")
+	assert.Contains(t, res.Failed()[0].Reason, "expected body to contain \"URI=spiffe://cluster.local/ns/user1/sa/sleep\"")
+}
+
+func TestOPEACellsFailOnlyWhereTheGatewayOrSTRICTIsNeeded(t *testing.T) {
+	ctx := context.Background()
+	svc, err := kube.CoreV1().Services("istio-ingress").Get(ctx, "istio-ingress", metav1.GetOptions{})
+	require.NoError(t, err)
+	res := matrix.Run(ctx, cases.OPEAIngressAndMTLS("ambient", cases.Gateway{Address: svc.Spec.ClusterIP, CACertPEM: selfSignedPEM(t)}),
+		exec_, resolve, labSettings())
+	recorder.Matrix("opeaistio-on-standins", res)
+	t.Log("\n" + res.Table())
+	require.NoError(t, res.Err)
+	assert.Equal(t, []string{"http-redirects-to-https", "https-matching-sni", "outside-mesh-to-chatqna-nginx"}, failedNames(res))
+	byName := map[string]matrix.CellResult{}
+	for _, c := range res.Cells {
+		byName[c.Name] = c
+	}
+	assert.Equal(t, probe.KindTLSHandshake, byName["https-matching-sni"].Last.Kind, "no TLS server behind the gateway's name")
+	assert.Equal(t, 200, byName["http-redirects-to-https"].Last.HTTPCode, "no Gateway: no redirect")
+	assert.Equal(t, 200, byName["outside-mesh-to-chatqna-nginx"].Last.HTTPCode, "no STRICT mTLS: plaintext is answered")
+	// A refusal-only cell passes on a port with no TLS at all: it means
+	// something only next to https-matching-sni, which proves TLS is served.
+	assert.True(t, byName["https-other-sni-refused"].Passed)
+	assert.True(t, byName["inside-mesh-to-chatqna-nginx"].Passed)
+}
+
+func selfSignedPEM(t *testing.T) string {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "*.intel.com"}, DNSNames: []string{"*.intel.com"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+func TestKindProviderReusesARunningCluster(t *testing.T) {
+	again := kindForReuse()
+	exists, err := again.Exists()
+	require.NoError(t, err)
+	require.True(t, exists)
+	_, err = again.CreateWithConfig(context.Background(), "")
+	require.NoError(t, err)
+	assert.False(t, again.Created, "a running cluster of the same name is reused, never recreated")
+	v, err := again.KubernetesRestConfig(), error(nil)
+	require.NoError(t, err)
+	assert.NotEmpty(t, v.Host)
+}
