@@ -55,7 +55,8 @@ ln -sfn /usr/lib/cni "$root/opt/cni/bin"
 for b in containerd containerd-shim-runc-v2 ctr; do ln -sf "/usr/bin/$b" "$root/usr/local/bin/$b"; done
 install -m 0755 "$lbin/runc-shim" "$root/usr/local/bin/runc-shim"
 install -m 0755 "$kbin/kubelet" "$kbin/kubeadm" "$kbin/kubectl" "$root/usr/bin/"
-# crictl is only used by kind to check loaded images; kubectl suffices here.
+# kind runs "crictl images" when it collects logs: see lab/node/crictl.
+install -m 0755 "$lab/node/crictl" "$root/usr/local/bin/crictl"
 echo "$kver" > "$root/kind/version"
 # kind's systemd clean-up.
 rm -f "$root"/lib/systemd/system/multi-user.target.wants/* "$root"/etc/systemd/system/*.wants/* \

@@ -15,6 +15,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/preflight"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
@@ -35,6 +36,7 @@ func TestMain(m *testing.M) {
 	t := run.Opts.Timeouts
 	run.Env.Setup(
 		// Components, pinned to KServe v0.20's own dependency set.
+		run.Step("baseline-workloads", preflight.Deploy(run)),
 		run.Step("istio", func(ctx context.Context) error {
 			return in().Istio(ctx, options.ModeSidecar, install.KServeGateway)
 		}),
@@ -89,6 +91,7 @@ func TestMain(m *testing.M) {
 // matrix, then the control that removes and restores the policy.
 func TestKServeMesh(t *testing.T) {
 	run.Env.Test(t,
+		preflight.Feature(run),
 		knativeSidecarsFeature(),
 		virtualHostFeature(),
 		activatorPremiseFeature(),

@@ -17,6 +17,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/preflight"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
@@ -35,6 +36,7 @@ func TestMain(m *testing.M) {
 	in := func() *install.Installer { return run.Installer }
 	mode, t := run.Opts.Mode, run.Opts.Timeouts
 	run.Env.Setup(
+		run.Step("baseline-workloads", preflight.Deploy(run)),
 		// The helmfile's releases, in its order, then the Gateway API CRDs.
 		run.Step("istio-"+string(mode), func(ctx context.Context) error { return in().Istio(ctx, mode, install.OPEAGateway) }),
 		run.Step("cert-manager", func(ctx context.Context) error { return in().CertManager(ctx) }),
@@ -115,6 +117,7 @@ func enrollChatQnA(ctx context.Context, mode options.Mode) error {
 // TestOPEAIstio runs the features in order.
 func TestOPEAIstio(t *testing.T) {
 	run.Env.Test(t,
+		preflight.Feature(run),
 		enrollmentFeature(),
 		certificateFeature(),
 		ingressAndMTLSFeature(),

@@ -50,8 +50,18 @@ type Run struct {
 	Exec      probe.Executor
 	Kind      *cluster.Kind
 
-	installed []string
-	finish    sync.Once
+	installed      []string
+	finish         sync.Once
+	baselineFailed bool
+}
+
+// BaselineMeaning is what a failed baseline does to every other verdict.
+const BaselineMeaning = "the baseline failed: this cluster's plain networking or the probe's classification is broken, so the mesh verdicts of this run mean nothing"
+
+// MarkBaselineFailed records that the baseline failed.
+func (r *Run) MarkBaselineFailed() {
+	r.baselineFailed = true
+	r.Report.Check(r.Suite, "baseline", fmt.Errorf("%s", BaselineMeaning))
 }
 
 // Setup parses the flags (ours and e2e-framework's), loads the options and
@@ -202,6 +212,9 @@ func (r *Run) Matrix(ctx context.Context, t *testing.T, m matrix.Matrix) matrix.
 	t.Helper()
 	res := matrix.Run(ctx, m, r.Exec, r.Resolve, Settings(r.Opts.Timeouts))
 	r.Report.Matrix(r.Suite, res)
+	if r.baselineFailed {
+		t.Errorf("%s", BaselineMeaning)
+	}
 	t.Log("\n" + report.Scrub(res.Table(), options.Secrets()...))
 	if !res.Passed() {
 		t.Errorf("matrix %s: %d of %d cells failed (table above)", m.Name, len(res.Failed()), len(res.Cells))

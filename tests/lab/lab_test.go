@@ -133,7 +133,7 @@ func teardown() {
 // deployWorkloads applies the suites' own client fixtures, then the lab's
 // stand-ins, and waits for all of it.
 func deployWorkloads(ctx context.Context) error {
-	for _, f := range []string{"kservemesh/namespace.yaml", "kservemesh/clients.yaml", "kservemesh/httpbin.yaml"} {
+	for _, f := range []string{"baseline/workloads.yaml", "kservemesh/namespace.yaml", "kservemesh/clients.yaml", "kservemesh/httpbin.yaml"} {
 		if err := fixtures.Apply(ctx, applier, f); err != nil {
 			return err
 		}
@@ -148,7 +148,7 @@ func deployWorkloads(ctx context.Context) error {
 	if err := fixtures.Apply(ctx, applier, "opeaistio/clients.yaml"); err != nil {
 		return err
 	}
-	for _, ns := range []string{"user1", "default", "chatqna", "outside", "istio-ingress"} {
+	for _, ns := range []string{"mc-baseline", "user1", "default", "chatqna", "outside", "istio-ingress"} {
 		if err := ready.Deployments(ctx, kube, ns, "", 3*time.Minute); err != nil {
 			return err
 		}

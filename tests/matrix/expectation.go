@@ -30,6 +30,11 @@ const (
 	// TLSRefused: the TLS handshake fails, as a gateway does for an SNI it
 	// has no server for.
 	TLSRefused ExpectKind = "tls-refused"
+	// Baseline expectations: how a healthy network fails, so that the
+	// classification is known to be right on this cluster.
+	DNSFailure ExpectKind = "dns-failure"
+	Refused    ExpectKind = "connection-refused"
+	TimedOut   ExpectKind = "timeout"
 )
 
 // Expectation is what a cell must observe.
@@ -80,6 +85,8 @@ func (e Expectation) String() string {
 		s = "denied (reset/EOF)"
 	case TLSRefused:
 		s = "TLS refused"
+	case DNSFailure, Refused, TimedOut:
+		s = string(e.Kind)
 	}
 	var extra []string
 	if e.BodyContains != "" {
@@ -108,6 +115,12 @@ func (e Expectation) Match(o probe.Outcome) (bool, string) {
 		kindOK = o.Kind == probe.KindReset || o.Kind == probe.KindEOF
 	case TLSRefused:
 		kindOK = o.Kind == probe.KindTLSHandshake
+	case DNSFailure:
+		kindOK = o.Kind == probe.KindDNS
+	case Refused:
+		kindOK = o.Kind == probe.KindRefused
+	case TimedOut:
+		kindOK = o.Kind == probe.KindTimeout
 	default:
 		return false, fmt.Sprintf("unknown expectation kind %q", e.Kind)
 	}

@@ -200,6 +200,11 @@ func TestExpectations(t *testing.T) {
 		{Expect(Redirect), out(ok200, ""), false},
 		{Expect(TLSRefused), out(answer{35, 0, ""}, ""), true},
 		{Expect(TLSRefused), out(answer{60, 0, ""}, ""), false},
+		{Expect(DNSFailure), out(answer{6, 0, ""}, ""), true},
+		{Expect(DNSFailure), out(answer{7, 0, ""}, ""), false},
+		{Expect(Refused), out(answer{7, 0, ""}, ""), true},
+		{Expect(TimedOut), out(answer{28, 0, ""}, ""), true},
+		{Expect(TimedOut), out(ok200, ""), false},
 		{Expectation{Kind: "maybe"}, out(ok200, ""), false},
 	}
 	for i, c := range cases {

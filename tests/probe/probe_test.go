@@ -189,6 +189,8 @@ func TestClassifyRealCurl(t *testing.T) {
 		{name: "empty reply", req: Request{URL: "http://" + resetListener(t, false) + "/"}, kind: KindEOF},
 		{name: "refused", req: Request{URL: "http://" + closedPort(t) + "/"}, kind: KindRefused},
 		{name: "timeout", req: Request{URL: plain.URL + "/slow"}, kind: KindTimeout},
+		{name: "per-request timeout", req: Request{URL: plain.URL + "/slow", Timeout: 500 * time.Millisecond}, kind: KindTimeout,
+			evidence: func(t *testing.T, o Outcome) { assert.Less(t, o.TimeTotal, 1.5, "the request's own limit applies") }},
 		{name: "TLS ok with SNI", req: Request{URL: "https://chatqna.intel.com:" + tlsPort + "/",
 			Resolve: []string{"chatqna.intel.com:" + tlsPort + ":127.0.0.1"}, CACertPEM: caPEM}, kind: KindHTTP, code: 200},
 		{name: "TLS name mismatch", req: Request{URL: "https://chatqna.example.com:" + tlsPort + "/",

@@ -28,6 +28,9 @@ type Request struct {
 	Insecure bool `json:"insecure,omitempty"`
 	// CACertPEM, when set, is the only trusted CA for this request.
 	CACertPEM string `json:"-"`
+	// Timeout, when set, replaces the run's request timeout for this
+	// request (the baseline's timeout cell needs a short one).
+	Timeout time.Duration `json:"timeout,omitempty"`
 }
 
 // method returns the HTTP method curl will use.
@@ -49,6 +52,9 @@ func (r Request) String() string { return r.method() + " " + r.URL }
 // write-out options, which the script adds). caFile is the in-pod path the
 // script wrote CACertPEM to.
 func (r Request) curlArgs(timeout time.Duration, caFile string) []string {
+	if r.Timeout > 0 {
+		timeout = r.Timeout
+	}
 	secs := fmt.Sprintf("%.3f", timeout.Seconds())
 	args := []string{"--max-time", secs, "--connect-timeout", secs, "-X", r.method()}
 	keys := make([]string, 0, len(r.Headers))

@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
@@ -39,22 +40,33 @@ func poll(ctx context.Context, limit time.Duration, what string, check func(ctx 
 	return nil
 }
 
-// Deployments waits until every Deployment in namespace matching selector
-// ("" for all) has all its replicas updated and available.
+// Deployments waits until every Deployment in namespace whose pods match
+// selector ("" for all) has all its replicas updated and available. The
+// selector is matched against the pod template's labels, which is where
+// manifests put app=... (the Deployment's own labels are often empty).
 func Deployments(ctx context.Context, kube kubernetes.Interface, namespace, selector string, limit time.Duration) error {
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		return fmt.Errorf("selector %q: %w", selector, err)
+	}
 	return poll(ctx, limit, "deployments in "+namespace, func(ctx context.Context) (string, error) {
-		list, err := kube.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		list, err := kube.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return "", err
 		}
-		if len(list.Items) == 0 {
-			return "no deployment matches " + orAll(selector), nil
-		}
 		var missing []string
+		matched := 0
 		for _, d := range list.Items {
+			if !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+				continue
+			}
+			matched++
 			if !deploymentReady(&d) {
 				missing = append(missing, fmt.Sprintf("%s (%d/%d available)", d.Name, d.Status.AvailableReplicas, replicas(d.Spec.Replicas)))
 			}
+		}
+		if matched == 0 {
+			return "no deployment runs pods matching " + orAll(selector), nil
 		}
 		return strings.Join(missing, ", "), nil
 	})

@@ -2,7 +2,7 @@
 // requests the suites' matrices make, with the same paths and bodies as the
 // real targets, and enforces nothing: KServe's V1 protocol
 // (GET /v1/models/<name>, POST /v1/models/<name>:predict), nginx's /home
-// page of ChatQnA, and httpbin's /headers. The lab uses it to prove the
+// page of ChatQnA, and httpbin's /get, /delay/<n> and /headers. The lab uses it to prove the
 // harness, never KServe or OPEA.
 package main
 
@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 func main() {
@@ -22,6 +24,21 @@ func main() {
 	mux.HandleFunc("/v1/models/", models)
 	mux.HandleFunc("/home", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, "<html><body><h1>Welcome to nginx!</h1><p>lab stand-in for chatqna-nginx</p></body></html>")
+	})
+	mux.HandleFunc("/get", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{"url": r.URL.String()})
+	})
+	mux.HandleFunc("/delay/", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/delay/"))
+		if err != nil || n < 0 || n > 10 {
+			http.Error(w, "delay is 0..10 seconds, as httpbin's", http.StatusBadRequest)
+			return
+		}
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Duration(n) * time.Second):
+			writeJSON(w, map[string]any{"delayed": n})
+		}
 	})
 	mux.HandleFunc("/headers", func(w http.ResponseWriter, r *http.Request) {
 		h := map[string]string{}

@@ -1,0 +1,71 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/secure-inference/mesh-conformance/tests/cases"
+	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/probe"
+	"github.com/secure-inference/mesh-conformance/tests/ready"
+)
+
+// The baseline's classification on a real network: refused, DNS failure
+// and timeout look on kube-proxy's network as they do on loopback.
+func TestBaselinePassesOnAHealthyNetwork(t *testing.T) {
+	res := matrix.Run(context.Background(), cases.Baseline(), exec_, resolve, labSettings())
+	recorder.Matrix("baseline", res)
+	t.Log("\n" + res.Table())
+	assert.True(t, res.Passed())
+}
+
+// With the server scaled away, the baseline fails on Service routing, with
+// kube-proxy's refusal as evidence.
+func TestBaselineFailsWhenRoutingBreaks(t *testing.T) {
+	ctx := context.Background()
+	scale := func(n int) {
+		_, err := kube.AppsV1().Deployments("mc-baseline").Patch(ctx, "httpbin", types.MergePatchType,
+			[]byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, n)), metav1.PatchOptions{})
+		require.NoError(t, err)
+	}
+	scale(0)
+	t.Cleanup(func() {
+		scale(1)
+		require.NoError(t, ready.Deployments(ctx, kube, "mc-baseline", "app=httpbin", 2*time.Minute))
+	})
+	require.Eventually(t, func() bool {
+		eps, err := kube.CoreV1().Endpoints("mc-baseline").Get(ctx, "baseline-httpbin", metav1.GetOptions{})
+		return err == nil && (len(eps.Subsets) == 0 || len(eps.Subsets[0].Addresses) == 0)
+	}, time.Minute, time.Second)
+	s := labSettings()
+	s.MaxTimeToConsistency = 5 * time.Second
+	res := matrix.Run(ctx, cases.Baseline(), exec_, resolve, s)
+	t.Log("\n" + res.Table())
+	require.False(t, res.Passed())
+	var failed []string
+	for _, c := range res.Failed() {
+		failed = append(failed, c.Name)
+		assert.Equal(t, probe.KindRefused, c.Last.Kind)
+	}
+	assert.Contains(t, failed, "dns-service-routing-exec-curl")
+}
+
+// The kind provider exports the nodes' logs.
+func TestKindExportsLogs(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, kind.ExportLogs(context.Background(), dir))
+	matches, _ := filepath.Glob(filepath.Join(dir, "*", "kubelet.log"))
+	require.NotEmpty(t, matches, "kubelet log of each node")
+	info, err := os.Stat(matches[0])
+	require.NoError(t, err)
+	assert.Positive(t, info.Size())
+}

@@ -1,0 +1,57 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/secure-inference/mesh-conformance/tests/cases"
+	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/probe"
+)
+
+// benchTargets is N distinct requests to the stand-in from each of the
+// KServe suite's two clients.
+const benchTargets = 25
+
+func benchMatrix() matrix.Matrix {
+	var cells []matrix.Cell
+	for _, from := range []matrix.Client{cases.KServeUser1, cases.KServeDefault} {
+		for i := 0; i < benchTargets; i++ {
+			cells = append(cells, matrix.Cell{Name: fmt.Sprintf("%s-%d", from.Name, i), Client: from,
+				Request: probe.Request{URL: fmt.Sprintf("http://sklearn-iris-burst-predictor.user1.svc.cluster.local/v1/models/m%d", i)},
+				Expect:  matrix.Expect(matrix.Allowed)})
+		}
+	}
+	return matrix.Matrix{Name: "bench", Cells: cells}
+}
+
+// BenchmarkMatrixRound: one round of 2 clients x 25 targets through the
+// probe engine (one exec per client, clients in parallel).
+func BenchmarkMatrixRound(b *testing.B) {
+	m := benchMatrix()
+	s := labSettings()
+	s.RequiredConsecutiveSuccesses = 1
+	for i := 0; i < b.N; i++ {
+		if res := matrix.Run(context.Background(), m, exec_, resolve, s); !res.Passed() || res.Rounds != 1 {
+			b.Fatal(res.Table())
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/float64(2*benchTargets), "ms/request")
+}
+
+// BenchmarkBareExec is the floor: one exec running one curl.
+func BenchmarkBareExec(b *testing.B) {
+	pod, err := resolve(context.Background(), cases.KServeUser1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		out, err := probe.Run(context.Background(), exec_, pod,
+			[]probe.Request{{URL: "http://sklearn-iris-burst-predictor.user1.svc.cluster.local/v1/models/m"}}, 5*time.Second)
+		if err != nil || out[0].Kind != probe.KindHTTP {
+			b.Fatal(err, out)
+		}
+	}
+}
