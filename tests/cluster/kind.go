@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -32,6 +33,9 @@ type Kind struct {
 	// Created is true when this run created the cluster (so it may delete
 	// it), false when it reused one of the same name.
 	Created  bool
+	// creating is set while kind creates the cluster, so that an interrupt
+	// in the middle still deletes what was started.
+	creating atomic.Bool
 	provider *kindcluster.Provider
 	rest     *rest.Config
 	logf     func(string, ...any)
@@ -128,6 +132,8 @@ func (k *Kind) CreateWithConfig(ctx context.Context, configFile string) (string,
 		opts = append(opts, kindcluster.CreateWithNodeImage(k.image))
 	}
 	start := time.Now()
+	k.creating.Store(true)
+	defer k.creating.Store(false)
 	k.logf("kind: creating cluster %q (image %s, config %s)", k.name, k.image, orDefault(configFile))
 	if err := k.provider.Create(k.name, opts...); err != nil {
 		// kind deletes a cluster whose creation failed; say so.
@@ -137,6 +143,10 @@ func (k *Kind) CreateWithConfig(ctx context.Context, configFile string) (string,
 	k.logf("kind: cluster %q ready in %s", k.name, time.Since(start).Round(time.Second))
 	return k.kubeconfig, k.loadRest()
 }
+
+// Owned tells whether this run created the cluster or is creating it: only
+// then may it delete it.
+func (k *Kind) Owned() bool { return k.Created || k.creating.Load() }
 
 func orDefault(s string) string {
 	if s == "" {

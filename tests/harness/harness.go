@@ -136,6 +136,12 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 		if err := r.Kind.WaitForControlPlane(ctx, nil); err != nil {
 			return ctx, err
 		}
+		for _, a := range r.Opts.Cluster.ImageArchives {
+			if err := r.Kind.LoadImageArchive(ctx, a); err != nil {
+				return ctx, err
+			}
+			r.Logf("loaded %s into the kind nodes", a)
+		}
 		clusterName = "kind-" + r.Opts.Cluster.Name
 	}
 	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
@@ -238,13 +244,16 @@ func (r *Run) Teardown() error {
 	var err error
 	r.finish.Do(func() {
 		path, werr := r.Report.Write(r.Opts.OutputDir)
+		if werr == nil {
+			_, werr = r.Report.WriteJUnit(r.Opts.OutputDir)
+		}
 		if werr != nil {
 			err = werr
 		} else {
-			r.Logf("report written to %s", path)
+			r.Logf("report written to %s (and %s beside it)", path, report.JUnitFileName)
 		}
 		switch {
-		case r.Kind != nil && r.Kind.Created && !r.Opts.Cluster.Keep:
+		case r.Kind != nil && r.Kind.Owned() && !r.Opts.Cluster.Keep:
 			if derr := r.Kind.Destroy(context.Background()); derr != nil {
 				err = derr
 			}

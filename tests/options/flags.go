@@ -14,6 +14,7 @@ func Register(fs *flag.FlagSet, o *Options) {
 	fs.StringVar(&o.Cluster.Name, "cluster-name", o.Cluster.Name, "name of the kind cluster to create or reuse")
 	fs.StringVar(&o.Cluster.KindConfig, "kind-config", o.Cluster.KindConfig, "kind configuration file, instead of the suite's own under kind-config/")
 	fs.BoolVar(&o.Cluster.Keep, "keep-cluster", o.Cluster.Keep, "keep a kind cluster the run created")
+	fs.Var((*listFlag)(&o.Cluster.ImageArchives), "image-archive", "image tarball to load into the kind nodes before installs, repeatable")
 	fs.StringVar(&o.Versions.NodeImage, "node-image", o.Versions.NodeImage, "kind node image (Kubernetes version); default: the one pinned by the kind library")
 	fs.StringVar(&o.Versions.Istio, "istio-version", o.Versions.Istio, "Istio version; default: the suite's pinned version")
 	fs.StringVar(&o.Versions.CertManager, "cert-manager-version", o.Versions.CertManager, "cert-manager version")
@@ -50,6 +51,10 @@ func Load(fs *flag.FlagSet, fromFlags Options) (Options, error) {
 		var setErr error
 		fs.Visit(func(f *flag.Flag) {
 			if over.Lookup(f.Name) != nil && setErr == nil {
+				if f.Name == "image-archive" {
+					o.Cluster.ImageArchives = fromFlags.Cluster.ImageArchives
+					return
+				}
 				if f.Name == "chart-source" {
 					for k, v := range fromFlags.ChartSources {
 						o.ChartSources[k] = v
@@ -92,7 +97,14 @@ func (p *profileFlag) Set(s string) error {
 	return nil
 }
 
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
 var (
+	_ flag.Value = (*listFlag)(nil)
 	_ flag.Value = (*modeFlag)(nil)
 	_ flag.Value = (*profileFlag)(nil)
 	_ flag.Value = (*kvFlag)(nil)

@@ -96,6 +96,9 @@ type Cluster struct {
 	// Kubeconfig selects an existing cluster instead of kind (also the
 	// --kubeconfig flag of e2e-framework).
 	Kubeconfig string `yaml:"kubeconfig"`
+	// ImageArchives are image tarballs loaded into the kind nodes before any
+	// install: for air-gapped runs, and the offline lab.
+	ImageArchives []string `yaml:"imageArchives"`
 }
 
 // Options is the whole configuration of a run.
@@ -175,6 +178,11 @@ func (o Options) Validate() error {
 	if !contains(Profiles, o.ChatQnAProfile) {
 		bad("--chatqna-profile %q is not a profile: accepted values are %s", o.ChatQnAProfile, join(Profiles))
 	}
+	for _, a := range o.Cluster.ImageArchives {
+		if _, err := os.Stat(a); err != nil {
+			bad("--image-archive %s: %v", a, err)
+		}
+	}
 	if o.OutputDir == "" {
 		bad("--output-dir must not be empty: the report is written there")
 	}
@@ -224,6 +232,9 @@ func (o Options) Validate() error {
 		}
 		if o.Cluster.Keep {
 			bad("--keep-cluster applies only to a kind cluster the suite creates; an existing cluster (--kubeconfig) is never deleted: drop --keep-cluster")
+		}
+		if len(o.Cluster.ImageArchives) > 0 {
+			bad("--image-archive loads images into a kind cluster the suite creates; for an existing cluster (--kubeconfig), load them with your own tooling")
 		}
 		if o.Versions.NodeImage != "" {
 			bad("--node-image applies only to a kind cluster the suite creates, but --kubeconfig selects an existing cluster: drop one of them")

@@ -98,6 +98,8 @@ func TestBadInputNamesTheProblem(t *testing.T) {
 		{"zero successes", []string{"--required-consecutive-successes=0"}, "", []string{"--required-consecutive-successes must be at least 1"}},
 		{"timeouts contradict", []string{"--request-timeout=3m"}, "", []string{"--request-timeout (3m0s) must be shorter than --max-time-to-consistency (2m0s)"}},
 		{"kubeconfig and kind config", []string{"--kubeconfig=/k", "--kind-config=x.yaml"}, "", []string{"--kind-config applies only", "--kubeconfig"}},
+		{"missing image archive", []string{"--image-archive=/nonexistent/img.tar"}, "", []string{"--image-archive /nonexistent/img.tar"}},
+		{"kubeconfig and image archive", []string{"--kubeconfig=/k", "--image-archive=/etc/hostname"}, "", []string{"--image-archive loads images into a kind cluster"}},
 		{"kubeconfig and keep", []string{"--kubeconfig=/k", "--keep-cluster"}, "", []string{"--keep-cluster applies only"}},
 		{"unknown key in file", nil, "mode: ambient\nmdoe: sidecar\n", []string{"field mdoe not found", "--config"}},
 		{"bad mode in file", nil, "mode: waypoint\n", []string{`--mode "waypoint" is not a mode`}},

@@ -83,3 +83,19 @@ func TestScrubIgnoresTinyValues(t *testing.T) {
 	assert.Equal(t, "a b c", Scrub("a b c", "b"))
 	assert.Equal(t, "x [REDACTED] y", Scrub("x s3cr3t y", "s3cr3t"))
 }
+
+func TestJUnitGolden(t *testing.T) {
+	dir := t.TempDir()
+	path, err := sample().WriteJUnit(dir)
+	require.NoError(t, err)
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.NotContains(t, string(got), token)
+	golden := filepath.Join("testdata", "junit.golden.xml")
+	if *update {
+		require.NoError(t, os.WriteFile(golden, got, 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err, "run go test ./tests/report -update to create it")
+	assert.Equal(t, string(want), string(got))
+}

@@ -1,0 +1,123 @@
+package lab
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/yaml"
+
+	"github.com/secure-inference/mesh-conformance/tests/report"
+)
+
+// A real suite binary, end to end through the harness on its own lab
+// cluster: options, kind provider, image loading, setup steps, features,
+// report, teardown. The baseline suite is the one that needs no mesh.
+
+func suiteBinary(t *testing.T) string {
+	bin := filepath.Join(t.TempDir(), "baseline.test")
+	cmd := exec.Command("go", "test", "-c", "-o", bin, "./suites/baseline")
+	cmd.Dir = repoRoot()
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
+}
+
+func suiteArgs(cluster, outDir string) []string {
+	args := []string{"-test.v", "--cluster-name=" + cluster, "--node-image=" + os.Getenv("MC_LAB_NODE_IMAGE"),
+		"--kind-config=" + filepath.Join(repoRoot(), "kind-config", "lab.yaml"), "--output-dir=" + outDir,
+		"--max-time-to-consistency=30s"}
+	for _, a := range strings.Split(os.Getenv("MC_LAB_IMAGES"), ",") {
+		args = append(args, "--image-archive="+a)
+	}
+	return args
+}
+
+func containersOf(t *testing.T, cluster string) string {
+	out, err := exec.Command("docker", "ps", "-a", "-q", "--filter", "label=io.x-k8s.kind.cluster="+cluster).Output()
+	require.NoError(t, err)
+	return strings.TrimSpace(string(out))
+}
+
+func readReport(t *testing.T, dir string) report.Report {
+	data, err := os.ReadFile(filepath.Join(dir, "baseline", report.FileName))
+	require.NoError(t, err, "the report is written whatever happens")
+	var rep report.Report
+	require.NoError(t, yaml.Unmarshal(data, &rep))
+	return rep
+}
+
+func TestBaselineSuiteRunsEndToEnd(t *testing.T) {
+	bin, out := suiteBinary(t), t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, suiteArgs("mc-lab-suite", out)...)
+	cmd.Dir = filepath.Join(repoRoot(), "suites", "baseline")
+	logs, err := cmd.CombinedOutput()
+	t.Log(tail(string(logs), 40))
+	require.NoError(t, err)
+	rep := readReport(t, out)
+	require.Len(t, rep.Suites, 1)
+	assert.Equal(t, report.Success, rep.Suites[0].Result)
+	assert.Equal(t, "kind-mc-lab-suite", rep.Environment.Cluster)
+	assert.Equal(t, "v1.34.4", rep.Environment.KubernetesVersion)
+	assert.Empty(t, containersOf(t, "mc-lab-suite"), "the cluster the run created is deleted")
+}
+
+func TestInterruptTearsDownAndWritesTheReport(t *testing.T) {
+	bin, out := suiteBinary(t), t.TempDir()
+	cmd := exec.Command(bin, suiteArgs("mc-lab-sigint", out)...)
+	cmd.Dir = filepath.Join(repoRoot(), "suites", "baseline")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	cmd.Stdout = cmd.Stderr
+	require.NoError(t, cmd.Start())
+	// Interrupt once the cluster exists and setup is under way.
+	reached := make(chan struct{})
+	var lines []string
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+			if strings.Contains(sc.Text(), "step baseline-workloads ...") {
+				close(reached)
+			}
+		}
+	}()
+	select {
+	case <-reached:
+	case <-time.After(5 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("the run never reached its setup step:\n%s", tail(strings.Join(lines, "\n"), 30))
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(3 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatal("the interrupted run did not end within 3 minutes")
+	}
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 130, exit.ExitCode())
+	readReport(t, out)
+	assert.Empty(t, containersOf(t, "mc-lab-sigint"), "an interrupted run deletes the cluster it created")
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,102 @@
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// JUnitFileName is the JUnit XML file written beside the report.
+const JUnitFileName = "junit.xml"
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Skipped  int         `xml:"skipped,attr"`
+	Time     float64     `xml:"time,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	ClassName string        `xml:"classname,attr"`
+	Time      float64       `xml:"time,attr"`
+	Failure   *junitMessage `xml:"failure,omitempty"`
+	Skipped   *junitMessage `xml:"skipped,omitempty"`
+}
+
+type junitMessage struct {
+	Message string `xml:"message,attr"`
+	Text    string `xml:",chardata"`
+}
+
+// JUnit renders the report as JUnit XML: one testsuite per suite, one
+// testcase per check and per matrix cell; partial checks are skipped cases.
+func (rep Report) JUnit() ([]byte, error) {
+	all := junitSuites{Name: "mesh-conformance"}
+	for _, s := range rep.Suites {
+		js := junitSuite{Name: s.Name}
+		for _, c := range s.Checks {
+			jc := junitCase{Name: c.Name, ClassName: s.Name + ".checks"}
+			switch c.Result {
+			case Failure:
+				jc.Failure = &junitMessage{Message: c.Message, Text: c.Message}
+				js.Failures++
+			case Partial:
+				jc.Skipped = &junitMessage{Message: c.Message}
+				js.Skipped++
+			}
+			js.Cases = append(js.Cases, jc)
+		}
+		for _, m := range s.Matrices {
+			js.Time += m.DurationSeconds
+			for _, c := range m.Cells {
+				jc := junitCase{Name: c.Name, ClassName: s.Name + "." + m.Name, Time: c.DurationSeconds}
+				if c.Result != Success {
+					text := fmt.Sprintf("%s -> %s\nexpected: %s\nobserved: %s\nattempts: %d\nevidence: curl exit %d, %s",
+						c.Client, c.Request, c.Expected, c.Observed, c.Attempts, c.Evidence.ExitCode, c.Evidence.ErrorMessage)
+					if m.Error != "" {
+						text = "matrix not run: " + m.Error
+					}
+					jc.Failure = &junitMessage{Message: c.Reason, Text: text}
+					js.Failures++
+				}
+				js.Cases = append(js.Cases, jc)
+			}
+		}
+		js.Tests = len(js.Cases)
+		all.Tests += js.Tests
+		all.Failures += js.Failures
+		all.Skipped += js.Skipped
+		all.Suites = append(all.Suites, js)
+	}
+	out, err := xml.MarshalIndent(all, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(xml.Header), append(out, '\n')...), nil
+}
+
+// WriteJUnit writes dir/junit.xml, secrets scrubbed.
+func (r *Recorder) WriteJUnit(dir string) (string, error) {
+	data, err := r.Report().JUnit()
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, JUnitFileName)
+	return path, os.WriteFile(path, []byte(Scrub(string(data), r.secrets...)), 0o644)
+}
