@@ -32,7 +32,7 @@ type Kind struct {
 	kubeconfig  string
 	// Created is true when this run created the cluster (so it may delete
 	// it), false when it reused one of the same name.
-	Created  bool
+	Created bool
 	// creating is set while kind creates the cluster, so that an interrupt
 	// in the middle still deletes what was started.
 	creating atomic.Bool
