@@ -11,7 +11,10 @@ import (
 	"os"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/secure-inference/mesh-conformance/fixtures"
+	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/options"
@@ -32,6 +35,11 @@ func TestMain(m *testing.M) {
 		_ = run.Teardown()
 		os.Exit(0)
 	}
+	run.AddDiagnostics(
+		diagnostics.Extra{GVR: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Namespace: install.KServeNamespace, Name: install.KServeConfigMap},
+		diagnostics.Extra{GVR: sksGVR, Namespace: "user1"},
+		diagnostics.Extra{GVR: schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}, Namespace: "user1"},
+	)
 	in := func() *install.Installer { return run.Installer }
 	t := run.Opts.Timeouts
 	run.Env.Setup(

@@ -13,7 +13,10 @@ import (
 	"os"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/secure-inference/mesh-conformance/fixtures"
+	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/options"
@@ -33,6 +36,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", suite, err)
 		os.Exit(2)
 	}
+	run.AddDiagnostics(
+		diagnostics.Extra{GVR: schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "certificates"}, Namespace: gatewayNamespace},
+		diagnostics.Extra{GVR: schema.GroupVersionResource{Version: "v1", Resource: "services"}, Namespace: gatewayNamespace},
+	)
 	in := func() *install.Installer { return run.Installer }
 	mode, t := run.Opts.Mode, run.Opts.Timeouts
 	run.Env.Setup(

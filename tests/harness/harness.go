@@ -25,6 +25,7 @@ import (
 	kindconfig "github.com/secure-inference/mesh-conformance/kind-config"
 	"github.com/secure-inference/mesh-conformance/tests/apply"
 	"github.com/secure-inference/mesh-conformance/tests/cluster"
+	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
@@ -49,11 +50,18 @@ type Run struct {
 	Installer *install.Installer
 	Exec      probe.Executor
 	Kind      *cluster.Kind
+	// Diagnostics writes a bundle for every failed matrix; suites add
+	// their own resources to its Extra.
+	Diagnostics *diagnostics.Collector
 
+	extra          []diagnostics.Extra
 	installed      []string
 	finish         sync.Once
 	baselineFailed bool
 }
+
+// AddDiagnostics names resources a suite wants in every diagnostics bundle.
+func (r *Run) AddDiagnostics(e ...diagnostics.Extra) { r.extra = append(r.extra, e...) }
 
 // BaselineMeaning is what a failed baseline does to every other verdict.
 const BaselineMeaning = "the baseline failed: this cluster's plain networking or the probe's classification is broken, so the mesh verdicts of this run mean nothing"
@@ -164,6 +172,7 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 	}
 	r.Report.SetEnvironment(report.Environment{Cluster: clusterName, KubernetesVersion: sv.GitVersion, Mode: string(r.Opts.Mode), Versions: r.Versions.Map()})
 	r.Exec = probe.PodExecutor{Config: rc, Client: r.Kube}
+	r.Diagnostics = &diagnostics.Collector{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Exec: r.Exec, Extra: r.extra}
 	r.Installer = &install.Installer{Kube: r.Kube, Apply: r.Apply, Opts: r.Opts, Versions: r.Versions, Wait: true, Logf: r.Logf,
 		Helm: &install.Helm{Kubeconfig: r.Opts.Cluster.Kubeconfig, Context: r.Config.KubeContext(), Logf: r.Logf}}
 	return ctx, nil
@@ -224,6 +233,12 @@ func (r *Run) Matrix(ctx context.Context, t *testing.T, m matrix.Matrix) matrix.
 	t.Log("\n" + report.Scrub(res.Table(), options.Secrets()...))
 	if !res.Passed() {
 		t.Errorf("matrix %s: %d of %d cells failed (table above)", m.Name, len(res.Failed()), len(res.Cells))
+		dir := filepath.Join(r.Opts.OutputDir, "diagnostics", m.Name)
+		if files, err := r.Diagnostics.Bundle(ctx, dir, res); err != nil {
+			t.Logf("diagnostics: %v", err)
+		} else {
+			t.Logf("diagnostics: %d files in %s", len(files), dir)
+		}
 	}
 	return res
 }

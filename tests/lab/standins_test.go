@@ -9,6 +9,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"os"
+	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/secure-inference/mesh-conformance/tests/cases"
+	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
@@ -51,6 +54,25 @@ func TestKServeCellsFailOnlyWhereEnforcementIsNeeded(t *testing.T) {
 			assert.GreaterOrEqual(t, c.Attempts, 3, "a pass takes the required consecutive rounds")
 		}
 	}
+
+	// A failing matrix produces a bounded diagnostics bundle.
+	dir := t.TempDir()
+	col := &diagnostics.Collector{Kube: kube, Dynamic: applier.Dynamic, Exec: exec_}
+	files, err := col.Bundle(context.Background(), dir, res)
+	require.NoError(t, err)
+	for _, want := range []string{"matrix.txt", "default/pods.yaml", "default/events.yaml", "user1/pods.yaml"} {
+		assert.FileExists(t, filepath.Join(dir, want))
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, "user1", "logs", "standin-*.standin.log"))
+	assert.NotEmpty(t, logs, "the stand-in's logs are in the bundle")
+	var total int64
+	for _, f := range files {
+		if info, err := os.Stat(f); err == nil {
+			total += info.Size()
+		}
+	}
+	assert.LessOrEqual(t, total, int64(diagnostics.MaxBundleBytes))
+	t.Logf("diagnostics: %d files, %d bytes", len(files), total)
 }
 
 func TestKServeMTLSIdentityNeedsTheMesh(t *testing.T) {
