@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
+	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/install"
@@ -40,20 +41,21 @@ func TestMain(m *testing.M) {
 		diagnostics.Extra{GVR: sksGVR, Namespace: "user1"},
 		diagnostics.Extra{GVR: schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}, Namespace: "user1"},
 	)
+	run.Needs(detect.Istio, detect.CertManager, detect.Knative, detect.KServe)
 	in := func() *install.Installer { return run.Installer }
 	t := run.Opts.Timeouts
 	run.Env.Setup(
 		// Components, pinned to KServe v0.20's own dependency set.
 		run.Step("baseline-workloads", preflight.Deploy(run)),
-		run.Step("istio", func(ctx context.Context) error {
+		run.Install(detect.Istio, "istio", func(ctx context.Context) error {
 			return in().Istio(ctx, options.ModeSidecar, install.KServeGateway)
 		}),
-		run.Step("cert-manager", func(ctx context.Context) error { return in().CertManager(ctx) }),
-		run.Step("knative-operator", func(ctx context.Context) error { return in().KnativeOperator(ctx) }),
-		run.Step("knative-serving", func(ctx context.Context) error {
+		run.Install(detect.CertManager, "cert-manager", func(ctx context.Context) error { return in().CertManager(ctx) }),
+		run.Install(detect.Knative, "knative-operator", func(ctx context.Context) error { return in().KnativeOperator(ctx) }),
+		run.Install(detect.Knative, "knative-serving", func(ctx context.Context) error {
 			return in().KnativeServing(ctx, fixtures.MustLoad("kservemesh/knative-serving.yaml"))
 		}),
-		run.Step("kserve", func(ctx context.Context) error { return in().KServe(ctx) }),
+		run.Install(detect.KServe, "kserve", func(ctx context.Context) error { return in().KServe(ctx) }),
 
 		// The document's steps, in its order.
 		run.Step("namespace-user1", func(ctx context.Context) error {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
+	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/install"
@@ -40,15 +41,16 @@ func TestMain(m *testing.M) {
 		diagnostics.Extra{GVR: schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "certificates"}, Namespace: gatewayNamespace},
 		diagnostics.Extra{GVR: schema.GroupVersionResource{Version: "v1", Resource: "services"}, Namespace: gatewayNamespace},
 	)
+	run.Needs(detect.Istio, detect.CertManager, detect.GatewayAPI, detect.ChatQnA)
 	in := func() *install.Installer { return run.Installer }
 	mode, t := run.Opts.Mode, run.Opts.Timeouts
 	run.Env.Setup(
 		run.Step("baseline-workloads", preflight.Deploy(run)),
 		// The helmfile's releases, in its order, then the Gateway API CRDs.
-		run.Step("istio-"+string(mode), func(ctx context.Context) error { return in().Istio(ctx, mode, install.OPEAGateway) }),
-		run.Step("cert-manager", func(ctx context.Context) error { return in().CertManager(ctx) }),
-		run.Step("gateway-api-crds", func(ctx context.Context) error { return in().GatewayAPICRDs(ctx) }),
-		run.Step("chatqna-"+string(run.Opts.ChatQnAProfile), func(ctx context.Context) error {
+		run.Install(detect.Istio, "istio-"+string(mode), func(ctx context.Context) error { return in().Istio(ctx, mode, install.OPEAGateway) }),
+		run.Install(detect.CertManager, "cert-manager", func(ctx context.Context) error { return in().CertManager(ctx) }),
+		run.Install(detect.GatewayAPI, "gateway-api-crds", func(ctx context.Context) error { return in().GatewayAPICRDs(ctx) }),
+		run.Install(detect.ChatQnA, "chatqna-"+string(run.Opts.ChatQnAProfile), func(ctx context.Context) error {
 			scaled, err := in().ChatQnA(ctx, run.Opts.ChatQnAProfile, values, "sleep")
 			if len(scaled) > 0 {
 				run.Report.Check(suite, "setup/light-profile-scaled", fmt.Errorf("values left running, scaled to zero by the installer: %v", scaled))

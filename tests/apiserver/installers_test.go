@@ -18,6 +18,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/fixtures"
 	"github.com/secure-inference/mesh-conformance/tests/apiserver"
 	"github.com/secure-inference/mesh-conformance/tests/apply"
+	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
@@ -165,6 +166,29 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 			Namespace("knative-serving").Get(ctx, "knative-serving", metav1.GetOptions{})
 		require.NoError(t, err)
 		assert.Equal(t, v.KnativeServing, ks.Object["spec"].(map[string]any)["version"])
+	})
+
+	t.Run("detection sees what the installs left behind", func(t *testing.T) {
+		found, err := detect.Detect(ctx, kc, a.Dynamic)
+		require.NoError(t, err)
+		byName := map[string]detect.Found{}
+		for _, f := range found {
+			byName[f.Component] = f
+		}
+		assert.True(t, byName[detect.Istio].Installed)
+		assert.Contains(t, byName[detect.Istio].Detail, "ambient available (ztunnel present)")
+		assert.True(t, byName[detect.KServe].Installed)
+		assert.Equal(t, v.KServe, byName[detect.KServe].Version, "from the controller image tag")
+		// CRDs without workloads are not an installation: cert-manager's
+		// CRDs are here, its deployment is not; the Knative operator never
+		// ran, so there is no activator.
+		assert.False(t, byName[detect.CertManager].Installed)
+		assert.False(t, byName[detect.Knative].Installed)
+		assert.False(t, byName[detect.GatewayAPI].Installed)
+		steps := detect.Plan(found, []string{detect.Istio, detect.CertManager}, func(string) detect.Policy { return detect.Missing })
+		assert.False(t, steps[0].Install, "found Istio is left alone with --install=missing")
+		assert.True(t, steps[1].Install)
+		t.Logf("plan:\n%s", detect.Describe(steps))
 	})
 
 	t.Run("namespace enrollment labels", func(t *testing.T) {

@@ -25,6 +25,7 @@ import (
 	kindconfig "github.com/secure-inference/mesh-conformance/kind-config"
 	"github.com/secure-inference/mesh-conformance/tests/apply"
 	"github.com/secure-inference/mesh-conformance/tests/cluster"
+	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
@@ -55,9 +56,27 @@ type Run struct {
 	Diagnostics *diagnostics.Collector
 
 	extra          []diagnostics.Extra
+	needs          []string
+	plan           map[string]detect.Step
 	installed      []string
 	finish         sync.Once
 	baselineFailed bool
+}
+
+// Needs declares the components the suite installs, so the run can state
+// its plan (what it found, what it will install) before touching anything.
+func (r *Run) Needs(components ...string) { r.needs = append(r.needs, components...) }
+
+// Install is an install step of a component, run only if the plan says so.
+func (r *Run) Install(component, name string, fn func(ctx context.Context) error) env.Func {
+	step := r.Step(name, fn)
+	return func(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
+		if s, ok := r.plan[component]; ok && !s.Install {
+			r.Logf("step %s skipped: %s (%s)", name, s.Found, s.Why)
+			return ctx, nil
+		}
+		return step(ctx, cfg)
+	}
 }
 
 // AddDiagnostics names resources a suite wants in every diagnostics bundle.
@@ -172,6 +191,19 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 	}
 	r.Report.SetEnvironment(report.Environment{Cluster: clusterName, KubernetesVersion: sv.GitVersion, Mode: string(r.Opts.Mode), Versions: r.Versions.Map()})
 	r.Exec = probe.PodExecutor{Config: rc, Client: r.Kube}
+	found, err := detect.Detect(ctx, r.Kube, r.Apply.Dynamic)
+	if err != nil {
+		return ctx, err
+	}
+	steps := detect.Plan(found, r.needs, func(c string) detect.Policy { return detect.Policy(r.Opts.InstallPolicy(c)) })
+	r.plan = map[string]detect.Step{}
+	for _, s := range steps {
+		r.plan[s.Component] = s
+	}
+	r.Logf("found on the cluster, and the plan:\n%s", detect.Describe(steps))
+	if missing := detect.MissingComponents(steps); len(missing) > 0 {
+		return ctx, fmt.Errorf("the cluster lacks %s and --install forbids installing it: install it yourself, or allow --install=missing", strings.Join(missing, ", "))
+	}
 	r.Diagnostics = &diagnostics.Collector{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Exec: r.Exec, Extra: r.extra}
 	r.Installer = &install.Installer{Kube: r.Kube, Apply: r.Apply, Opts: r.Opts, Versions: r.Versions, Wait: true, Logf: r.Logf,
 		Helm: &install.Helm{Kubeconfig: r.Opts.Cluster.Kubeconfig, Context: r.Config.KubeContext(), Logf: r.Logf}}

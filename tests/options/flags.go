@@ -23,6 +23,7 @@ func Register(fs *flag.FlagSet, o *Options) {
 	fs.StringVar(&o.Versions.KServe, "kserve-version", o.Versions.KServe, "KServe version")
 	fs.StringVar(&o.Versions.ChatQnA, "chatqna-version", o.Versions.ChatQnA, "OPEA ChatQnA chart version")
 	fs.Var((*kvFlag)(&o.ChartSources), "chart-source", "component=source override, repeatable; components: "+strings.Join(sortedKeys(ChartComponents), ", "))
+	fs.Var((*installFlag)(&o.Install), "install", "what to install: all, missing or none, for every component or as component=policy, repeatable; default all on kind, missing on --kubeconfig")
 	fs.Var((*profileFlag)(&o.ChatQnAProfile), "chatqna-profile", "ChatQnA profile: light (kind) or full (needs $"+HuggingFaceTokenEnv+")")
 	t := &o.Timeouts
 	fs.DurationVar(&t.RequestTimeout, "request-timeout", t.RequestTimeout, "time limit of one probe request")
@@ -58,6 +59,12 @@ func Load(fs *flag.FlagSet, fromFlags Options) (Options, error) {
 				if f.Name == "chart-source" {
 					for k, v := range fromFlags.ChartSources {
 						o.ChartSources[k] = v
+					}
+					return
+				}
+				if f.Name == "install" {
+					for k, v := range fromFlags.Install {
+						o.Install[k] = v
 					}
 					return
 				}
@@ -97,6 +104,30 @@ func (p *profileFlag) Set(s string) error {
 	return nil
 }
 
+// installFlag takes "policy" (every component) or "component=policy".
+type installFlag map[string]string
+
+func (f *installFlag) String() string { return (*kvFlag)(f).String() }
+func (f *installFlag) Set(s string) error {
+	key, val, ok := strings.Cut(s, "=")
+	if !ok {
+		key, val = "*", s
+	}
+	if key != "*" {
+		if _, known := ChartComponents[key]; !known {
+			return fmt.Errorf("unknown component %q: accepted components are %s", key, strings.Join(sortedKeys(ChartComponents), ", "))
+		}
+	}
+	if !contains(InstallPolicies, val) {
+		return fmt.Errorf("%q is not an install policy: accepted values are %s", val, strings.Join(InstallPolicies, ", "))
+	}
+	if *f == nil {
+		*f = map[string]string{}
+	}
+	(*f)[key] = val
+	return nil
+}
+
 // listFlag is a repeatable string flag.
 type listFlag []string
 
@@ -105,6 +136,7 @@ func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
 var (
 	_ flag.Value = (*listFlag)(nil)
+	_ flag.Value = (*installFlag)(nil)
 	_ flag.Value = (*modeFlag)(nil)
 	_ flag.Value = (*profileFlag)(nil)
 	_ flag.Value = (*kvFlag)(nil)

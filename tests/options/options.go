@@ -113,7 +113,12 @@ type Options struct {
 	// directory. Keys: see ChartComponents.
 	ChartSources   map[string]string `yaml:"chartSources"`
 	ChatQnAProfile Profile           `yaml:"chatqnaProfile"`
-	Timeouts       TimeoutConfig     `yaml:"timeouts"`
+	// Install says, per component, whether to install it: all (install or
+	// upgrade in place), missing (only what is not found), none. Key "*" is
+	// the default for every component; unset, it is "all" on a kind cluster
+	// the run creates and "missing" on an existing cluster.
+	Install  map[string]string `yaml:"install"`
+	Timeouts TimeoutConfig     `yaml:"timeouts"`
 	// ConfigFile is the YAML file the other fields were read from, if any.
 	ConfigFile string `yaml:"-"`
 }
@@ -129,6 +134,23 @@ var ChartComponents = map[string]string{
 	"gateway-api":  "https://github.com/kubernetes-sigs/gateway-api/releases/download",
 }
 
+// InstallPolicies are the accepted values of Install.
+var InstallPolicies = []string{"all", "missing", "none"}
+
+// InstallPolicy returns the policy for a component.
+func (o Options) InstallPolicy(component string) string {
+	if p := o.Install[component]; p != "" {
+		return p
+	}
+	if p := o.Install["*"]; p != "" {
+		return p
+	}
+	if o.UsesExistingCluster() {
+		return "missing"
+	}
+	return "all"
+}
+
 // Defaults returns the options of a run given nothing.
 func Defaults() Options {
 	return Options{
@@ -136,6 +158,7 @@ func Defaults() Options {
 		OutputDir:      "_output",
 		Cluster:        Cluster{Name: "mesh-conformance"},
 		ChartSources:   map[string]string{},
+		Install:        map[string]string{},
 		ChatQnAProfile: ProfileLight,
 		Timeouts:       DefaultTimeouts(),
 	}
@@ -177,6 +200,14 @@ func (o Options) Validate() error {
 	}
 	if !contains(Profiles, o.ChatQnAProfile) {
 		bad("--chatqna-profile %q is not a profile: accepted values are %s", o.ChatQnAProfile, join(Profiles))
+	}
+	for k, v := range o.Install {
+		if _, ok := ChartComponents[k]; !ok && k != "*" {
+			bad("--install %s=%s: unknown component: accepted components are %s", k, v, strings.Join(sortedKeys(ChartComponents), ", "))
+		}
+		if !contains(InstallPolicies, v) {
+			bad("--install %s=%s: accepted values are %s", k, v, strings.Join(InstallPolicies, ", "))
+		}
 	}
 	for _, a := range o.Cluster.ImageArchives {
 		if _, err := os.Stat(a); err != nil {
@@ -258,6 +289,9 @@ func ReadConfigFile(path string, base Options) (Options, error) {
 	}
 	if out.ChartSources == nil {
 		out.ChartSources = map[string]string{}
+	}
+	if out.Install == nil {
+		out.Install = map[string]string{}
 	}
 	out.ConfigFile = path
 	return out, nil

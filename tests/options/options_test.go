@@ -98,6 +98,9 @@ func TestBadInputNamesTheProblem(t *testing.T) {
 		{"zero successes", []string{"--required-consecutive-successes=0"}, "", []string{"--required-consecutive-successes must be at least 1"}},
 		{"timeouts contradict", []string{"--request-timeout=3m"}, "", []string{"--request-timeout (3m0s) must be shorter than --max-time-to-consistency (2m0s)"}},
 		{"kubeconfig and kind config", []string{"--kubeconfig=/k", "--kind-config=x.yaml"}, "", []string{"--kind-config applies only", "--kubeconfig"}},
+		{"unknown install policy", []string{"--install=some"}, "", []string{`"some" is not an install policy`, "all, missing, none"}},
+		{"unknown install component", []string{"--install=envoy=none"}, "", []string{`unknown component "envoy"`}},
+		{"bad install in file", nil, "install:\n  istio: maybe\n", []string{"--install istio=maybe", "all, missing, none"}},
 		{"missing image archive", []string{"--image-archive=/nonexistent/img.tar"}, "", []string{"--image-archive /nonexistent/img.tar"}},
 		{"kubeconfig and image archive", []string{"--kubeconfig=/k", "--image-archive=/etc/hostname"}, "", []string{"--image-archive loads images into a kind cluster"}},
 		{"kubeconfig and keep", []string{"--kubeconfig=/k", "--keep-cluster"}, "", []string{"--keep-cluster applies only"}},
@@ -118,6 +121,19 @@ func TestBadInputNamesTheProblem(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestInstallPolicy(t *testing.T) {
+	o, err := parse(t)
+	require.NoError(t, err)
+	assert.Equal(t, "all", o.InstallPolicy("istio"), "a fresh kind cluster gets everything")
+	o, err = parse(t, "--kubeconfig=/k")
+	require.NoError(t, err)
+	assert.Equal(t, "missing", o.InstallPolicy("istio"), "an existing cluster keeps what it has")
+	o, err = parse(t, "--kubeconfig=/k", "--install=none", "--install=cert-manager=all")
+	require.NoError(t, err)
+	assert.Equal(t, "none", o.InstallPolicy("istio"))
+	assert.Equal(t, "all", o.InstallPolicy("cert-manager"))
 }
 
 func TestMissingConfigFile(t *testing.T) {

@@ -1,0 +1,129 @@
+// Package detect finds what a cluster already runs (Istio and its data-plane
+// mode, cert-manager, Knative Serving, KServe, the Gateway API CRDs) and
+// turns the --install policy into a plan that the run states before it
+// touches anything. Detection looks at workloads, not CRDs alone: CRDs often
+// outlive the component that brought them.
+package detect
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Component names, as in --install and --chart-source.
+const (
+	Istio       = "istio"
+	CertManager = "cert-manager"
+	Knative     = "knative"
+	KServe      = "kserve"
+	GatewayAPI  = "gateway-api"
+	ChatQnA     = "chatqna"
+)
+
+// Found is what detection saw of one component.
+type Found struct {
+	Component string
+	Installed bool
+	Version   string
+	// Detail says where it was seen (and the Istio data-plane mode).
+	Detail string
+}
+
+func (f Found) String() string {
+	if !f.Installed {
+		return f.Component + ": not found"
+	}
+	v := f.Version
+	if v == "" {
+		v = "version unknown"
+	}
+	return fmt.Sprintf("%s: %s (%s)", f.Component, v, f.Detail)
+}
+
+// workload is where a component's main deployment lives.
+type workload struct{ component, namespace, name string }
+
+var workloads = []workload{
+	{Istio, "istio-system", "istiod"},
+	{CertManager, "cert-manager", "cert-manager"},
+	{Knative, "knative-serving", "activator"},
+	{KServe, "kserve", "kserve-controller-manager"},
+	{ChatQnA, "chatqna", "chatqna-nginx"},
+}
+
+// Detect looks at the cluster.
+func Detect(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Interface) ([]Found, error) {
+	var out []Found
+	for _, w := range workloads {
+		d, err := kube.AppsV1().Deployments(w.namespace).Get(ctx, w.name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			out = append(out, Found{Component: w.component})
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("detecting %s: %w", w.component, err)
+		}
+		f := Found{Component: w.component, Installed: true, Version: version(d), Detail: "deployment " + w.namespace + "/" + w.name}
+		if w.component == Istio {
+			f.Detail += ", " + istioMode(ctx, kube)
+		}
+		out = append(out, f)
+	}
+	gw, err := gatewayAPI(ctx, dyn)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, gw), nil
+}
+
+// version reads app.kubernetes.io/version, or the first container image's
+// tag.
+func version(d *appsv1.Deployment) string {
+	for _, labels := range []map[string]string{d.Labels, d.Spec.Template.Labels} {
+		if v := labels["app.kubernetes.io/version"]; v != "" {
+			return v
+		}
+	}
+	if len(d.Spec.Template.Spec.Containers) == 0 {
+		return ""
+	}
+	img := d.Spec.Template.Spec.Containers[0].Image
+	img = strings.SplitN(img, "@", 2)[0]
+	if i := strings.LastIndex(img, ":"); i > strings.LastIndex(img, "/") {
+		return img[i+1:]
+	}
+	return ""
+}
+
+// istioMode says which data planes the installation can serve: ztunnel
+// (with istio-cni) means ambient is available; sidecar injection always is.
+func istioMode(ctx context.Context, kube kubernetes.Interface) string {
+	_, err := kube.AppsV1().DaemonSets("istio-system").Get(ctx, "ztunnel", metav1.GetOptions{})
+	if err == nil {
+		return "ambient available (ztunnel present)"
+	}
+	return "sidecar only (no ztunnel)"
+}
+
+var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+func gatewayAPI(ctx context.Context, dyn dynamic.Interface) (Found, error) {
+	crd, err := dyn.Resource(crdGVR).Get(ctx, "gateways.gateway.networking.k8s.io", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return Found{Component: GatewayAPI}, nil
+	}
+	if err != nil {
+		return Found{}, fmt.Errorf("detecting the Gateway API CRDs: %w", err)
+	}
+	a := crd.GetAnnotations()
+	return Found{Component: GatewayAPI, Installed: true, Version: a["gateway.networking.k8s.io/bundle-version"],
+		Detail: "CRDs, " + a["gateway.networking.k8s.io/channel"] + " channel"}, nil
+}
