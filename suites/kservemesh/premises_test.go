@@ -19,7 +19,7 @@ import (
 // knativeSidecarsFeature: the activator and autoscaler carry istio-proxy
 // after knative-serving was labelled and they were restarted.
 func knativeSidecarsFeature() features.Feature {
-	f := features.New("knative-sidecars").WithLabel("suite", suite).WithLabel("kind", "premise")
+	f := run.Feature("knative-sidecars", "premise")
 	for _, d := range install.KnativeSidecarDeployments {
 		f = f.Assess(d+"-has-istio-proxy", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			run.Check(t, "knative-sidecars/"+d, ready.PodsWithContainer(ctx, run.Kube, install.KnativeNamespace, "app="+d, "istio-proxy", run.Opts.Timeouts.ReadyTimeout))
@@ -32,7 +32,7 @@ func knativeSidecarsFeature() features.Feature {
 // virtualHostFeature: the top-level virtual host is disabled in KServe's
 // ingress config, with the rest of the config intact.
 func virtualHostFeature() features.Feature {
-	return features.New("virtual-host-disabled").WithLabel("suite", suite).WithLabel("kind", "premise").
+	return run.Feature("virtual-host-disabled", "premise").
 		Assess("ingress-config-has-disableIstioVirtualHost", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			cm, err := run.Kube.CoreV1().ConfigMaps(install.KServeNamespace).Get(ctx, install.KServeConfigMap, metav1.GetOptions{})
 			if err == nil {
@@ -58,7 +58,7 @@ var sksGVR = schema.GroupVersionResource{Group: "networking.internal.knative.dev
 // Proxy mode) and off the path of sklearn-iris (Serve mode).
 func activatorPremiseFeature() features.Feature {
 	want := map[string]string{cases.SklearnIris: "Serve", cases.SklearnIrisBurst: "Proxy"}
-	f := features.New("activator-premise").WithLabel("suite", suite).WithLabel("kind", "premise")
+	f := run.Feature("activator-premise", "premise")
 	for _, isvc := range []string{cases.SklearnIris, cases.SklearnIrisBurst} {
 		f = f.Assess(isvc+"-sks-"+want[isvc], func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			run.Check(t, "activator-premise/"+isvc, sksMode(ctx, isvc, want[isvc]))

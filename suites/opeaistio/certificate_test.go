@@ -36,7 +36,7 @@ func issuedCertificate(ctx context.Context) (*x509.Certificate, []byte, error) {
 
 // certificateFeature: the issued certificate covers *.intel.com.
 func certificateFeature() features.Feature {
-	return features.New("gateway-certificate").WithLabel("suite", suite).WithLabel("kind", "premise").
+	return run.Feature("gateway-certificate", "premise").
 		Assess("issued-certificate-has-wildcard-san", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			cert, _, err := issuedCertificate(ctx)
 			if err == nil && !slices.Contains(cert.DNSNames, wildcard) {

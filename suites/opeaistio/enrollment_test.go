@@ -19,7 +19,7 @@ import (
 // the mesh (a sidecar, or ztunnel's redirection), since STRICT means
 // nothing for workloads outside it.
 func enrollmentFeature() features.Feature {
-	return features.New("mesh-enrollment").WithLabel("suite", suite).WithLabel("kind", "premise").
+	return run.Feature("mesh-enrollment", "premise").
 		Assess("namespace-labelled", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			run.Check(t, "mesh-enrollment/namespace", install.CheckEnrolled(ctx, run.Kube, install.ChatQnANamespace, run.Opts.Mode))
 			return ctx

@@ -23,7 +23,7 @@ import (
 // through the node port that the suite's kind config maps to 127.0.0.1.
 func hostTLSFeature() features.Feature {
 	addr := fmt.Sprintf("127.0.0.1:%d", kindconfig.OPEAHostHTTPSPort)
-	return features.New("host-tls-ingress").WithLabel("suite", suite).WithLabel("kind", "matrix").
+	return run.Feature("host-tls-ingress", "matrix").
 		Assess("matching-sni-serves-issued-certificate", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			if run.Kind == nil || run.Opts.Cluster.KindConfig != "" {
 				run.Report.Skip(suite, "host-tls-ingress", "needs the suite's own kind config, which maps the gateway's node port to the host")

@@ -246,3 +246,18 @@ func (m Matrix) Clients() []Client {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// Only returns the matrix restricted to the named cells, renamed.
+func (m Matrix) Only(name string, cells ...string) Matrix {
+	keep := map[string]bool{}
+	for _, c := range cells {
+		keep[c] = true
+	}
+	out := Matrix{Name: name}
+	for _, c := range m.Cells {
+		if keep[c.Name] {
+			out.Cells = append(out.Cells, c)
+		}
+	}
+	return out
+}

@@ -267,3 +267,11 @@ func BenchmarkParse50(b *testing.B) {
 		}
 	}
 }
+
+func TestOnly(t *testing.T) {
+	m := Matrix{Name: "m", Cells: []Cell{cell("a", inMesh, "http://a/", Expect(Allowed)), cell("b", outside, "http://b/", Expect(DeniedL4))}}
+	got := m.Only("restored", "b", "nope")
+	assert.Equal(t, "restored", got.Name)
+	require.Len(t, got.Cells, 1)
+	assert.Equal(t, "b", got.Cells[0].Name)
+}

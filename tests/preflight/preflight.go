@@ -33,7 +33,7 @@ func Deploy(r *harness.Run) func(ctx context.Context) error {
 // Feature runs the baseline matrix; on failure it marks the run so that
 // every later matrix says its verdict means nothing.
 func Feature(r *harness.Run) features.Feature {
-	return features.New("baseline").WithLabel("suite", r.Suite).WithLabel("kind", "baseline").
+	return r.Feature("baseline", "baseline").
 		Assess("plain-networking-and-classification", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			if res := r.Matrix(ctx, t, cases.Baseline()); !res.Passed() {
 				r.MarkBaselineFailed()
