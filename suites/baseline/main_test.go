@@ -24,5 +24,5 @@ func TestMain(m *testing.M) {
 }
 
 func TestBaseline(t *testing.T) {
-	run.Env.Test(t, preflight.Feature(run))
+	run.Test(t, preflight.Feature(run))
 }

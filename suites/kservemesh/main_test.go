@@ -100,7 +100,7 @@ func TestMain(m *testing.M) {
 // TestKServeMesh runs the features in order: premises first, then the
 // matrix, then the control that removes and restores the policy.
 func TestKServeMesh(t *testing.T) {
-	run.Env.Test(t,
+	run.Test(t,
 		preflight.Feature(run),
 		knativeSidecarsFeature(),
 		virtualHostFeature(),

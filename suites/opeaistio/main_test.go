@@ -125,7 +125,7 @@ func enrollChatQnA(ctx context.Context, mode options.Mode) error {
 
 // TestOPEAIstio runs the features in order.
 func TestOPEAIstio(t *testing.T) {
-	run.Env.Test(t,
+	run.Test(t,
 		preflight.Feature(run),
 		enrollmentFeature(),
 		certificateFeature(),

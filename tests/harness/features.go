@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -10,6 +11,41 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 )
+
+// Test runs a suite's features in order, skipping the exempt ones: each is
+// recorded as skipped, which makes the suite partial, never success. An
+// exempt name that is no feature of the suite fails the test.
+func (r *Run) Test(t *testing.T, fs ...features.Feature) {
+	t.Helper()
+	names := map[string]bool{}
+	for _, f := range fs {
+		names[f.Name()] = true
+	}
+	exempt := map[string]bool{}
+	for _, e := range r.Opts.ExemptFeatures {
+		if !names[e] {
+			t.Fatalf("--exempt-features %q: no such feature in suite %s; its features are %s", e, r.Suite, featureNames(fs))
+		}
+		exempt[e] = true
+	}
+	var run []features.Feature
+	for _, f := range fs {
+		if exempt[f.Name()] {
+			r.Report.Skip(r.Suite, f.Name(), "exempt (--exempt-features)")
+			continue
+		}
+		run = append(run, f)
+	}
+	r.Env.Test(t, run...)
+}
+
+func featureNames(fs []features.Feature) string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Name())
+	}
+	return strings.Join(out, ", ")
+}
 
 // Feature starts a feature labelled with the suite and its kind (premise,
 // matrix, control, baseline, cleanup), for --labels selection.

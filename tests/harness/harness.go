@@ -108,6 +108,7 @@ func Setup(suite string, pinned versions.Set) *Run {
 	o.OutputDir = filepath.Join(fromRepoRoot(o.OutputDir), suite)
 	r := &Run{Suite: suite, Opts: o, Versions: pinned.With(o.Versions), Config: cfg, Env: env.NewWithConfig(cfg)}
 	r.Report = report.NewRecorder(report.Environment{Mode: string(o.Mode), Versions: r.Versions.Map()}, options.Secrets()...)
+	r.Report.SetImplementation(report.Implementation(o.Implementation))
 	if !cfg.DryRunMode() {
 		r.Env.Setup(r.provision)
 		r.Env.Finish(func(ctx context.Context, _ *envconf.Config) (context.Context, error) { return ctx, r.Teardown() })

@@ -25,6 +25,13 @@ func Register(fs *flag.FlagSet, o *Options) {
 	fs.Var((*kvFlag)(&o.ChartSources), "chart-source", "component=source override, repeatable; components: "+strings.Join(sortedKeys(ChartComponents), ", "))
 	fs.Var((*installFlag)(&o.Install), "install", "what to install: all, missing or none, for every component or as component=policy, repeatable; default all on kind, missing on --kubeconfig")
 	fs.Var((*profileFlag)(&o.ChatQnAProfile), "chatqna-profile", "ChatQnA profile: light (kind) or full (needs $"+HuggingFaceTokenEnv+")")
+	fs.Var((*listFlag)(&o.ExemptFeatures), "exempt-features", "feature not claimed by the implementation, skipped and reported (the suite is then partial), repeatable")
+	im := &o.Implementation
+	fs.StringVar(&im.Organization, "organization", im.Organization, "report: organization of the implementation under test")
+	fs.StringVar(&im.Project, "project", im.Project, "report: project of the implementation under test")
+	fs.StringVar(&im.URL, "url", im.URL, "report: URL of the implementation under test")
+	fs.StringVar(&im.Version, "version", im.Version, "report: version of the implementation under test")
+	fs.StringVar(&im.Contact, "contact", im.Contact, "report: contact for the implementation under test")
 	t := &o.Timeouts
 	fs.DurationVar(&t.RequestTimeout, "request-timeout", t.RequestTimeout, "time limit of one probe request")
 	fs.DurationVar(&t.MaxTimeToConsistency, "max-time-to-consistency", t.MaxTimeToConsistency, "time limit for a matrix to settle")
@@ -54,6 +61,10 @@ func Load(fs *flag.FlagSet, fromFlags Options) (Options, error) {
 			if over.Lookup(f.Name) != nil && setErr == nil {
 				if f.Name == "image-archive" {
 					o.Cluster.ImageArchives = fromFlags.Cluster.ImageArchives
+					return
+				}
+				if f.Name == "exempt-features" {
+					o.ExemptFeatures = fromFlags.ExemptFeatures
 					return
 				}
 				if f.Name == "chart-source" {

@@ -101,6 +101,15 @@ type Cluster struct {
 	ImageArchives []string `yaml:"imageArchives"`
 }
 
+// Implementation identifies the distribution under test.
+type Implementation struct {
+	Organization string `yaml:"organization" json:"organization,omitempty"`
+	Project      string `yaml:"project" json:"project,omitempty"`
+	URL          string `yaml:"url" json:"url,omitempty"`
+	Version      string `yaml:"version" json:"version,omitempty"`
+	Contact      string `yaml:"contact" json:"contact,omitempty"`
+}
+
 // Options is the whole configuration of a run.
 type Options struct {
 	Mode      Mode    `yaml:"mode"`
@@ -119,6 +128,12 @@ type Options struct {
 	// the run creates and "missing" on an existing cluster.
 	Install  map[string]string `yaml:"install"`
 	Timeouts TimeoutConfig     `yaml:"timeouts"`
+	// Implementation identifies who runs the suite against what, for the
+	// report (as Gateway API conformance reports do).
+	Implementation Implementation `yaml:"implementation"`
+	// ExemptFeatures are features the implementation does not claim; they
+	// are skipped and make the suite's result partial, never success.
+	ExemptFeatures []string `yaml:"exemptFeatures"`
 	// ConfigFile is the YAML file the other fields were read from, if any.
 	ConfigFile string `yaml:"-"`
 }

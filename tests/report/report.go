@@ -41,11 +41,21 @@ const (
 
 // Report is the document written to FileName.
 type Report struct {
-	APIVersion  string      `json:"apiVersion"`
-	Kind        string      `json:"kind"`
-	Date        time.Time   `json:"date"`
-	Environment Environment `json:"environment"`
-	Suites      []Suite     `json:"suites"`
+	APIVersion     string         `json:"apiVersion"`
+	Kind           string         `json:"kind"`
+	Date           time.Time      `json:"date"`
+	Implementation Implementation `json:"implementation,omitempty"`
+	Environment    Environment    `json:"environment"`
+	Suites         []Suite        `json:"suites"`
+}
+
+// Implementation identifies the distribution under test.
+type Implementation struct {
+	Organization string `json:"organization,omitempty"`
+	Project      string `json:"project,omitempty"`
+	URL          string `json:"url,omitempty"`
+	Version      string `json:"version,omitempty"`
+	Contact      string `json:"contact,omitempty"`
 }
 
 // Environment describes what the run ran on.
@@ -103,6 +113,7 @@ type Recorder struct {
 	Now     func() time.Time
 	mu      sync.Mutex
 	env     Environment
+	impl    Implementation
 	suites  map[string]*Suite
 	order   []string
 	secrets []string
@@ -128,6 +139,13 @@ func (r *Recorder) suite(name string) *Suite {
 		r.order = append(r.order, name)
 	}
 	return s
+}
+
+// SetImplementation records who runs the suite against what.
+func (r *Recorder) SetImplementation(i Implementation) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.impl = i
 }
 
 // Check records a named check: err nil is success.
@@ -181,7 +199,7 @@ func (r *Recorder) Matrix(suite string, res matrix.Result) {
 func (r *Recorder) Report() Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rep := Report{APIVersion: APIVersion, Kind: Kind, Date: r.Now().UTC().Truncate(time.Second), Environment: r.env}
+	rep := Report{APIVersion: APIVersion, Kind: Kind, Date: r.Now().UTC().Truncate(time.Second), Implementation: r.impl, Environment: r.env}
 	names := append([]string(nil), r.order...)
 	sort.Strings(names)
 	for _, n := range names {

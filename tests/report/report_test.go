@@ -24,6 +24,7 @@ func sample() *Recorder {
 	r := NewRecorder(Environment{Cluster: "kind-mesh-conformance", KubernetesVersion: "v1.34.4", Mode: "sidecar",
 		Versions: map[string]string{"istio": "1.27.1", "kserve": "v0.20.0"}}, token)
 	r.Now = func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }
+	r.SetImplementation(Implementation{Organization: "example", Project: "example-k8s", URL: "https://example.invalid", Version: "v1.2.3", Contact: "@example"})
 	in := matrix.Client{Name: "user1", Namespace: "user1"}
 	out := matrix.Client{Name: "default", Namespace: "default"}
 	url := "http://sklearn-iris-predictor.user1.svc.cluster.local/v1/models/sklearn-iris"
