@@ -113,14 +113,15 @@ func chatqnaValues(p options.Profile) (map[string]any, error) {
 	return map[string]any{"global": map[string]any{"HUGGINGFACEHUB_API_TOKEN": token, "modelUsePVC": "model-volume"}}, nil
 }
 
-// enrollChatQnA labels chatqna for the mode; in sidecar mode the running
-// deployments are restarted so that their pods get sidecars.
+// enrollChatQnA labels chatqna for the mode; in sidecar mode every running
+// deployment is restarted so that its pods get sidecars (ambient needs no
+// restart: istio-cni redirects running pods).
 func enrollChatQnA(ctx context.Context, mode options.Mode) error {
 	changed, err := install.Enroll(ctx, run.Kube, install.ChatQnANamespace, mode)
 	if err != nil || !changed || mode != options.ModeSidecar {
 		return err
 	}
-	return install.Restart(ctx, run.Kube, install.ChatQnANamespace, install.ChatQnANginx)
+	return install.RestartRunning(ctx, run.Kube, install.ChatQnANamespace)
 }
 
 // TestOPEAIstio runs the features in order.

@@ -357,6 +357,23 @@ func Restart(ctx context.Context, kube kubernetes.Interface, namespace, name str
 	return nil
 }
 
+// RestartRunning restarts every deployment of a namespace that runs pods.
+func RestartRunning(ctx context.Context, kube kubernetes.Interface, namespace string) error {
+	list, err := kube.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, d := range list.Items {
+		if d.Spec.Replicas != nil && *d.Spec.Replicas == 0 {
+			continue
+		}
+		if err := Restart(ctx, kube, namespace, d.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Mesh enrollment labels.
 const (
 	InjectionLabel    = "istio-injection"

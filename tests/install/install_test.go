@@ -1,8 +1,13 @@
 package install
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -78,4 +83,19 @@ func TestMergeIngressConfig(t *testing.T) {
 	assert.ErrorContains(t, err, "no ingressGateway", "the document's replace-everything snippet is refused")
 	_, _, err = MergeIngressConfig(`ingress : |- {`)
 	assert.ErrorContains(t, err, "not JSON")
+}
+
+func TestRestartRunningSkipsScaledDown(t *testing.T) {
+	zero, one := int32(0), int32(1)
+	kube := fake.NewSimpleClientset(
+		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "chatqna", Name: "chatqna-nginx"}, Spec: appsv1.DeploymentSpec{Replicas: &one}},
+		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "chatqna", Name: "chatqna-tgi"}, Spec: appsv1.DeploymentSpec{Replicas: &zero}},
+		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "chatqna", Name: "chatqna-ui"}})
+	require.NoError(t, RestartRunning(context.Background(), kube, "chatqna"))
+	for name, want := range map[string]bool{"chatqna-nginx": true, "chatqna-tgi": false, "chatqna-ui": true} {
+		d, err := kube.AppsV1().Deployments("chatqna").Get(context.Background(), name, metav1.GetOptions{})
+		require.NoError(t, err)
+		_, restarted := d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"]
+		assert.Equal(t, want, restarted, name)
+	}
 }
