@@ -111,12 +111,19 @@ func (k *Kind) CreateWithConfig(ctx context.Context, configFile string) (string,
 		return "", fmt.Errorf("listing kind clusters: %w", err)
 	}
 	for _, n := range existing {
-		if n == k.name {
+		if n != k.name {
+			continue
+		}
+		err := k.answers(ctx)
+		if err == nil {
 			k.logf("kind: reusing the running cluster %q", k.name)
-			if err := k.provider.ExportKubeConfig(k.name, k.kubeconfig, false); err != nil {
-				return "", fmt.Errorf("kind: kubeconfig of %q: %w", k.name, err)
-			}
-			return k.kubeconfig, k.loadRest()
+			return k.kubeconfig, nil
+		}
+		// Left over from an interrupted run or a stopped engine: its nodes
+		// exist but its API server does not answer.
+		k.logf("kind: cluster %q exists but does not answer (%v): deleting it and creating it afresh", k.name, err)
+		if err := k.provider.Delete(k.name, k.kubeconfig); err != nil {
+			return "", fmt.Errorf("kind: deleting the unhealthy cluster %q: %w", k.name, err)
 		}
 	}
 	opts := []kindcluster.CreateOption{
@@ -153,6 +160,25 @@ func orDefault(s string) string {
 		return "kind's default"
 	}
 	return s
+}
+
+// answers exports the kubeconfig of an existing cluster and checks, within
+// 20 seconds, that its API server answers.
+func (k *Kind) answers(ctx context.Context) error {
+	if err := k.provider.ExportKubeConfig(k.name, k.kubeconfig, false); err != nil {
+		return err
+	}
+	if err := k.loadRest(); err != nil {
+		return err
+	}
+	cfg := rest.CopyConfig(k.rest)
+	cfg.Timeout = 20 * time.Second
+	kc, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	_, err = kc.Discovery().ServerVersion()
+	return err
 }
 
 func (k *Kind) loadRest() error {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
 
+	"github.com/secure-inference/mesh-conformance/tests/cluster"
 	"github.com/secure-inference/mesh-conformance/tests/report"
 )
 
@@ -120,4 +121,22 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// A cluster whose node is stopped (an engine restart, an interrupted run) is
+// not reused: the provider says so, deletes it and creates it afresh.
+func TestKindProviderReplacesAStaleCluster(t *testing.T) {
+	ctx := context.Background()
+	k := cluster.NewKind("mc-lab-stale", os.Getenv("MC_LAB_NODE_IMAGE"), 5*time.Minute, logf)
+	cfg := filepath.Join(repoRoot(), "kind-config", "lab.yaml")
+	_, err := k.CreateWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = k.Destroy(ctx) })
+	require.NoError(t, exec.Command("docker", "stop", "mc-lab-stale-control-plane").Run())
+
+	again := cluster.NewKind("mc-lab-stale", os.Getenv("MC_LAB_NODE_IMAGE"), 5*time.Minute, logf)
+	_, err = again.CreateWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	assert.True(t, again.Created, "recreated, not reused")
+	require.NoError(t, again.WaitForControlPlane(ctx, nil))
 }
