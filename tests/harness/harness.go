@@ -234,6 +234,7 @@ func (r *Run) Step(name string, fn func(ctx context.Context) error) env.Func {
 			return ctx, fmt.Errorf("step %s: %w", name, err)
 		}
 		r.installed = append(r.installed, name)
+		r.Report.Check(r.Suite, "setup/"+name, nil)
 		r.Logf("step %s done in %s", name, time.Since(start).Round(time.Millisecond))
 		return ctx, nil
 	}
