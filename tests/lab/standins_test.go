@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/secure-inference/mesh-conformance/tests/cases"
+	"github.com/secure-inference/mesh-conformance/tests/cluster"
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
@@ -118,14 +119,12 @@ func selfSignedPEM(t *testing.T) string {
 }
 
 func TestKindProviderReusesARunningCluster(t *testing.T) {
-	again := kindForReuse()
+	again := cluster.NewKind(clusterName, "", time.Minute, logf)
 	exists, err := again.Exists()
 	require.NoError(t, err)
 	require.True(t, exists)
 	_, err = again.CreateWithConfig(context.Background(), "")
 	require.NoError(t, err)
 	assert.False(t, again.Created, "a running cluster of the same name is reused, never recreated")
-	v, err := again.KubernetesRestConfig(), error(nil)
-	require.NoError(t, err)
-	assert.NotEmpty(t, v.Host)
+	assert.NotEmpty(t, again.KubernetesRestConfig().Host)
 }
