@@ -55,6 +55,10 @@ type Run struct {
 	// their own resources to its Extra.
 	Diagnostics *diagnostics.Collector
 
+	// kubeconfig is the file the run talks to: the user's, or the one kind
+	// wrote for the cluster it created (Opts keeps what the user asked for).
+	kubeconfig     string
+	kubeContext    string
 	extra          []diagnostics.Extra
 	needs          []string
 	plan           map[string]detect.Step
@@ -148,6 +152,7 @@ func (r *Run) Logf(format string, args ...any) {
 func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
 	clusterName := ""
 	if r.Opts.UsesExistingCluster() {
+		r.kubeconfig, r.kubeContext = r.Opts.Cluster.Kubeconfig, r.Config.KubeContext()
 		clusterName = "existing (" + r.Opts.Cluster.Kubeconfig + ")"
 		r.Logf("using the existing cluster of %s; nothing already installed there will be removed", r.Opts.Cluster.Kubeconfig)
 	} else {
@@ -160,7 +165,7 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 		if err != nil {
 			return ctx, err
 		}
-		r.Opts.Cluster.Kubeconfig = kubeconfig
+		r.kubeconfig = kubeconfig
 		if err := r.Kind.WaitForControlPlane(ctx, nil); err != nil {
 			return ctx, err
 		}
@@ -173,13 +178,13 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 		clusterName = "kind-" + r.Opts.Cluster.Name
 	}
 	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: r.Opts.Cluster.Kubeconfig},
-		&clientcmd.ConfigOverrides{CurrentContext: r.Config.KubeContext()}).ClientConfig()
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: r.kubeconfig},
+		&clientcmd.ConfigOverrides{CurrentContext: r.kubeContext}).ClientConfig()
 	if err != nil {
 		return ctx, fmt.Errorf("--kubeconfig %s (context %q) cannot be used: %w; pass a valid kubeconfig, or drop --kubeconfig to let the suite create a kind cluster",
-			r.Opts.Cluster.Kubeconfig, r.Config.KubeContext(), err)
+			r.kubeconfig, r.kubeContext, err)
 	}
-	cfg.WithKubeconfigFile(r.Opts.Cluster.Kubeconfig)
+	cfg.WithKubeconfigFile(r.kubeconfig)
 	if r.Kube, err = kubernetes.NewForConfig(rc); err != nil {
 		return ctx, err
 	}
@@ -207,7 +212,7 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 	}
 	r.Diagnostics = &diagnostics.Collector{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Exec: r.Exec, Extra: r.extra}
 	r.Installer = &install.Installer{Kube: r.Kube, Apply: r.Apply, Opts: r.Opts, Versions: r.Versions, Wait: true, Logf: r.Logf,
-		Helm: &install.Helm{Kubeconfig: r.Opts.Cluster.Kubeconfig, Context: r.Config.KubeContext(), Logf: r.Logf}}
+		Helm: &install.Helm{Kubeconfig: r.kubeconfig, Context: r.kubeContext, Logf: r.Logf}}
 	return ctx, nil
 }
 
@@ -307,7 +312,7 @@ func (r *Run) Teardown() error {
 				err = derr
 			}
 		case r.Kind != nil:
-			r.Logf("kind cluster %q kept (kubeconfig %s)", r.Opts.Cluster.Name, r.Opts.Cluster.Kubeconfig)
+			r.Logf("kind cluster %q kept (kubeconfig %s)", r.Opts.Cluster.Name, r.kubeconfig)
 		case len(r.installed) > 0:
 			r.Logf("left in place on your cluster (this run never uninstalls): %s", strings.Join(r.installed, ", "))
 		}
