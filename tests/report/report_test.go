@@ -100,3 +100,22 @@ func TestJUnitGolden(t *testing.T) {
 	require.NoError(t, err, "run go test ./tests/report -update to create it")
 	assert.Equal(t, string(want), string(got))
 }
+
+func TestSummarize(t *testing.T) {
+	dir := t.TempDir()
+	_, err := sample().Write(filepath.Join(dir, "job-1", "kservemesh"))
+	require.NoError(t, err)
+	ok := NewRecorder(Environment{Mode: "ambient", KubernetesVersion: "v1.34.4", Versions: map[string]string{"istio": "1.27.1"}})
+	ok.Check("opeaistio", "gateway-certificate/san", nil)
+	_, err = ok.Write(filepath.Join(dir, "job-2", "opeaistio"))
+	require.NoError(t, err)
+	table, failed, err := Summarize(dir)
+	require.NoError(t, err)
+	assert.True(t, failed, "a failed suite fails the summary")
+	assert.Contains(t, table, "| kservemesh | sidecar | 1.27.1 | v1.34.4 | failure | default-to-sklearn-iris, policy-control |")
+	assert.Contains(t, table, "| opeaistio | ambient | 1.27.1 | v1.34.4 | success |  |")
+
+	_, failed, err = Summarize(t.TempDir())
+	require.NoError(t, err)
+	assert.True(t, failed, "no report at all is a failure, not a green night")
+}

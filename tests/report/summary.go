@@ -1,0 +1,68 @@
+package report
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Summarize aggregates every report under dir (the nightly matrix's
+// artifacts) into one Markdown table, and says whether any suite failed.
+func Summarize(dir string) (string, bool, error) {
+	var rows []string
+	failed := false
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != FileName {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var rep Report
+		if err := yaml.Unmarshal(data, &rep); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		if rep.APIVersion != APIVersion {
+			return fmt.Errorf("%s: report version %q, this summary reads %q", p, rep.APIVersion, APIVersion)
+		}
+		for _, s := range rep.Suites {
+			var bad []string
+			for _, m := range s.Matrices {
+				for _, c := range m.Cells {
+					if c.Result != Success {
+						bad = append(bad, c.Name)
+					}
+				}
+			}
+			for _, c := range s.Checks {
+				if c.Result == Failure {
+					bad = append(bad, c.Name)
+				}
+			}
+			failed = failed || s.Result == Failure
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %s |", s.Name, rep.Environment.Mode,
+				rep.Environment.Versions["istio"], rep.Environment.KubernetesVersion, s.Result, strings.Join(bad, ", ")))
+		}
+		return nil
+	})
+	if err != nil {
+		return "", true, err
+	}
+	sort.Strings(rows)
+	var b strings.Builder
+	b.WriteString("| suite | mode | istio | kubernetes | result | failed |\n|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		b.WriteString(r + "\n")
+	}
+	if len(rows) == 0 {
+		b.WriteString("| (no reports found) | | | | | |\n")
+		failed = true
+	}
+	return b.String(), failed, nil
+}
