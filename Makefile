@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash
 GO ?= go
 ARGS ?=
 
-.PHONY: help e2e test test-unit test-apiserver test-lab lab bench lint k8s-binaries
+.PHONY: help e2e test test-unit test-apiserver test-lab lab lab-multinode bench lint k8s-binaries
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ test-apiserver: k8s-binaries ## API server tier: fixtures and installers against
 
 lab: ## offline lab: kind cluster from a locally built node image, real pods, stand-in targets (MC_LAB_KEEP=1 keeps it)
 	bash scripts/lab.sh
+
+lab-multinode: ## offline lab, two nodes: pod-to-pod and Service traffic across nodes
+	MC_LAB_MULTINODE=1 bash scripts/lab.sh -run TestMultiNodePodTraffic -v
 
 test-lab: ## the lab when Docker can run here (root, or a running engine); says so when it cannot
 	@if [ "$$(id -u)" = 0 ] || docker info >/dev/null 2>&1; then bash scripts/lab.sh; \
