@@ -8,8 +8,6 @@ import "embed"
 //go:embed *.yaml
 var FS embed.FS
 
-// Host ports mapped by opeaistio.yaml to the gateway's node ports.
-const (
-	OPEAHostHTTPPort  = 30080
-	OPEAHostHTTPSPort = 30443
-)
+// OPEAHostHTTPSPort is the host port opeaistio.yaml maps to the gateway's
+// HTTPS node port (install.OPEAGateway); the suite probes TLS ingress there.
+const OPEAHostHTTPSPort = 30443

@@ -94,14 +94,16 @@ func (c *Collector) Bundle(ctx context.Context, dir string, res matrix.Result) (
 	return files, nil
 }
 
+// serviceHost captures the namespace of a <svc>.<ns>.svc.cluster.local URL.
+var serviceHost = regexp.MustCompile(`^[a-z]+://[a-z0-9-]+\.([a-z0-9-]+)\.svc\.cluster\.local`)
+
 // Namespaces lists the namespaces a matrix touches: its clients' and its
 // targets' (from <svc>.<ns>.svc.cluster.local hosts).
 func Namespaces(res matrix.Result) []string {
 	set := map[string]bool{}
-	host := regexp.MustCompile(`^[a-z]+://[a-z0-9-]+\.([a-z0-9-]+)\.svc\.cluster\.local`)
 	for _, c := range res.Cells {
 		set[c.Client.Namespace] = true
-		if m := host.FindStringSubmatch(c.Request.URL); m != nil {
+		if m := serviceHost.FindStringSubmatch(c.Request.URL); m != nil {
 			set[m[1]] = true
 		}
 	}

@@ -141,9 +141,6 @@ func fromRepoRoot(p string) string {
 	}
 }
 
-// DryRun tells whether the run only lists features.
-func (r *Run) DryRun() bool { return r.Config.DryRunMode() }
-
 // Logf prints progress to the test output.
 func (r *Run) Logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s %s: %s\n", time.Now().Format("15:04:05"), r.Suite, fmt.Sprintf(format, args...))

@@ -88,15 +88,6 @@ type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-// Load finds and loads a chart.
-func (h *Helm) Load(ref ChartRef) (*chart.Chart, error) {
-	cfg, settings, err := h.config("default")
-	if err != nil {
-		return nil, err
-	}
-	return h.load(cfg, settings, ref)
-}
-
 func (h *Helm) load(cfg *action.Configuration, settings *cli.EnvSettings, ref ChartRef) (*chart.Chart, error) {
 	var path string
 	if isRemote(ref.Source) {
@@ -171,20 +162,6 @@ func (h *Helm) Upgrade(ctx context.Context, r Release) (*release.Release, error)
 	h.logf("helm: %s %s (%s) in %s: %s, revision %d, %s", r.Name, ch.Metadata.Version, r.Chart.Source, r.Namespace,
 		rel.Info.Status, rel.Version, time.Since(start).Round(time.Millisecond))
 	return rel, nil
-}
-
-// Uninstall removes a release; an absent release is fine.
-func (h *Helm) Uninstall(r Release) error {
-	cfg, _, err := h.config(r.Namespace)
-	if err != nil {
-		return err
-	}
-	un := action.NewUninstall(cfg)
-	un.Wait, un.Timeout = r.Wait, r.Timeout
-	if _, err := un.Run(r.Name); err != nil && !strings.Contains(err.Error(), "not found") {
-		return fmt.Errorf("helm uninstall %s in %s: %w", r.Name, r.Namespace, err)
-	}
-	return nil
 }
 
 func isRemote(source string) bool {

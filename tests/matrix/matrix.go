@@ -3,7 +3,6 @@ package matrix
 import (
 	"context"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
@@ -231,20 +230,6 @@ func (r Result) allPassed() bool {
 		}
 	}
 	return true
-}
-
-// Clients lists the distinct clients of a matrix, sorted by name.
-func (m Matrix) Clients() []Client {
-	seen := map[Client]bool{}
-	var out []Client
-	for _, c := range m.Cells {
-		if !seen[c.Client] {
-			seen[c.Client] = true
-			out = append(out, c.Client)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
 }
 
 // Only returns the matrix restricted to the named cells, renamed.

@@ -85,25 +85,6 @@ func replicas(r *int32) int32 {
 	return *r
 }
 
-// DaemonSets waits until every DaemonSet in namespace runs ready on every
-// node it should.
-func DaemonSets(ctx context.Context, kube kubernetes.Interface, namespace string, limit time.Duration) error {
-	return poll(ctx, limit, "daemonsets in "+namespace, func(ctx context.Context) (string, error) {
-		list, err := kube.AppsV1().DaemonSets(namespace).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return "", err
-		}
-		var missing []string
-		for _, d := range list.Items {
-			s := d.Status
-			if s.ObservedGeneration < d.Generation || s.DesiredNumberScheduled == 0 || s.NumberReady != s.DesiredNumberScheduled || s.UpdatedNumberScheduled != s.DesiredNumberScheduled {
-				missing = append(missing, fmt.Sprintf("%s (%d/%d ready)", d.Name, s.NumberReady, s.DesiredNumberScheduled))
-			}
-		}
-		return strings.Join(missing, ", "), nil
-	})
-}
-
 // Condition waits until a resource has condition typ with status True.
 func Condition(ctx context.Context, ri dynamic.ResourceInterface, name, typ string, limit time.Duration) error {
 	return poll(ctx, limit, name, func(ctx context.Context) (string, error) {
