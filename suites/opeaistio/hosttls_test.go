@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -19,28 +20,23 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/cases"
 )
 
-// hostTLSFeature probes TLS ingress from the test process on the host,
-// through the node port that the suite's kind config maps to 127.0.0.1.
+// hostTLSFeature probes TLS ingress from the test process, through the
+// address the ingress has outside the cluster: the node port that the
+// suite's kind config maps to 127.0.0.1, or --ingress-address. It is an
+// extended feature: a cluster whose ingress this machine cannot reach does
+// not claim it.
 func hostTLSFeature() features.Feature {
-	addr := fmt.Sprintf("127.0.0.1:%d", kindconfig.OPEAHostHTTPSPort)
-	return run.Feature("host-tls-ingress", "matrix").
+	return run.ExtendedFeature(hostTLSIngress, "matrix").
 		Assess("matching-sni-serves-issued-certificate", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			if run.Kind == nil || run.Opts.Cluster.KindConfig != "" {
-				run.Report.Skip(suite, "host-tls-ingress", "needs the suite's own kind config, which maps the gateway's node port to the host")
-				t.Skip("host probe needs the suite's kind cluster")
-			}
 			issued, pemBytes, err := issuedCertificate(ctx)
 			if err == nil {
-				err = hostGET(ctx, addr, cases.GatewayHost, pemBytes, issued)
+				err = hostGET(ctx, ingressAddress(), cases.GatewayHost, pemBytes, issued)
 			}
 			run.Check(t, "host-tls-ingress/matching-sni", err)
 			return ctx
 		}).
 		Assess("other-sni-refused", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			if run.Kind == nil || run.Opts.Cluster.KindConfig != "" {
-				t.Skip("host probe needs the suite's kind cluster")
-			}
-			conn, err := tlsDial(ctx, addr, cases.OtherHost, &tls.Config{ServerName: cases.OtherHost, InsecureSkipVerify: true}) //nolint:gosec // refusal is the point
+			conn, err := tlsDial(ctx, ingressAddress(), cases.OtherHost, &tls.Config{ServerName: cases.OtherHost, InsecureSkipVerify: true}) //nolint:gosec // refusal is the point
 			if err == nil {
 				conn.Close()
 				err = fmt.Errorf("the gateway completed a TLS handshake for SNI %s; it has no server for that host", cases.OtherHost)
@@ -51,6 +47,34 @@ func hostTLSFeature() features.Feature {
 			run.Check(t, "host-tls-ingress/other-sni", err)
 			return ctx
 		}).Feature()
+}
+
+// hostTLSIngress is the extended feature's name.
+const hostTLSIngress = "host-tls-ingress"
+
+// claimHostTLS claims host-tls-ingress on the suite's own kind cluster, and
+// refuses a claim that has no address to probe.
+func claimHostTLS() error {
+	if run.Opts.OwnKindCluster() {
+		run.Claim(hostTLSIngress)
+		return nil
+	}
+	claimed := run.Opts.AllFeatures
+	for _, f := range run.Opts.SupportedFeatures {
+		claimed = claimed || f == hostTLSIngress
+	}
+	if claimed && run.Opts.IngressAddress == "" && !slices.Contains(run.Opts.ExemptFeatures, hostTLSIngress) {
+		return fmt.Errorf("%s is claimed but this machine's address of the TLS ingress is unknown: pass --ingress-address=HOST:PORT, or --exempt-features=%s", hostTLSIngress, hostTLSIngress)
+	}
+	return nil
+}
+
+// ingressAddress is where this machine reaches the TLS ingress.
+func ingressAddress() string {
+	if run.Opts.IngressAddress != "" {
+		return run.Opts.IngressAddress
+	}
+	return fmt.Sprintf("127.0.0.1:%d", kindconfig.OPEAHostHTTPSPort)
 }
 
 func tlsDial(ctx context.Context, addr, sni string, cfg *tls.Config) (*tls.Conn, error) {
@@ -78,9 +102,11 @@ func hostGET(ctx context.Context, addr, host string, caPEM []byte, issued *x509.
 			return (&net.Dialer{}).DialContext(ctx, network, addr)
 		},
 	}}
-	deadline := time.Now().Add(run.Opts.Timeouts.MaxTimeToConsistency)
+	to := run.Opts.Timeouts
+	deadline := time.Now().Add(to.MaxTimeToConsistency)
+	maxAttempts := int(to.MaxTimeToConsistency/to.RoundInterval) + 1
 	var last error
-	for attempt := 1; time.Now().Before(deadline); attempt++ {
+	for attempt := 1; attempt <= maxAttempts && time.Now().Before(deadline); attempt++ {
 		last = func() error {
 			resp, err := client.Get("https://" + host + "/home")
 			if err != nil {
@@ -102,7 +128,7 @@ func hostGET(ctx context.Context, addr, host string, caPEM []byte, issued *x509.
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(run.Opts.Timeouts.RoundInterval):
+		case <-time.After(to.RoundInterval):
 		}
 	}
 	return fmt.Errorf("https://%s/home via %s: %w", host, addr, last)

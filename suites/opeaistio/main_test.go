@@ -33,6 +33,9 @@ var run *harness.Run
 func TestMain(m *testing.M) {
 	run = harness.Setup(suite, versions.OPEAIstio)
 	values, err := chatqnaValues(run.Opts.ChatQnAProfile)
+	if err == nil {
+		err = claimHostTLS()
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", suite, err)
 		os.Exit(2)

@@ -2,41 +2,171 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
+	"sigs.k8s.io/e2e-framework/pkg/types"
 
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/report"
 )
 
-// Test runs a suite's features in order, skipping the exempt ones: each is
-// recorded as skipped, which makes the suite partial, never success. An
-// exempt name that is no feature of the suite fails the test.
+// SupportLabel is the feature label that holds its support level
+// (report.Core or report.Extended).
+const SupportLabel = "support"
+
+// Test runs a suite's features in order, as Gateway API conformance does:
+// core features always run unless exempt; an extended feature runs only
+// when claimed (--supported-features, --all-features or Claim) and is
+// otherwise reported as unsupported. Every feature's result is recorded:
+// exempt, unclaimed or unselected (--feature, --labels) features as
+// skipped, so a skipped core feature makes the suite partial, never
+// success. A feature name that the suite does not have fails the test.
 func (r *Run) Test(t *testing.T, fs ...features.Feature) {
 	t.Helper()
-	names := map[string]bool{}
+	support := map[string]string{}
+	var extended []string
 	for _, f := range fs {
-		names[f.Name()] = true
+		support[f.Name()] = supportOf(f)
+		if support[f.Name()] == report.Extended {
+			extended = append(extended, f.Name())
+		}
 	}
 	exempt := map[string]bool{}
 	for _, e := range r.Opts.ExemptFeatures {
-		if !names[e] {
+		if support[e] == "" {
 			t.Fatalf("--exempt-features %q: no such feature in suite %s; its features are %s", e, r.Suite, featureNames(fs))
 		}
 		exempt[e] = true
 	}
-	var run []features.Feature
-	for _, f := range fs {
-		if exempt[f.Name()] {
-			r.Report.Skip(r.Suite, f.Name(), "exempt (--exempt-features)")
-			continue
+	claimed := map[string]bool{}
+	for _, c := range append(append([]string(nil), r.Opts.SupportedFeatures...), r.claims...) {
+		switch support[c] {
+		case "":
+			t.Fatalf("--supported-features %q: no such feature in suite %s; its extended features are %s", c, r.Suite, listOrNone(extended))
+		case report.Core:
+			t.Fatalf("--supported-features %q: a core feature, always claimed; the extended features of suite %s are %s", c, r.Suite, listOrNone(extended))
 		}
-		run = append(run, f)
+		claimed[c] = true
+	}
+	var runs []*featureRun
+	for _, f := range fs {
+		name, level := f.Name(), support[f.Name()]
+		switch {
+		case exempt[name]:
+			r.Report.Feature(r.Suite, report.Feature{Name: name, Support: level, Result: report.Skipped, Message: "exempt (--exempt-features)",
+				Unsupported: level == report.Extended})
+		case level == report.Extended && !claimed[name] && !r.Opts.AllFeatures:
+			r.Report.Feature(r.Suite, report.Feature{Name: name, Support: level, Result: report.Skipped, Unsupported: true,
+				Message: "not claimed: pass --supported-features=" + name + " to run it"})
+		default:
+			runs = append(runs, newFeatureRun(r, f, level))
+		}
+	}
+	run := make([]features.Feature, len(runs))
+	for i, fr := range runs {
+		run[i] = fr
 	}
 	r.Env.Test(t, run...)
+	for _, fr := range runs {
+		fr.after()
+	}
+}
+
+// Claim claims an extended feature that the run itself provides (for
+// example a port mapping of the suite's own kind cluster).
+func (r *Run) Claim(feature string) { r.claims = append(r.claims, feature) }
+
+func supportOf(f features.Feature) string {
+	for _, v := range f.Labels()[SupportLabel] {
+		if v == report.Extended {
+			return report.Extended
+		}
+	}
+	return report.Core
+}
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// featureRun wraps a feature to record its result: the feature's own
+// *testing.T says whether it failed; an assessment that --assess left out
+// makes it skipped; a feature that started but never reached its last
+// teardown was stopped by a fatal error.
+type featureRun struct {
+	features.Feature
+	run         *Run
+	level       string
+	steps       []types.Step
+	started     bool
+	recorded    bool
+	assessments int
+	assessed    int
+}
+
+// Steps are the feature's own, between a first setup and a last teardown
+// that record it; the framework asks for them more than once.
+func (fr *featureRun) Steps() []types.Step { return fr.steps }
+
+func newFeatureRun(r *Run, f features.Feature, level string) *featureRun {
+	fr := &featureRun{Feature: f, run: r, level: level}
+	begin := features.New("").Setup(func(ctx context.Context, _ *testing.T, _ *envconf.Config) context.Context {
+		fr.started = true
+		fr.run.Report.Enter(fr.run.Suite, fr.Name())
+		return ctx
+	}).Feature().Steps()
+	steps := append([]types.Step(nil), begin...)
+	for _, s := range fr.Feature.Steps() {
+		if s.Level() != types.LevelAssess {
+			steps = append(steps, s)
+			continue
+		}
+		fr.assessments++
+		fn := s.Func()
+		steps = append(steps, features.New("").WithStep(s.Name(), s.Level(), func(ctx context.Context, t *testing.T, c *envconf.Config) context.Context {
+			defer func() {
+				if !t.Skipped() {
+					fr.assessed++
+				}
+			}()
+			return fn(ctx, t, c)
+		}).Feature().Steps()...)
+	}
+	end := features.New("").Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		f := report.Feature{Name: fr.Name(), Support: fr.level, Result: report.Success}
+		switch {
+		case t.Failed():
+			f.Result = report.Failure
+		case fr.assessed < fr.assessments:
+			f.Result, f.Message = report.Skipped, fmt.Sprintf("%d of %d assessments ran (--assess/--skip-assessment)", fr.assessed, fr.assessments)
+		}
+		fr.run.Report.Feature(fr.run.Suite, f)
+		fr.recorded = true
+		return ctx
+	}).Feature().Steps()
+	fr.steps = append(steps, end...)
+	return fr
+}
+
+// after records the features that did not record themselves.
+func (fr *featureRun) after() {
+	switch {
+	case fr.recorded:
+	case fr.started:
+		fr.run.Report.Feature(fr.run.Suite, report.Feature{Name: fr.Name(), Support: fr.level, Result: report.Failure,
+			Message: "stopped by a fatal error before its teardown"})
+	default:
+		fr.run.Report.Feature(fr.run.Suite, report.Feature{Name: fr.Name(), Support: fr.level, Result: report.Skipped,
+			Message: "did not run: not selected (--feature, --labels, --skip-features) or the run stopped before it"})
+	}
 }
 
 func featureNames(fs []features.Feature) string {
@@ -47,10 +177,20 @@ func featureNames(fs []features.Feature) string {
 	return strings.Join(out, ", ")
 }
 
-// Feature starts a feature labelled with the suite and its kind (premise,
-// matrix, control, baseline, cleanup), for --labels selection.
+// Feature starts a core feature labelled with the suite, its kind
+// (premise, matrix, control, baseline, cleanup) and support level, for
+// --labels selection.
 func (r *Run) Feature(name, kind string) *features.FeatureBuilder {
-	return features.New(name).WithLabel("suite", r.Suite).WithLabel("kind", kind)
+	return r.feature(name, kind, report.Core)
+}
+
+// ExtendedFeature starts an extended feature: it runs only when claimed.
+func (r *Run) ExtendedFeature(name, kind string) *features.FeatureBuilder {
+	return r.feature(name, kind, report.Extended)
+}
+
+func (r *Run) feature(name, kind, support string) *features.FeatureBuilder {
+	return features.New(name).WithLabel("suite", r.Suite).WithLabel("kind", kind).WithLabel(SupportLabel, support)
 }
 
 // MatrixFeature is a feature whose one assessment runs a matrix, built when

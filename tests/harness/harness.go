@@ -61,6 +61,7 @@ type Run struct {
 	kubeContext    string
 	extra          []diagnostics.Extra
 	needs          []string
+	claims         []string
 	plan           map[string]detect.Step
 	installed      []string
 	finish         sync.Once

@@ -68,6 +68,8 @@ func TestBaselineSuiteRunsEndToEnd(t *testing.T) {
 	rep := readReport(t, out)
 	require.Len(t, rep.Suites, 1)
 	assert.Equal(t, report.Success, rep.Suites[0].Result)
+	assert.Equal(t, []report.Feature{{Name: "baseline", Support: report.Core, Result: report.Success}}, rep.Suites[0].Features)
+	assert.Equal(t, report.Statistics{Passed: 1}, rep.Suites[0].Core.Statistics)
 	assert.Equal(t, "kind-mc-lab-suite", rep.Environment.Cluster)
 	assert.Equal(t, "v1.34.4", rep.Environment.KubernetesVersion)
 	assert.Empty(t, containersOf(t, "mc-lab-suite"), "the cluster the run created is deleted")

@@ -25,7 +25,10 @@ func Register(fs *flag.FlagSet, o *Options) {
 	fs.Var((*kvFlag)(&o.ChartSources), "chart-source", "component=source override, repeatable; components: "+strings.Join(sortedKeys(ChartComponents), ", "))
 	fs.Var((*installFlag)(&o.Install), "install", "what to install: all, missing or none, for every component or as component=policy, repeatable; default all on kind, missing on --kubeconfig")
 	fs.Var((*profileFlag)(&o.ChatQnAProfile), "chatqna-profile", "ChatQnA profile: light (kind) or full (needs $"+HuggingFaceTokenEnv+")")
-	fs.Var((*listFlag)(&o.ExemptFeatures), "exempt-features", "feature not claimed by the implementation, skipped and reported (the suite is then partial), repeatable")
+	fs.Var((*featuresFlag)(&o.SupportedFeatures), "supported-features", "extended features the implementation claims, comma-separated or repeated; unclaimed extended features are reported as unsupported")
+	fs.BoolVar(&o.AllFeatures, "all-features", o.AllFeatures, "claim every extended feature of the suite")
+	fs.Var((*featuresFlag)(&o.ExemptFeatures), "exempt-features", "features the implementation opts out of, comma-separated or repeated; skipped and reported (an exempt core feature makes the suite partial)")
+	fs.StringVar(&o.IngressAddress, "ingress-address", o.IngressAddress, "HOST:PORT of the TLS ingress as reached from this machine, for host-tls-ingress; default on the suite's kind cluster: its mapped node port on 127.0.0.1")
 	im := &o.Implementation
 	fs.StringVar(&im.Organization, "organization", im.Organization, "report: organization of the implementation under test")
 	fs.StringVar(&im.Project, "project", im.Project, "report: project of the implementation under test")
@@ -65,6 +68,10 @@ func Load(fs *flag.FlagSet, fromFlags Options) (Options, error) {
 				}
 				if f.Name == "exempt-features" {
 					o.ExemptFeatures = fromFlags.ExemptFeatures
+					return
+				}
+				if f.Name == "supported-features" {
+					o.SupportedFeatures = fromFlags.SupportedFeatures
 					return
 				}
 				if f.Name == "chart-source" {
@@ -145,7 +152,22 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
+// featuresFlag takes feature names, comma-separated or repeated, as Gateway
+// API's --supported-features does.
+type featuresFlag []string
+
+func (l *featuresFlag) String() string { return strings.Join(*l, ",") }
+func (l *featuresFlag) Set(s string) error {
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			*l = append(*l, f)
+		}
+	}
+	return nil
+}
+
 var (
+	_ flag.Value = (*featuresFlag)(nil)
 	_ flag.Value = (*listFlag)(nil)
 	_ flag.Value = (*installFlag)(nil)
 	_ flag.Value = (*modeFlag)(nil)

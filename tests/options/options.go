@@ -7,6 +7,7 @@ package options
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"sort"
 	"strings"
@@ -131,9 +132,21 @@ type Options struct {
 	// Implementation identifies who runs the suite against what, for the
 	// report (as Gateway API conformance reports do).
 	Implementation Implementation `yaml:"implementation"`
-	// ExemptFeatures are features the implementation does not claim; they
-	// are skipped and make the suite's result partial, never success.
+	// SupportedFeatures are the extended features the implementation claims,
+	// as in Gateway API conformance: core features are always claimed, an
+	// extended feature runs only when claimed, and an unclaimed one is
+	// reported as unsupported without touching the core result.
+	SupportedFeatures []string `yaml:"supportedFeatures"`
+	// AllFeatures claims every extended feature of the suite.
+	AllFeatures bool `yaml:"allFeatures"`
+	// ExemptFeatures are features the implementation opts out of; they are
+	// skipped, and an exempt core feature makes the suite's result partial,
+	// never success.
 	ExemptFeatures []string `yaml:"exemptFeatures"`
+	// IngressAddress is HOST:PORT of the TLS ingress gateway as reached from
+	// the machine running the tests, for the host-tls-ingress feature. On
+	// the suite's own kind cluster it is the node port mapped to 127.0.0.1.
+	IngressAddress string `yaml:"ingressAddress"`
 	// ConfigFile is the YAML file the other fields were read from, if any.
 	ConfigFile string `yaml:"-"`
 }
@@ -187,6 +200,10 @@ func (o Options) ChartSource(component string) string {
 	}
 	return ChartComponents[component]
 }
+
+// OwnKindCluster reports whether the run creates its kind cluster from the
+// suite's own configuration (and so has its port mappings).
+func (o Options) OwnKindCluster() bool { return !o.UsesExistingCluster() && o.Cluster.KindConfig == "" }
 
 // UsesExistingCluster reports whether the run targets a cluster it did not
 // create.
@@ -270,6 +287,17 @@ func (o Options) Validate() error {
 	}
 	if t.RequestTimeout > 0 && t.MaxTimeToConsistency > 0 && t.RequestTimeout >= t.MaxTimeToConsistency {
 		bad("--request-timeout (%v) must be shorter than --max-time-to-consistency (%v): no round could finish in time", t.RequestTimeout, t.MaxTimeToConsistency)
+	}
+
+	for _, f := range o.SupportedFeatures {
+		if contains(o.ExemptFeatures, f) {
+			bad("feature %q is both claimed (--supported-features) and exempt (--exempt-features): drop it from one of them", f)
+		}
+	}
+	if o.IngressAddress != "" {
+		if _, port, err := net.SplitHostPort(o.IngressAddress); err != nil || port == "" {
+			bad("--ingress-address %q is not HOST:PORT, e.g. 203.0.113.10:443", o.IngressAddress)
+		}
 	}
 
 	if o.UsesExistingCluster() {

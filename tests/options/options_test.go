@@ -106,6 +106,8 @@ func TestBadInputNamesTheProblem(t *testing.T) {
 		{"kubeconfig and keep", []string{"--kubeconfig=/k", "--keep-cluster"}, "", []string{"--keep-cluster applies only"}},
 		{"unknown key in file", nil, "mode: ambient\nmdoe: sidecar\n", []string{"field mdoe not found", "--config"}},
 		{"bad mode in file", nil, "mode: waypoint\n", []string{`--mode "waypoint" is not a mode`}},
+		{"claimed and exempt", []string{"--supported-features=host-tls-ingress", "--exempt-features=host-tls-ingress"}, "", []string{`"host-tls-ingress" is both claimed`}},
+		{"ingress address without port", []string{"--ingress-address=gateway.example"}, "", []string{`--ingress-address "gateway.example" is not HOST:PORT`}},
 		{"bad duration in file", nil, "timeouts:\n  requestTimeout: soon\n", []string{"--config", "soon"}},
 	}
 	for _, c := range cases {
@@ -121,6 +123,22 @@ func TestBadInputNamesTheProblem(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestFeatureListsTakeCommasRepeatsAndTheFile(t *testing.T) {
+	o, err := parse(t, "--supported-features=a, b", "--supported-features=c", "--exempt-features=x,y")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b", "c"}, o.SupportedFeatures)
+	assert.Equal(t, []string{"x", "y"}, o.ExemptFeatures)
+	cfg := writeConfig(t, "supportedFeatures: [from-file]\nallFeatures: true\ningressAddress: 127.0.0.1:8443\n")
+	o, err = parse(t, "--config", cfg)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"from-file"}, o.SupportedFeatures)
+	assert.True(t, o.AllFeatures)
+	assert.Equal(t, "127.0.0.1:8443", o.IngressAddress)
+	o, err = parse(t, "--config", cfg, "--supported-features=from-flag")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"from-flag"}, o.SupportedFeatures, "an explicit flag wins over the file")
 }
 
 func TestInstallPolicy(t *testing.T) {

@@ -42,11 +42,28 @@ type junitMessage struct {
 }
 
 // JUnit renders the report as JUnit XML: one testsuite per suite, one
-// testcase per check and per matrix cell; partial checks are skipped cases.
+// testcase per feature (class <suite>.features.<support>), per check and per
+// matrix cell; skipped features and partial checks are skipped cases.
 func (rep Report) JUnit() ([]byte, error) {
 	all := junitSuites{Name: "mesh-conformance"}
 	for _, s := range rep.Suites {
 		js := junitSuite{Name: s.Name}
+		for _, f := range s.Features {
+			jc := junitCase{Name: f.Name, ClassName: s.Name + ".features." + f.Support}
+			switch f.Result {
+			case Failure:
+				msg := f.Message
+				if msg == "" {
+					msg = "a check or cell of the feature failed (see the cases of its checks and matrices)"
+				}
+				jc.Failure = &junitMessage{Message: msg, Text: msg}
+				js.Failures++
+			case Skipped:
+				jc.Skipped = &junitMessage{Message: f.Message}
+				js.Skipped++
+			}
+			js.Cases = append(js.Cases, jc)
+		}
 		for _, c := range s.Checks {
 			jc := junitCase{Name: c.Name, ClassName: s.Name + ".checks"}
 			switch c.Result {

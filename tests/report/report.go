@@ -37,6 +37,16 @@ const (
 	// Partial: nothing failed, but a check was skipped.
 	Partial Result = "partial"
 	Failure Result = "failure"
+	// Skipped is the result of a feature that did not run.
+	Skipped Result = "skipped"
+)
+
+// Support levels of a feature, as in Gateway API conformance.
+const (
+	// Core features are always claimed: skipping one makes the suite partial.
+	Core = "core"
+	// Extended features run only when the implementation claims them.
+	Extended = "extended"
 )
 
 // Report is the document written to FileName.
@@ -67,24 +77,66 @@ type Environment struct {
 	Versions          map[string]string `json:"versions,omitempty"`
 }
 
-// Suite is the result of one suite.
+// Suite is the result of one suite: the worse of its core and extended
+// results.
 type Suite struct {
-	Name     string   `json:"name"`
-	Result   Result   `json:"result"`
-	Checks   []Check  `json:"checks,omitempty"`
-	Matrices []Matrix `json:"matrices,omitempty"`
+	Name   string `json:"name"`
+	Result Result `json:"result"`
+	// Core holds the features every implementation must pass, and the
+	// setup steps; a skipped core feature makes it partial, never success.
+	Core Profile `json:"core"`
+	// Extended holds the features an implementation may claim; those it
+	// does not claim are listed as unsupported and change no result.
+	Extended *Profile  `json:"extended,omitempty"`
+	Features []Feature `json:"features,omitempty"`
+	Checks   []Check   `json:"checks,omitempty"`
+	Matrices []Matrix  `json:"matrices,omitempty"`
+}
+
+// Profile is the result of one support level of a suite.
+type Profile struct {
+	Result     Result     `json:"result,omitempty"`
+	Statistics Statistics `json:"statistics"`
+	// FailedFeatures and SkippedFeatures name the features behind the result.
+	FailedFeatures  []string `json:"failedFeatures,omitempty"`
+	SkippedFeatures []string `json:"skippedFeatures,omitempty"`
+	// SupportedFeatures and UnsupportedFeatures: extended only, what the
+	// implementation claimed and what it did not.
+	SupportedFeatures   []string `json:"supportedFeatures,omitempty"`
+	UnsupportedFeatures []string `json:"unsupportedFeatures,omitempty"`
+}
+
+// Statistics count the features of a profile by result.
+type Statistics struct {
+	Passed  int `json:"passed"`
+	Failed  int `json:"failed"`
+	Skipped int `json:"skipped"`
+}
+
+// Feature is the result of one feature of a suite.
+type Feature struct {
+	Name    string `json:"name"`
+	Support string `json:"support"`
+	Result  Result `json:"result"`
+	Message string `json:"message,omitempty"`
+	// Unsupported: an extended feature the implementation did not claim.
+	Unsupported bool `json:"unsupported,omitempty"`
 }
 
 // Check is a named assertion outside a matrix (a premise, a control).
 type Check struct {
-	Name    string `json:"name"`
+	Name string `json:"name"`
+	// Feature is the feature that ran the check; empty for setup steps.
+	Feature string `json:"feature,omitempty"`
 	Result  Result `json:"result"`
 	Message string `json:"message,omitempty"`
 }
 
 // Matrix is one probed matrix.
 type Matrix struct {
-	Name            string  `json:"name"`
+	Name string `json:"name"`
+	// Feature is the feature that probed the matrix.
+	Feature         string  `json:"feature,omitempty"`
 	Rounds          int     `json:"rounds"`
 	DurationSeconds float64 `json:"durationSeconds"`
 	Error           string  `json:"error,omitempty"`
@@ -116,12 +168,13 @@ type Recorder struct {
 	impl    Implementation
 	suites  map[string]*Suite
 	order   []string
+	current map[string]string // suite -> the feature running now
 	secrets []string
 }
 
 // NewRecorder starts a report; secrets are scrubbed from everything written.
 func NewRecorder(env Environment, secrets ...string) *Recorder {
-	return &Recorder{Now: time.Now, env: env, suites: map[string]*Suite{}, secrets: secrets}
+	return &Recorder{Now: time.Now, env: env, suites: map[string]*Suite{}, current: map[string]string{}, secrets: secrets}
 }
 
 // SetEnvironment updates what the run ran on (versions found after start).
@@ -162,9 +215,29 @@ func (r *Recorder) Skip(suite, name, why string) {
 	r.add(suite, Check{Name: name, Result: Partial, Message: "skipped: " + why})
 }
 
+// Enter marks the start of a feature: the checks and matrices recorded
+// until its result is recorded belong to it.
+func (r *Recorder) Enter(suite, feature string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.current[suite] = feature
+}
+
+// Feature records the result of a feature (Success, Failure or Skipped).
+func (r *Recorder) Feature(suite string, f Feature) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.suite(suite)
+	s.Features = append(s.Features, f)
+	if r.current[suite] == f.Name {
+		delete(r.current, suite)
+	}
+}
+
 func (r *Recorder) add(suite string, c Check) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	c.Feature = r.current[suite]
 	s := r.suite(suite)
 	s.Checks = append(s.Checks, c)
 }
@@ -191,6 +264,7 @@ func (r *Recorder) Matrix(suite string, res matrix.Result) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	m.Feature = r.current[suite]
 	s := r.suite(suite)
 	s.Matrices = append(s.Matrices, m)
 }
@@ -204,33 +278,90 @@ func (r *Recorder) Report() Report {
 	sort.Strings(names)
 	for _, n := range names {
 		s := *r.suites[n]
-		s.Result = suiteResult(s)
+		s.Core, s.Extended = profiles(s)
+		s.Result = s.Core.Result
+		if s.Extended != nil && s.Extended.Result != "" {
+			s.Result = worse(s.Result, s.Extended.Result)
+		}
 		rep.Suites = append(rep.Suites, s)
 	}
 	return rep
 }
 
-func suiteResult(s Suite) Result {
-	res := Success
-	for _, c := range s.Checks {
-		switch c.Result {
+// profiles computes the core and extended results. Core fails on a failed
+// core feature, check or cell (setup steps count as core), is partial on a
+// skipped core feature or check, and is never success when no core feature
+// passed: a run that tested nothing proves nothing. The checks and cells of
+// an extended feature count only through that feature's result.
+func profiles(s Suite) (Profile, *Profile) {
+	core := Profile{Result: Success}
+	var ext *Profile
+	extended := map[string]bool{}
+	for _, f := range s.Features {
+		if f.Support == Extended {
+			extended[f.Name] = true
+		}
+	}
+	for _, f := range s.Features {
+		p := &core
+		if f.Support == Extended {
+			if ext == nil {
+				ext = &Profile{}
+			}
+			if f.Unsupported {
+				ext.UnsupportedFeatures = append(ext.UnsupportedFeatures, f.Name)
+				continue
+			}
+			ext.SupportedFeatures = append(ext.SupportedFeatures, f.Name)
+			if ext.Result == "" {
+				ext.Result = Success
+			}
+			p = ext
+		}
+		switch f.Result {
+		case Success:
+			p.Statistics.Passed++
 		case Failure:
-			return Failure
-		case Partial:
-			res = Partial
+			p.Statistics.Failed++
+			p.FailedFeatures = append(p.FailedFeatures, f.Name)
+			p.Result = Failure
+		default:
+			p.Statistics.Skipped++
+			p.SkippedFeatures = append(p.SkippedFeatures, f.Name)
+			p.Result = worse(p.Result, Partial)
+		}
+	}
+	for _, c := range s.Checks {
+		if !extended[c.Feature] {
+			core.Result = worse(core.Result, c.Result)
 		}
 	}
 	for _, m := range s.Matrices {
+		if extended[m.Feature] {
+			continue
+		}
 		if m.Error != "" {
-			return Failure
+			core.Result = Failure
 		}
 		for _, c := range m.Cells {
 			if c.Result != Success {
-				return Failure
+				core.Result = Failure
 			}
 		}
 	}
-	return res
+	if core.Statistics.Passed == 0 {
+		core.Result = worse(core.Result, Partial)
+	}
+	return core, ext
+}
+
+// worse orders results: failure, then partial, then success.
+func worse(a, b Result) Result {
+	rank := map[Result]int{Success: 0, Partial: 1, Skipped: 1, Failure: 2}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
 }
 
 // Write writes the report to dir/FileName and returns its path.

@@ -38,10 +38,20 @@ func sample() *Recorder {
 			// A body echoing the token must not leak it.
 			Last: probe.Outcome{Kind: probe.KindHTTP, HTTPCode: 200, Evidence: probe.Evidence{Body: "echo: Bearer " + token}}},
 	}})
+	r.Feature("kservemesh", Feature{Name: "namespace-isolation", Support: Core, Result: Failure})
+	r.Enter("kservemesh", "activator-premise")
 	r.Check("kservemesh", "activator-premise", nil)
+	r.Feature("kservemesh", Feature{Name: "activator-premise", Support: Core, Result: Success})
+	r.Enter("kservemesh", "policy-control")
 	r.Check("kservemesh", "policy-control", errors.New("with the AuthorizationPolicy removed the 403 cell stayed 403"))
+	r.Feature("kservemesh", Feature{Name: "policy-control", Support: Core, Result: Failure})
+	r.Check("opeaistio", "setup/gateway-certificate", nil)
+	r.Enter("opeaistio", "gateway-certificate")
 	r.Check("opeaistio", "certificate-san", nil)
-	r.Skip("opeaistio", "host-tls-ingress", "no node port mapped")
+	r.Feature("opeaistio", Feature{Name: "gateway-certificate", Support: Core, Result: Success})
+	r.Feature("opeaistio", Feature{Name: "cleanup", Support: Core, Result: Skipped, Message: "exempt (--exempt-features)"})
+	r.Feature("opeaistio", Feature{Name: "host-tls-ingress", Support: Extended, Result: Skipped, Unsupported: true,
+		Message: "not claimed: pass --supported-features=host-tls-ingress to run it"})
 	return r
 }
 
@@ -71,7 +81,29 @@ func TestReportHeaderResultsAndSecrets(t *testing.T) {
 	assert.Equal(t, Kind, rep.Kind)
 	require.Len(t, rep.Suites, 2)
 	assert.Equal(t, Failure, rep.Suites[0].Result, "a failing cell or check fails the suite")
-	assert.Equal(t, Partial, rep.Suites[1].Result, "a skipped check makes the suite partial, never success")
+	assert.Equal(t, Partial, rep.Suites[1].Result, "a skipped core feature makes the suite partial, never success")
+	assert.Equal(t, Statistics{Passed: 1, Skipped: 1}, rep.Suites[1].Core.Statistics)
+	assert.Equal(t, []string{"host-tls-ingress"}, rep.Suites[1].Extended.UnsupportedFeatures)
+	assert.Equal(t, "policy-control", rep.Suites[0].Checks[1].Feature, "a check belongs to the feature that ran it")
+}
+
+func TestProfiles(t *testing.T) {
+	suite := func(fs ...Feature) Suite {
+		r := NewRecorder(Environment{})
+		for _, f := range fs {
+			r.Feature("s", f)
+		}
+		return r.Report().Suites[0]
+	}
+	ok := Feature{Name: "a", Support: Core, Result: Success}
+	assert.Equal(t, Success, suite(ok).Result)
+	assert.Equal(t, Partial, suite(Feature{Name: "a", Support: Core, Result: Skipped}).Result, "nothing passed proves nothing")
+	s := suite(ok, Feature{Name: "x", Support: Extended, Result: Failure})
+	assert.Equal(t, Success, s.Core.Result)
+	assert.Equal(t, Failure, s.Extended.Result)
+	assert.Equal(t, Failure, s.Result, "a claimed extended feature that fails fails the suite")
+	assert.Equal(t, Success, suite(ok, Feature{Name: "x", Support: Extended, Result: Skipped, Unsupported: true}).Result,
+		"an unclaimed extended feature changes no result")
 }
 
 func TestEmptyReportIsStillWritten(t *testing.T) {
@@ -107,6 +139,7 @@ func TestSummarize(t *testing.T) {
 	require.NoError(t, err)
 	ok := NewRecorder(Environment{Mode: "ambient", KubernetesVersion: "v1.34.4", Versions: map[string]string{"istio": "1.27.1"}})
 	ok.Check("opeaistio", "gateway-certificate/san", nil)
+	ok.Feature("opeaistio", Feature{Name: "gateway-certificate", Support: Core, Result: Success})
 	_, err = ok.Write(filepath.Join(dir, "job-2", "opeaistio"))
 	require.NoError(t, err)
 	table, failed, err := Summarize(dir)

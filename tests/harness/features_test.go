@@ -1,0 +1,159 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/e2e-framework/pkg/env"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/features"
+	"sigs.k8s.io/yaml"
+
+	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/report"
+)
+
+// Features that fail must fail their test, so the recording is exercised
+// in a child process (this test binary run again) whose report the parent
+// reads.
+
+const childEnv = "MC_HARNESS_CHILD"
+
+func TestFeatureResultsAndProfiles(t *testing.T) {
+	rep := runChild(t, "all")
+	require.Len(t, rep.Suites, 1)
+	s := rep.Suites[0]
+	got := map[string]report.Feature{}
+	for _, f := range s.Features {
+		got[f.Name] = f
+	}
+	for name, want := range map[string]report.Result{
+		"core-passes": report.Success, "core-fails": report.Failure, "core-exempt": report.Skipped,
+		"core-not-selected": report.Skipped, "core-one-assessment-left-out": report.Skipped,
+		"core-fatal-in-setup": report.Failure, "extended-claimed": report.Success,
+		"extended-claimed-fails": report.Failure, "extended-unclaimed": report.Skipped,
+	} {
+		assert.Equal(t, want, got[name].Result, "%s: %s", name, got[name].Message)
+	}
+	assert.True(t, got["extended-unclaimed"].Unsupported)
+	assert.Contains(t, got["extended-unclaimed"].Message, "--supported-features=extended-unclaimed")
+	assert.Contains(t, got["core-fatal-in-setup"].Message, "fatal")
+	assert.Contains(t, got["core-one-assessment-left-out"].Message, "1 of 2 assessments ran")
+
+	assert.Equal(t, report.Failure, s.Core.Result)
+	assert.Equal(t, report.Statistics{Passed: 1, Failed: 2, Skipped: 3}, s.Core.Statistics)
+	assert.ElementsMatch(t, []string{"core-fails", "core-fatal-in-setup"}, s.Core.FailedFeatures)
+	require.NotNil(t, s.Extended)
+	assert.Equal(t, report.Failure, s.Extended.Result)
+	assert.Equal(t, []string{"extended-claimed", "extended-claimed-fails"}, s.Extended.SupportedFeatures)
+	assert.Equal(t, []string{"extended-unclaimed"}, s.Extended.UnsupportedFeatures)
+
+	// The check of a failing extended feature does not touch the core result.
+	for _, c := range s.Checks {
+		if c.Name == "extended-check" {
+			assert.Equal(t, "extended-claimed-fails", c.Feature)
+		}
+	}
+}
+
+func TestUnclaimedExtendedFeaturesChangeNoResult(t *testing.T) {
+	s := runChild(t, "core-only").Suites[0]
+	assert.Equal(t, report.Success, s.Core.Result)
+	assert.Equal(t, report.Success, s.Result, "an unclaimed extended feature is unsupported, not a skip of the suite")
+	assert.Equal(t, []string{"extended-unclaimed"}, s.Extended.UnsupportedFeatures)
+	assert.Empty(t, s.Extended.Result, "nothing claimed, nothing to judge")
+}
+
+func TestClaimingACoreOrUnknownFeatureIsAnError(t *testing.T) {
+	for _, c := range []struct{ mode, want string }{
+		{"claim-core", `"core-passes": a core feature, always claimed`},
+		{"claim-unknown", `"nope": no such feature in suite s; its extended features are extended-claimed, extended-claimed-fails, extended-unclaimed`},
+		{"exempt-unknown", `--exempt-features "nope": no such feature`},
+	} {
+		out, err := child(t, c.mode, t.TempDir())
+		require.Error(t, err)
+		assert.Contains(t, out, c.want)
+	}
+}
+
+func runChild(t *testing.T, mode string) report.Report {
+	t.Helper()
+	dir := t.TempDir()
+	out, _ := child(t, mode, dir)
+	data, err := os.ReadFile(filepath.Join(dir, report.FileName))
+	require.NoError(t, err, out)
+	var rep report.Report
+	require.NoError(t, yaml.Unmarshal(data, &rep))
+	return rep
+}
+
+func child(t *testing.T, mode, dir string) (string, error) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestChildFeatures$", "-test.v")
+	cmd.Env = append(os.Environ(), childEnv+"="+mode, "MC_HARNESS_DIR="+dir)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestChildFeatures is the child: it runs only under childEnv.
+func TestChildFeatures(t *testing.T) {
+	mode := os.Getenv(childEnv)
+	if mode == "" {
+		t.Skip("run by TestFeatureResultsAndProfiles")
+	}
+	cfg := envconf.New().WithFeatureRegex("^(core|extended)-[a-z-]+$").WithSkipFeatureRegex("core-not-selected").
+		WithSkipAssessmentRegex("left-out")
+	r := &Run{Suite: "s", Opts: options.Defaults(), Config: cfg, Env: env.NewWithConfig(cfg), Report: report.NewRecorder(report.Environment{})}
+	defer func() { _, _ = r.Report.Write(os.Getenv("MC_HARNESS_DIR")) }()
+
+	pass := func(name string, fb *features.FeatureBuilder) features.Feature {
+		return fb.Assess("ok", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			r.Check(t, name+"-check", nil)
+			return ctx
+		}).Feature()
+	}
+	fail := func(name string, fb *features.FeatureBuilder) features.Feature {
+		return fb.Assess("fails", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			r.Check(t, name+"-check", errors.New("refused cell answered"))
+			return ctx
+		}).Feature()
+	}
+	if mode == "core-only" {
+		r.Test(t, pass("core-passes", r.Feature("core-passes", "matrix")), pass("extended-unclaimed", r.ExtendedFeature("extended-unclaimed", "matrix")))
+		return
+	}
+	r.Opts.ExemptFeatures = []string{"core-exempt"}
+	r.Opts.SupportedFeatures = []string{"extended-claimed"}
+	switch mode {
+	case "claim-core":
+		r.Opts.SupportedFeatures = []string{"core-passes"}
+	case "claim-unknown":
+		r.Opts.SupportedFeatures = []string{"nope"}
+	case "exempt-unknown":
+		r.Opts.ExemptFeatures = []string{"nope"}
+	}
+	r.Claim("extended-claimed-fails")
+	r.Test(t,
+		pass("core-passes", r.Feature("core-passes", "matrix")),
+		fail("core-fails", r.Feature("core-fails", "matrix")),
+		pass("core-exempt", r.Feature("core-exempt", "matrix")),
+		pass("core-not-selected", r.Feature("core-not-selected", "matrix")),
+		pass("core-one-assessment-left-out", r.Feature("core-one-assessment-left-out", "matrix").
+			Assess("left-out", func(ctx context.Context, _ *testing.T, _ *envconf.Config) context.Context { return ctx })),
+		r.Feature("core-fatal-in-setup", "control").Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			t.Fatal("cannot remove the policy")
+			return ctx
+		}).Feature(),
+		pass("extended-claimed", r.ExtendedFeature("extended-claimed", "matrix")),
+		r.ExtendedFeature("extended-claimed-fails", "matrix").Assess("fails", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			r.Check(t, "extended-check", errors.New("no TLS"))
+			return ctx
+		}).Feature(),
+		pass("extended-unclaimed", r.ExtendedFeature("extended-unclaimed", "matrix")),
+	)
+}
