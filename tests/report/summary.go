@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -45,9 +46,15 @@ func Summarize(dir string) (string, bool, error) {
 					bad = append(bad, c.Name)
 				}
 			}
+			for _, f := range s.Features {
+				if f.Result == Failure && !slices.Contains(bad, f.Name) {
+					bad = append(bad, f.Name)
+				}
+			}
 			failed = failed || s.Result == Failure
-			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %s |", s.Name, rep.Environment.Mode,
-				rep.Environment.Versions["istio"], rep.Environment.KubernetesVersion, s.Result, strings.Join(bad, ", ")))
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s |", s.Name, rep.Environment.Mode,
+				rep.Environment.Versions["istio"], rep.Environment.KubernetesVersion, s.Result, strings.Join(bad, ", "),
+				strings.Join(s.Core.SkippedFeatures, ", ")))
 		}
 		return nil
 	})
@@ -56,12 +63,12 @@ func Summarize(dir string) (string, bool, error) {
 	}
 	sort.Strings(rows)
 	var b strings.Builder
-	b.WriteString("| suite | mode | istio | kubernetes | result | failed |\n|---|---|---|---|---|---|\n")
+	b.WriteString("| suite | mode | istio | kubernetes | result | failed | core skipped |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		b.WriteString(r + "\n")
 	}
 	if len(rows) == 0 {
-		b.WriteString("| (no reports found) | | | | | |\n")
+		b.WriteString("| (no reports found) | | | | | | |\n")
 		failed = true
 	}
 	return b.String(), failed, nil
