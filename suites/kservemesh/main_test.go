@@ -41,6 +41,7 @@ func TestMain(m *testing.M) {
 		diagnostics.Extra{GVR: sksGVR, Namespace: "user1"},
 		diagnostics.Extra{GVR: schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}, Namespace: "user1"},
 	)
+	run.DiagnoseNamespaces("user1", "default", install.KServeNamespace, install.KnativeNamespace, "istio-system")
 	run.Needs(detect.Istio, detect.CertManager, detect.Knative, detect.KServe)
 	in := func() *install.Installer { return run.Installer }
 	t := run.Opts.Timeouts

@@ -44,6 +44,7 @@ func TestMain(m *testing.M) {
 		diagnostics.Extra{GVR: schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "certificates"}, Namespace: gatewayNamespace},
 		diagnostics.Extra{GVR: schema.GroupVersionResource{Version: "v1", Resource: "services"}, Namespace: gatewayNamespace},
 	)
+	run.DiagnoseNamespaces(install.ChatQnANamespace, "outside", gatewayNamespace, "istio-system", "cert-manager")
 	run.Needs(detect.Istio, detect.CertManager, detect.GatewayAPI, detect.ChatQnA)
 	in := func() *install.Installer { return run.Installer }
 	mode, t := run.Opts.Mode, run.Opts.Timeouts

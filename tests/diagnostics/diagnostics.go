@@ -21,16 +21,17 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
-	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
 
-// Limits of a bundle.
+// Limits: of a file, of a bundle, and of all the bundles of a run.
 const (
 	MaxFileBytes   = 256 << 10
 	MaxBundleBytes = 16 << 20
+	MaxRunBytes    = 64 << 20
 	logTailLines   = 400
 )
 
@@ -46,14 +47,14 @@ var Policies = []schema.GroupVersionResource{
 type Collector struct {
 	Kube    kubernetes.Interface
 	Dynamic dynamic.Interface
-	Exec    probe.Executor
+	// Config reaches the pods' admin ports by port-forward.
+	Config *rest.Config
 	// Extra are suite-specific resources to dump, e.g. KServe's
 	// inferenceservice-config or Knative's ServerlessServices.
 	Extra []Extra
 
-	mu      sync.Mutex
-	written int64
-	dropped []string
+	mu    sync.Mutex
+	total int64 // bytes written by every bundle of the run
 }
 
 // Extra is a resource kind a suite wants in its bundles.
@@ -63,45 +64,58 @@ type Extra struct {
 	Name      string // empty: all of the namespace
 }
 
-// Bundle writes diagnostics of a failed matrix into dir and returns the
-// files written. Errors reading one item are written into the bundle, never
+// Failure is what a bundle explains.
+type Failure struct {
+	// Summary is written first, as summary.txt: the matrix table, or the
+	// error of a setup step or check.
+	Summary string
+	// Namespaces get their pods, events and logs; ProxyNamespaces also the
+	// Envoy configuration of their sidecars.
+	Namespaces, ProxyNamespaces []string
+}
+
+// MatrixFailure explains a failed matrix: the namespaces its cells touch,
+// and the proxies only where cells failed (a config dump is large).
+func MatrixFailure(res matrix.Result) Failure {
+	return Failure{Summary: res.Table(), Namespaces: Namespaces(res.Cells), ProxyNamespaces: Namespaces(res.Failed())}
+}
+
+// Bundle writes the diagnostics of a failure into dir and returns the files
+// written. Errors reading one item are written into the bundle, never
 // returned: a diagnostics failure must not hide the test failure.
-func (c *Collector) Bundle(ctx context.Context, dir string, res matrix.Result) ([]string, error) {
+func (c *Collector) Bundle(ctx context.Context, dir string, f Failure) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	var files []string
-	write := func(name string, data []byte) {
-		if f := c.write(dir, name, data); f != "" {
-			files = append(files, f)
-		}
+	b := &bundle{c: c, dir: dir}
+	b.write("summary.txt", []byte(f.Summary))
+	for _, ns := range f.Namespaces {
+		c.namespace(ctx, ns, b.write)
 	}
-	write("matrix.txt", []byte(res.Table()))
-	namespaces := Namespaces(res)
-	for _, ns := range namespaces {
-		c.namespace(ctx, ns, write)
+	for _, ns := range f.ProxyNamespaces {
+		c.sidecars(ctx, ns, b.write)
 	}
 	for _, gvr := range Policies {
-		c.dump(ctx, gvr, "", "", write)
+		c.dump(ctx, gvr, "", "", b.write)
 	}
 	for _, e := range c.Extra {
-		c.dump(ctx, e.GVR, e.Namespace, e.Name, write)
+		c.dump(ctx, e.GVR, e.Namespace, e.Name, b.write)
 	}
-	c.ztunnel(ctx, write)
-	if len(c.dropped) > 0 {
-		write("DROPPED.txt", []byte("bundle size limit reached; not written:\n"+strings.Join(c.dropped, "\n")+"\n"))
+	c.ztunnel(ctx, b.write)
+	if len(b.dropped) > 0 {
+		b.write("DROPPED.txt", []byte("size limit reached (a bundle, or all bundles of the run); not written:\n"+strings.Join(b.dropped, "\n")+"\n"))
 	}
-	return files, nil
+	return b.files, nil
 }
 
 // serviceHost captures the namespace of a <svc>.<ns>.svc.cluster.local URL.
 var serviceHost = regexp.MustCompile(`^[a-z]+://[a-z0-9-]+\.([a-z0-9-]+)\.svc\.cluster\.local`)
 
-// Namespaces lists the namespaces a matrix touches: its clients' and its
-// targets' (from <svc>.<ns>.svc.cluster.local hosts).
-func Namespaces(res matrix.Result) []string {
+// Namespaces lists the namespaces that cells touch: their clients' and
+// their targets' (from <svc>.<ns>.svc.cluster.local hosts).
+func Namespaces(cells []matrix.CellResult) []string {
 	set := map[string]bool{}
-	for _, c := range res.Cells {
+	for _, c := range cells {
 		set[c.Client.Namespace] = true
 		if m := serviceHost.FindStringSubmatch(c.Request.URL); m != nil {
 			set[m[1]] = true
@@ -126,16 +140,44 @@ func (c *Collector) namespace(ctx context.Context, ns string, write func(string,
 	for _, p := range pods.Items {
 		for _, ct := range append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
 			write(fmt.Sprintf("%s/logs/%s.%s.log", ns, p.Name, ct.Name), c.logs(ctx, ns, p.Name, ct.Name))
-			if ct.Name == "istio-proxy" && p.Status.Phase == corev1.PodRunning {
-				out, stderr, err := c.Exec.Exec(ctx, probe.Pod{Namespace: ns, Name: p.Name, Container: "istio-proxy"},
-					[]string{"pilot-agent", "request", "GET", "config_dump"})
-				if err != nil {
-					out = []byte(fmt.Sprintf("config_dump failed: %v %s", err, stderr))
-				}
-				write(fmt.Sprintf("%s/proxy/%s.config_dump.json", ns, p.Name), out)
-			}
 		}
 	}
+}
+
+// sidecars dumps the Envoy configuration of every running pod of ns that
+// has an istio-proxy sidecar: listeners with their RBAC filters, clusters
+// with their TLS settings, and the certificates' metadata (Envoy redacts
+// private keys).
+func (c *Collector) sidecars(ctx context.Context, ns string, write func(string, []byte)) {
+	pods, err := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return // namespace() already wrote the error
+	}
+	for _, p := range pods.Items {
+		if p.Status.Phase != corev1.PodRunning || !hasContainer(p, "istio-proxy") {
+			continue
+		}
+		write(fmt.Sprintf("%s/proxy/%s.config_dump.json", ns, p.Name), c.admin(ctx, ns, p.Name, "config_dump"))
+	}
+}
+
+func hasContainer(p corev1.Pod, name string) bool {
+	for _, ct := range append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
+		if ct.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// admin GETs path from the pod's proxy admin port; a failure is written in
+// place of the dump.
+func (c *Collector) admin(ctx context.Context, ns, pod, path string) []byte {
+	data, err := AdminGet(ctx, c.Config, c.Kube, ns, pod, ProxyAdminPort, path, MaxFileBytes+1)
+	if err != nil {
+		return append(data, []byte(fmt.Sprintf("\n%s unavailable: %v\n", path, err))...)
+	}
+	return data
 }
 
 func (c *Collector) logs(ctx context.Context, ns, pod, container string) []byte {
@@ -149,8 +191,9 @@ func (c *Collector) logs(ctx context.Context, ns, pod, container string) []byte 
 	return data
 }
 
-// ztunnel dumps ztunnel's logs and its workload view (admin :15000
-// config_dump through the API server's pod proxy) when ambient runs.
+// ztunnel dumps, when ambient runs, ztunnel's logs and its view of the
+// mesh: the config_dump of its admin port holds the workloads (with their
+// protocol, HBONE or TCP), services, policies and certificates it knows.
 func (c *Collector) ztunnel(ctx context.Context, write func(string, []byte)) {
 	pods, err := c.Kube.CoreV1().Pods("istio-system").List(ctx, metav1.ListOptions{LabelSelector: "app=ztunnel"})
 	if err != nil || len(pods.Items) == 0 {
@@ -158,11 +201,9 @@ func (c *Collector) ztunnel(ctx context.Context, write func(string, []byte)) {
 	}
 	for _, p := range pods.Items {
 		write("istio-system/ztunnel/"+p.Name+".log", c.logs(ctx, "istio-system", p.Name, "istio-proxy"))
-		data, err := c.Kube.CoreV1().Pods("istio-system").ProxyGet("http", p.Name, "15000", "config_dump", nil).DoRaw(ctx)
-		if err != nil {
-			data = []byte("config_dump unavailable: " + err.Error())
+		if p.Status.Phase == corev1.PodRunning {
+			write("istio-system/ztunnel/"+p.Name+".config_dump.json", c.admin(ctx, "istio-system", p.Name, "config_dump"))
 		}
-		write("istio-system/ztunnel/"+p.Name+".config_dump.json", data)
 	}
 }
 
@@ -198,25 +239,39 @@ func toYAML(v any, err error) []byte {
 	return data
 }
 
-// write stores one file, truncated to MaxFileBytes, unless the bundle is
-// full; it returns the path written.
-func (c *Collector) write(dir, name string, data []byte) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// bundle is one bundle being written.
+type bundle struct {
+	c       *Collector
+	dir     string
+	written int64
+	files   []string
+	dropped []string
+}
+
+// write stores one file, truncated to MaxFileBytes, unless the bundle or
+// the run is full (then the name is listed in DROPPED.txt).
+func (b *bundle) write(name string, data []byte) {
 	if len(data) > MaxFileBytes {
 		data = append(data[:MaxFileBytes], []byte("\n... truncated ...\n")...)
 	}
-	if c.written+int64(len(data)) > MaxBundleBytes && name != "DROPPED.txt" {
-		c.dropped = append(c.dropped, name)
-		return ""
+	n := int64(len(data))
+	b.c.mu.Lock()
+	full := name != "DROPPED.txt" && (b.written+n > MaxBundleBytes || b.c.total+n > MaxRunBytes)
+	if !full {
+		b.c.total += n
 	}
-	path := filepath.Join(dir, name)
+	b.c.mu.Unlock()
+	if full {
+		b.dropped = append(b.dropped, name)
+		return
+	}
+	path := filepath.Join(b.dir, name)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return ""
+		return
 	}
 	if err := os.WriteFile(path, data, 0o644); err != nil {
-		return ""
+		return
 	}
-	c.written += int64(len(data))
-	return path
+	b.written += n
+	b.files = append(b.files, path)
 }

@@ -18,17 +18,17 @@ func TestNamespacesOfAMatrix(t *testing.T) {
 		{Cell: matrix.Cell{Client: matrix.Client{Namespace: "default"}, Request: probe.Request{URL: "http://sklearn-iris-predictor.user1.svc.cluster.local/v1/models/x"}}},
 		{Cell: matrix.Cell{Client: matrix.Client{Namespace: "outside"}, Request: probe.Request{URL: "https://chatqna.intel.com/home"}}},
 	}}
-	assert.Equal(t, []string{"default", "outside", "user1"}, Namespaces(res))
+	assert.Equal(t, []string{"default", "outside", "user1"}, Namespaces(res.Cells))
 }
 
 func TestBundleIsBounded(t *testing.T) {
 	dir := t.TempDir()
-	c := &Collector{}
+	b := &bundle{c: &Collector{}, dir: dir}
 	big := bytes.Repeat([]byte("x"), 2*MaxFileBytes)
 	for i := 0; i < 2*MaxBundleBytes/MaxFileBytes; i++ {
-		c.write(dir, filepath.Join("logs", string(rune('a'+i%26))+string(rune('a'+i/26))+".log"), big)
+		b.write(filepath.Join("logs", string(rune('a'+i%26))+string(rune('a'+i/26))+".log"), big)
 	}
-	c.write(dir, "DROPPED.txt", []byte("note"))
+	b.write("DROPPED.txt", []byte("note"))
 	var total int64
 	require.NoError(t, filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
 		if err == nil && !info.IsDir() {
@@ -38,6 +38,32 @@ func TestBundleIsBounded(t *testing.T) {
 		return err
 	}))
 	assert.LessOrEqual(t, total, int64(MaxBundleBytes+64))
-	assert.NotEmpty(t, c.dropped, "what did not fit is listed")
+	assert.NotEmpty(t, b.dropped, "what did not fit is listed")
 	assert.FileExists(t, filepath.Join(dir, "DROPPED.txt"))
+}
+
+func TestRunIsBoundedAcrossBundles(t *testing.T) {
+	c := &Collector{}
+	big := bytes.Repeat([]byte("x"), MaxFileBytes)
+	var written int
+	for n := 0; n < 2*MaxRunBytes/MaxBundleBytes; n++ {
+		b := &bundle{c: c, dir: filepath.Join(t.TempDir(), "b")}
+		for i := 0; i < MaxBundleBytes/MaxFileBytes; i++ {
+			b.write(filepath.Join("logs", string(rune('a'+i%26))+string(rune('a'+i/26))+".log"), big)
+		}
+		written += len(b.files)
+	}
+	assert.Equal(t, MaxRunBytes/MaxFileBytes, written, "every bundle is full until the run's budget is spent")
+	assert.Equal(t, int64(MaxRunBytes), c.total)
+}
+
+func TestMatrixFailureDumpsProxiesOnlyWhereCellsFailed(t *testing.T) {
+	res := matrix.Result{Cells: []matrix.CellResult{
+		{Cell: matrix.Cell{Client: matrix.Client{Namespace: "user1"}, Request: probe.Request{URL: "http://a.user1.svc.cluster.local/"}}, Passed: true},
+		{Cell: matrix.Cell{Client: matrix.Client{Namespace: "default"}, Request: probe.Request{URL: "http://b.kserve-test.svc.cluster.local/"}}},
+	}}
+	f := MatrixFailure(res)
+	assert.Equal(t, []string{"default", "kserve-test", "user1"}, f.Namespaces)
+	assert.Equal(t, []string{"default", "kserve-test"}, f.ProxyNamespaces)
+	assert.Contains(t, f.Summary, "b.kserve-test.svc.cluster.local", "the summary is the matrix table")
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -60,6 +61,7 @@ type Run struct {
 	kubeconfig     string
 	kubeContext    string
 	extra          []diagnostics.Extra
+	namespaces     []string
 	needs          []string
 	claims         []string
 	plan           map[string]detect.Step
@@ -86,6 +88,38 @@ func (r *Run) Install(component, name string, fn func(ctx context.Context) error
 
 // AddDiagnostics names resources a suite wants in every diagnostics bundle.
 func (r *Run) AddDiagnostics(e ...diagnostics.Extra) { r.extra = append(r.extra, e...) }
+
+// DiagnoseNamespaces names the namespaces whose pods, events, logs and
+// sidecar configuration explain a failed setup step or check (a failed
+// matrix names its own).
+func (r *Run) DiagnoseNamespaces(ns ...string) { r.namespaces = append(r.namespaces, ns...) }
+
+// diagnose writes a bundle for a failed setup step or check, under
+// <output>/diagnostics/<name>. Before the cluster answers there is nothing
+// to collect.
+func (r *Run) diagnose(name string, err error) {
+	if r.Diagnostics == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), diagnoseTimeout)
+	defer cancel()
+	r.bundle(ctx, name, diagnostics.Failure{Summary: name + ": " + err.Error() + "\n", Namespaces: r.namespaces, ProxyNamespaces: r.namespaces})
+}
+
+// diagnoseTimeout bounds the writing of one bundle.
+const diagnoseTimeout = 3 * time.Minute
+
+var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9/_.-]+`)
+
+func (r *Run) bundle(ctx context.Context, name string, f diagnostics.Failure) {
+	dir := filepath.Join(r.Opts.OutputDir, "diagnostics", strings.ReplaceAll(unsafeName.ReplaceAllString(name, "-"), "..", "-"))
+	files, err := r.Diagnostics.Bundle(ctx, dir, f)
+	if err != nil {
+		r.Logf("diagnostics of %s: %v", name, err)
+		return
+	}
+	r.Logf("diagnostics of %s: %d files in %s", name, len(files), dir)
+}
 
 // BaselineMeaning is what a failed baseline does to every other verdict.
 const BaselineMeaning = "the baseline failed: this cluster's plain networking or the probe's classification is broken, so the mesh verdicts of this run mean nothing"
@@ -208,7 +242,7 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 	if missing := detect.MissingComponents(steps); len(missing) > 0 {
 		return ctx, fmt.Errorf("the cluster lacks %s and --install forbids installing it: install it yourself, or allow --install=missing", strings.Join(missing, ", "))
 	}
-	r.Diagnostics = &diagnostics.Collector{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Exec: r.Exec, Extra: r.extra}
+	r.Diagnostics = &diagnostics.Collector{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Config: rc, Extra: r.extra}
 	r.Installer = &install.Installer{Kube: r.Kube, Apply: r.Apply, Opts: r.Opts, Versions: r.Versions, Wait: true, Logf: r.Logf,
 		Helm: &install.Helm{Kubeconfig: r.kubeconfig, Context: r.kubeContext, Logf: r.Logf}}
 	return ctx, nil
@@ -234,6 +268,7 @@ func (r *Run) Step(name string, fn func(ctx context.Context) error) env.Func {
 		r.Logf("step %s ...", name)
 		if err := fn(ctx); err != nil {
 			r.Report.Check(r.Suite, "setup/"+name, err)
+			r.diagnose("setup/"+name, err)
 			return ctx, fmt.Errorf("step %s: %w", name, err)
 		}
 		r.installed = append(r.installed, name)
@@ -270,12 +305,7 @@ func (r *Run) Matrix(ctx context.Context, t *testing.T, m matrix.Matrix) matrix.
 	t.Log("\n" + report.Scrub(res.Table(), options.Secrets()...))
 	if !res.Passed() {
 		t.Errorf("matrix %s: %d of %d cells failed (table above)", m.Name, len(res.Failed()), len(res.Cells))
-		dir := filepath.Join(r.Opts.OutputDir, "diagnostics", m.Name)
-		if files, err := r.Diagnostics.Bundle(ctx, dir, res); err != nil {
-			t.Logf("diagnostics: %v", err)
-		} else {
-			t.Logf("diagnostics: %d files in %s", len(files), dir)
-		}
+		r.bundle(ctx, m.Name, diagnostics.MatrixFailure(res))
 	}
 	return res
 }
@@ -286,6 +316,7 @@ func (r *Run) Check(t *testing.T, name string, err error) {
 	r.Report.Check(r.Suite, name, err)
 	if err != nil {
 		t.Errorf("%s: %v", name, err)
+		r.diagnose(name, err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,14 +59,24 @@ func TestKServeCellsFailOnlyWhereEnforcementIsNeeded(t *testing.T) {
 
 	// A failing matrix produces a bounded diagnostics bundle.
 	dir := t.TempDir()
-	col := &diagnostics.Collector{Kube: kube, Dynamic: applier.Dynamic, Exec: exec_}
-	files, err := col.Bundle(context.Background(), dir, res)
+	col := &diagnostics.Collector{Kube: kube, Dynamic: applier.Dynamic, Config: restCfg}
+	start := time.Now()
+	files, err := col.Bundle(context.Background(), dir, diagnostics.MatrixFailure(res))
 	require.NoError(t, err)
-	for _, want := range []string{"matrix.txt", "default/pods.yaml", "default/events.yaml", "user1/pods.yaml"} {
+	t.Logf("bundle written in %s", time.Since(start).Round(time.Millisecond))
+	for _, want := range []string{"summary.txt", "default/pods.yaml", "default/events.yaml", "user1/pods.yaml"} {
 		assert.FileExists(t, filepath.Join(dir, want))
 	}
 	logs, _ := filepath.Glob(filepath.Join(dir, "user1", "logs", "standin-*.standin.log"))
 	assert.NotEmpty(t, logs, "the stand-in's logs are in the bundle")
+
+	// The proxies' views come through a port-forward to admin ports that
+	// listen on the pod's localhost only, as Envoy's and ztunnel's do: the
+	// sidecar stand-in of the failing cells' target, and ztunnel's.
+	assertDump(t, dir, "user1/proxy/standin-*.config_dump.json")
+	assertDump(t, dir, "istio-system/ztunnel/ztunnel-standin-*.config_dump.json")
+	sidecarless, _ := filepath.Glob(filepath.Join(dir, "default", "proxy", "*"))
+	assert.Empty(t, sidecarless, "pods without an istio-proxy container have no proxy view")
 	var total int64
 	for _, f := range files {
 		if info, err := os.Stat(f); err == nil {
@@ -74,6 +85,18 @@ func TestKServeCellsFailOnlyWhereEnforcementIsNeeded(t *testing.T) {
 	}
 	assert.LessOrEqual(t, total, int64(diagnostics.MaxBundleBytes))
 	t.Logf("diagnostics: %d files, %d bytes", len(files), total)
+}
+
+// assertDump checks that one dump matches pattern and holds the stand-in
+// admin's answer naming the pod the file is named after.
+func assertDump(t *testing.T, dir, pattern string) {
+	t.Helper()
+	dumps, _ := filepath.Glob(filepath.Join(dir, pattern))
+	require.Len(t, dumps, 1, pattern)
+	data, err := os.ReadFile(dumps[0])
+	require.NoError(t, err)
+	pod := strings.TrimSuffix(filepath.Base(dumps[0]), ".config_dump.json")
+	assert.Contains(t, string(data), `"pod":"`+pod+`"`, "the dump is the admin port's answer: %s", data)
 }
 
 func TestKServeMTLSIdentityNeedsTheMesh(t *testing.T) {

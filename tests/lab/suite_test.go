@@ -75,6 +75,31 @@ func TestBaselineSuiteRunsEndToEnd(t *testing.T) {
 	assert.Empty(t, containersOf(t, "mc-lab-suite"), "the cluster the run created is deleted")
 }
 
+// A setup step that fails (here: workloads that cannot be ready within a
+// millisecond) fails the run, leaves a diagnostics bundle of the suite's
+// namespaces, and still deletes the cluster.
+func TestFailedSetupStepLeavesDiagnostics(t *testing.T) {
+	bin, out := suiteBinary(t), t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append(suiteArgs("mc-lab-setupfail", out), "--ready-timeout=1ms")...)
+	cmd.Dir = filepath.Join(repoRoot(), "suites", "baseline")
+	logs, err := cmd.CombinedOutput()
+	t.Log(tail(string(logs), 20))
+	require.Error(t, err, "a failed setup step fails the run")
+	rep := readReport(t, out)
+	assert.Equal(t, report.Failure, rep.Suites[0].Result)
+	bundle := filepath.Join(out, "baseline", "diagnostics", "setup", "baseline-workloads")
+	summary, err := os.ReadFile(filepath.Join(bundle, "summary.txt"))
+	require.NoError(t, err, "the failed step has a bundle")
+	assert.Contains(t, string(summary), "setup/baseline-workloads: ")
+	pods, err := os.ReadFile(filepath.Join(bundle, "mc-baseline", "pods.yaml"))
+	require.NoError(t, err)
+	assert.Contains(t, string(pods), "httpbin", "the bundle holds the suite's pods")
+	assert.FileExists(t, filepath.Join(bundle, "mc-baseline", "events.yaml"))
+	assert.Empty(t, containersOf(t, "mc-lab-setupfail"), "the cluster the run created is deleted")
+}
+
 func TestInterruptTearsDownAndWritesTheReport(t *testing.T) {
 	bin, out := suiteBinary(t), t.TempDir()
 	cmd := exec.Command(bin, suiteArgs("mc-lab-sigint", out)...)

@@ -22,6 +22,7 @@ const Fixture = "baseline/workloads.yaml"
 
 // Deploy applies the baseline workloads and waits for them.
 func Deploy(r *harness.Run) func(ctx context.Context) error {
+	r.DiagnoseNamespaces(cases.BaselineClient.Namespace)
 	return func(ctx context.Context) error {
 		if err := fixtures.Apply(ctx, r.Apply, Fixture); err != nil {
 			return err

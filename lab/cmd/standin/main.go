@@ -3,7 +3,10 @@
 // real targets, and enforces nothing: KServe's V1 protocol
 // (GET /v1/models/<name>, POST /v1/models/<name>:predict), nginx's /home
 // page of ChatQnA, and httpbin's /get, /delay/<n> and /headers. The lab uses it to prove the
-// harness, never KServe or OPEA.
+// harness, never KServe or OPEA. Listening on 127.0.0.1:15000 in a container
+// named istio-proxy, it stands in for an Envoy or ztunnel admin port: its
+// /config_dump names the pod, so a diagnostics bundle shows which pod the
+// port-forward reached.
 package main
 
 import (
@@ -12,6 +15,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +50,10 @@ func main() {
 			h[k] = strings.Join(v, ",")
 		}
 		writeJSON(w, map[string]any{"headers": h})
+	})
+	mux.HandleFunc("/config_dump", func(w http.ResponseWriter, _ *http.Request) {
+		host, _ := os.Hostname()
+		writeJSON(w, map[string]any{"labStandIn": "proxy admin config_dump", "pod": host})
 	})
 	list := strings.Split(*addrs, ",")
 	for _, a := range list[1:] {
