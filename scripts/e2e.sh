@@ -8,6 +8,13 @@ cd "$(dirname "$0")/.."
 die() { echo "make e2e: $*" >&2; exit 1; }
 
 command -v go >/dev/null || die "Go is not installed: see https://go.dev/dl"
+# SUITES selects suites by name (make e2e SUITES="baseline opeaistio").
+all=$(cd suites && ls -d */ | tr -d / | tr '\n' ' ')
+pkgs=()
+for s in ${SUITES:-$all}; do
+  [ -d "suites/$s" ] || die "unknown suite '$s': the suites are ${all% }"
+  pkgs+=("./suites/$s")
+done
 if ! grep -q -- '--kubeconfig' <<<"$*"; then
   command -v docker >/dev/null || die "Docker is not installed: kind runs the cluster in Docker containers. Install Docker, or pass --kubeconfig=<file> to use an existing cluster."
   docker info >/dev/null 2>&1 || die "Docker is installed but its engine is not reachable (docker info failed): start dockerd, or pass --kubeconfig=<file> to use an existing cluster."
@@ -23,4 +30,4 @@ fi
 mkdir -p _output
 # Suites run one after another: each needs the whole cluster.
 set -x
-go test -p 1 -count=1 -timeout 120m ./suites/... -args --output-dir="$PWD/_output" "$@"
+go test -p 1 -count=1 -timeout 120m "${pkgs[@]}" -args --output-dir="$PWD/_output" "$@"
