@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"slices"
 	"testing"
 	"time"
 
@@ -59,11 +58,7 @@ func claimHostTLS() error {
 		run.Claim(hostTLSIngress)
 		return nil
 	}
-	claimed := run.Opts.AllFeatures
-	for _, f := range run.Opts.SupportedFeatures {
-		claimed = claimed || f == hostTLSIngress
-	}
-	if claimed && run.Opts.IngressAddress == "" && !slices.Contains(run.Opts.ExemptFeatures, hostTLSIngress) {
+	if run.Claimed(hostTLSIngress) && run.Opts.IngressAddress == "" {
 		return fmt.Errorf("%s is claimed but this machine's address of the TLS ingress is unknown: pass --ingress-address=HOST:PORT, or --exempt-features=%s", hostTLSIngress, hostTLSIngress)
 	}
 	return nil

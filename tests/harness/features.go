@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -37,14 +38,14 @@ func (r *Run) Test(t *testing.T, fs ...features.Feature) {
 		}
 	}
 	exempt := map[string]bool{}
-	for _, e := range r.Opts.ExemptFeatures {
+	for _, e := range r.ForThisSuite(r.Opts.ExemptFeatures) {
 		if support[e] == "" {
 			t.Fatalf("--exempt-features %q: no such feature in suite %s; its features are %s", e, r.Suite, featureNames(fs))
 		}
 		exempt[e] = true
 	}
 	claimed := map[string]bool{}
-	for _, c := range append(append([]string(nil), r.Opts.SupportedFeatures...), r.claims...) {
+	for _, c := range append(r.ForThisSuite(r.Opts.SupportedFeatures), r.claims...) {
 		switch support[c] {
 		case "":
 			t.Fatalf("--supported-features %q: no such feature in suite %s; its extended features are %s", c, r.Suite, listOrNone(extended))
@@ -80,6 +81,31 @@ func (r *Run) Test(t *testing.T, fs ...features.Feature) {
 // Claim claims an extended feature that the run itself provides (for
 // example a port mapping of the suite's own kind cluster).
 func (r *Run) Claim(feature string) { r.claims = append(r.claims, feature) }
+
+// Claimed reports whether an extended feature will run: claimed and not
+// exempt.
+func (r *Run) Claimed(feature string) bool {
+	mine := r.ForThisSuite(r.Opts.SupportedFeatures)
+	return (r.Opts.AllFeatures || slices.Contains(mine, feature) || slices.Contains(r.claims, feature)) &&
+		!slices.Contains(r.ForThisSuite(r.Opts.ExemptFeatures), feature)
+}
+
+// ForThisSuite keeps the feature names meant for this suite: a name may be
+// qualified as <suite>/<feature>, so that one flag or config file serves a
+// run of several suites; a name qualified with another suite is dropped.
+func (r *Run) ForThisSuite(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if suite, feature, ok := strings.Cut(n, "/"); ok {
+			if suite != r.Suite {
+				continue
+			}
+			n = feature
+		}
+		out = append(out, n)
+	}
+	return out
+}
 
 func supportOf(f features.Feature) string {
 	for _, v := range f.Labels()[SupportLabel] {

@@ -127,8 +127,8 @@ func TestChildFeatures(t *testing.T) {
 		r.Test(t, pass("core-passes", r.Feature("core-passes", "matrix")), pass("extended-unclaimed", r.ExtendedFeature("extended-unclaimed", "matrix")))
 		return
 	}
-	r.Opts.ExemptFeatures = []string{"core-exempt"}
-	r.Opts.SupportedFeatures = []string{"extended-claimed"}
+	r.Opts.ExemptFeatures = []string{"s/core-exempt", "other-suite/no-such-feature-here"}
+	r.Opts.SupportedFeatures = []string{"extended-claimed", "other-suite/extended-elsewhere"}
 	switch mode {
 	case "claim-core":
 		r.Opts.SupportedFeatures = []string{"core-passes"}
@@ -156,4 +156,21 @@ func TestChildFeatures(t *testing.T) {
 		}).Feature(),
 		pass("extended-unclaimed", r.ExtendedFeature("extended-unclaimed", "matrix")),
 	)
+}
+
+func TestFeatureNamesMayNameTheirSuite(t *testing.T) {
+	r := &Run{Suite: "opeaistio", Opts: options.Defaults()}
+	assert.Equal(t, []string{"cleanup", "strict-control"}, r.ForThisSuite([]string{"cleanup", "kservemesh/policy-control", "opeaistio/strict-control"}))
+
+	assert.False(t, r.Claimed("host-tls-ingress"))
+	r.Opts.SupportedFeatures = []string{"opeaistio/host-tls-ingress"}
+	assert.True(t, r.Claimed("host-tls-ingress"))
+	r.Opts.ExemptFeatures = []string{"host-tls-ingress"}
+	assert.False(t, r.Claimed("host-tls-ingress"), "an exempt feature does not run, claimed or not")
+	r.Opts = options.Defaults()
+	r.Opts.AllFeatures = true
+	assert.True(t, r.Claimed("host-tls-ingress"))
+	r.Opts.AllFeatures = false
+	r.Claim("host-tls-ingress")
+	assert.True(t, r.Claimed("host-tls-ingress"))
 }

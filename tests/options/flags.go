@@ -25,9 +25,9 @@ func Register(fs *flag.FlagSet, o *Options) {
 	fs.Var((*kvFlag)(&o.ChartSources), "chart-source", "component=source override, repeatable; components: "+strings.Join(sortedKeys(ChartComponents), ", "))
 	fs.Var((*installFlag)(&o.Install), "install", "what to install: all, missing or none, for every component or as component=policy, repeatable; default all on kind, missing on --kubeconfig")
 	fs.Var((*profileFlag)(&o.ChatQnAProfile), "chatqna-profile", "ChatQnA profile: light (kind) or full (needs $"+HuggingFaceTokenEnv+")")
-	fs.Var((*featuresFlag)(&o.SupportedFeatures), "supported-features", "extended features the implementation claims, comma-separated or repeated; unclaimed extended features are reported as unsupported")
+	fs.Var((*featuresFlag)(&o.SupportedFeatures), "supported-features", "extended features the implementation claims, as [suite/]feature, comma-separated or repeated; unclaimed extended features are reported as unsupported")
 	fs.BoolVar(&o.AllFeatures, "all-features", o.AllFeatures, "claim every extended feature of the suite")
-	fs.Var((*featuresFlag)(&o.ExemptFeatures), "exempt-features", "features the implementation opts out of, comma-separated or repeated; skipped and reported (an exempt core feature makes the suite partial)")
+	fs.Var((*featuresFlag)(&o.ExemptFeatures), "exempt-features", "features the implementation opts out of, as [suite/]feature, comma-separated or repeated; skipped and reported (an exempt core feature makes the suite partial)")
 	fs.StringVar(&o.IngressAddress, "ingress-address", o.IngressAddress, "HOST:PORT of the TLS ingress as reached from this machine, for host-tls-ingress; default on the suite's kind cluster: its mapped node port on 127.0.0.1")
 	im := &o.Implementation
 	fs.StringVar(&im.Organization, "organization", im.Organization, "report: organization of the implementation under test")
