@@ -1,5 +1,5 @@
 // Package diagnostics writes, when a check fails, what a person needs to
-// see why: pods, events and logs of the namespaces involved, the mesh
+// see why: pods, deployments, events and logs of the namespaces involved, the mesh
 // policies, the proxies' view (a sidecar's config dump, or ztunnel's logs
 // and config), and any resource a suite names. The bundle is bounded in
 // size: every file and the whole bundle have a cap.
@@ -134,6 +134,9 @@ func (c *Collector) namespace(ctx context.Context, ns string, write func(string,
 	write(ns+"/pods.yaml", toYAML(pods, err))
 	events, err := c.Kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
 	write(ns+"/events.yaml", toYAML(events, err))
+	// Their status says why pods are missing or not ready.
+	deployments, err := c.Kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	write(ns+"/deployments.yaml", toYAML(deployments, err))
 	if pods == nil {
 		return
 	}

@@ -93,9 +93,12 @@ func TestFailedSetupStepLeavesDiagnostics(t *testing.T) {
 	summary, err := os.ReadFile(filepath.Join(bundle, "summary.txt"))
 	require.NoError(t, err, "the failed step has a bundle")
 	assert.Contains(t, string(summary), "setup/baseline-workloads: ")
-	pods, err := os.ReadFile(filepath.Join(bundle, "mc-baseline", "pods.yaml"))
+	// The step failed at once, perhaps before any pod existed: the
+	// deployments and their status are there whatever the timing.
+	deployments, err := os.ReadFile(filepath.Join(bundle, "mc-baseline", "deployments.yaml"))
 	require.NoError(t, err)
-	assert.Contains(t, string(pods), "httpbin", "the bundle holds the suite's pods")
+	assert.Contains(t, string(deployments), "name: httpbin", "the bundle holds the suite's deployments")
+	assert.FileExists(t, filepath.Join(bundle, "mc-baseline", "pods.yaml"))
 	assert.FileExists(t, filepath.Join(bundle, "mc-baseline", "events.yaml"))
 	assert.Empty(t, containersOf(t, "mc-lab-setupfail"), "the cluster the run created is deleted")
 }
