@@ -67,3 +67,14 @@ func TestMatrixFailureDumpsProxiesOnlyWhereCellsFailed(t *testing.T) {
 	assert.Equal(t, []string{"default", "kserve-test"}, f.ProxyNamespaces)
 	assert.Contains(t, f.Summary, "b.kserve-test.svc.cluster.local", "the summary is the matrix table")
 }
+
+func TestSecretsAreScrubbedFromEveryFile(t *testing.T) {
+	dir := t.TempDir()
+	token := "hf_abcdefghijklmnopqrstuvwxyz0123"
+	b := &bundle{c: &Collector{Secrets: []string{token}}, dir: dir}
+	b.write("chatqna/pods.yaml", []byte("env:\n- name: HUGGINGFACEHUB_API_TOKEN\n  value: "+token+"\n"))
+	data, err := os.ReadFile(filepath.Join(dir, "chatqna", "pods.yaml"))
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), token)
+	assert.Contains(t, string(data), "value: [REDACTED]")
+}

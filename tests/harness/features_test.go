@@ -174,3 +174,15 @@ func TestFeatureNamesMayNameTheirSuite(t *testing.T) {
 	r.Claim("host-tls-ingress")
 	assert.True(t, r.Claimed("host-tls-ingress"))
 }
+
+func TestAFailedStepNeverPrintsASecret(t *testing.T) {
+	token := "hf_abcdefghijklmnopqrstuvwxyz0123"
+	t.Setenv(options.HuggingFaceTokenEnv, token)
+	r := &Run{Suite: "s", Opts: options.Defaults(), Report: report.NewRecorder(report.Environment{}, token)}
+	_, err := r.Step("chatqna", func(context.Context) error {
+		return errors.New("helm: values HUGGINGFACEHUB_API_TOKEN=" + token + " rejected")
+	})(context.Background(), envconf.New())
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), token, "e2e-framework prints the step's error")
+	assert.Contains(t, err.Error(), report.Redacted)
+}

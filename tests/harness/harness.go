@@ -176,10 +176,13 @@ func fromRepoRoot(p string) string {
 	}
 }
 
-// Logf prints progress to the test output.
+// Logf prints progress to the test output, secrets scrubbed.
 func (r *Run) Logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s %s: %s\n", time.Now().Format("15:04:05"), r.Suite, fmt.Sprintf(format, args...))
+	fmt.Fprintf(os.Stderr, "%s %s: %s\n", time.Now().Format("15:04:05"), r.Suite, scrub(fmt.Sprintf(format, args...)))
 }
+
+// scrub removes every secret of the environment from text the run prints.
+func scrub(s string) string { return report.Scrub(s, options.Secrets()...) }
 
 func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
 	clusterName := ""
@@ -242,7 +245,7 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 	if missing := detect.MissingComponents(steps); len(missing) > 0 {
 		return ctx, fmt.Errorf("the cluster lacks %s and --install forbids installing it: install it yourself, or allow --install=missing", strings.Join(missing, ", "))
 	}
-	r.Diagnostics = &diagnostics.Collector{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Config: rc, Extra: r.extra}
+	r.Diagnostics = &diagnostics.Collector{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Config: rc, Extra: r.extra, Secrets: options.Secrets()}
 	r.Installer = &install.Installer{Kube: r.Kube, Apply: r.Apply, Opts: r.Opts, Versions: r.Versions, Wait: true, Logf: r.Logf,
 		Helm: &install.Helm{Kubeconfig: r.kubeconfig, Context: r.kubeContext, Logf: r.Logf}}
 	return ctx, nil
@@ -269,7 +272,8 @@ func (r *Run) Step(name string, fn func(ctx context.Context) error) env.Func {
 		if err := fn(ctx); err != nil {
 			r.Report.Check(r.Suite, "setup/"+name, err)
 			r.diagnose("setup/"+name, err)
-			return ctx, fmt.Errorf("step %s: %w", name, err)
+			// e2e-framework prints this error: no secret may be in it.
+			return ctx, fmt.Errorf("step %s: %s", name, scrub(err.Error()))
 		}
 		r.installed = append(r.installed, name)
 		r.Report.Check(r.Suite, "setup/"+name, nil)
@@ -302,7 +306,7 @@ func (r *Run) Matrix(ctx context.Context, t *testing.T, m matrix.Matrix) matrix.
 	if r.baselineFailed {
 		t.Errorf("%s", BaselineMeaning)
 	}
-	t.Log("\n" + report.Scrub(res.Table(), options.Secrets()...))
+	t.Log("\n" + scrub(res.Table()))
 	if !res.Passed() {
 		t.Errorf("matrix %s: %d of %d cells failed (table above)", m.Name, len(res.Failed()), len(res.Cells))
 		r.bundle(ctx, m.Name, diagnostics.MatrixFailure(res))
@@ -315,7 +319,7 @@ func (r *Run) Check(t *testing.T, name string, err error) {
 	t.Helper()
 	r.Report.Check(r.Suite, name, err)
 	if err != nil {
-		t.Errorf("%s: %v", name, err)
+		t.Errorf("%s: %s", name, scrub(err.Error()))
 		r.diagnose(name, err)
 	}
 }
