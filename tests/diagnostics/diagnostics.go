@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -73,8 +74,8 @@ type Failure struct {
 	// Summary is written first, as summary.txt: the matrix table, or the
 	// error of a setup step or check.
 	Summary string
-	// Namespaces get their pods, events and logs; ProxyNamespaces also the
-	// Envoy configuration of their sidecars.
+	// Namespaces get their pods, deployments, events and logs; those also
+	// in ProxyNamespaces get the Envoy configuration of their sidecars.
 	Namespaces, ProxyNamespaces []string
 }
 
@@ -94,10 +95,7 @@ func (c *Collector) Bundle(ctx context.Context, dir string, f Failure) ([]string
 	b := &bundle{c: c, dir: dir}
 	b.write("summary.txt", []byte(f.Summary))
 	for _, ns := range f.Namespaces {
-		c.namespace(ctx, ns, b.write)
-	}
-	for _, ns := range f.ProxyNamespaces {
-		c.sidecars(ctx, ns, b.write)
+		c.namespace(ctx, ns, slices.Contains(f.ProxyNamespaces, ns), b.write)
 	}
 	for _, gvr := range Policies {
 		c.dump(ctx, gvr, "", "", b.write)
@@ -133,7 +131,12 @@ func Namespaces(cells []matrix.CellResult) []string {
 	return out
 }
 
-func (c *Collector) namespace(ctx context.Context, ns string, write func(string, []byte)) {
+// namespace writes the pods, events, deployments and container logs of ns;
+// with proxies, also the Envoy configuration of every running pod that has
+// an istio-proxy sidecar (plain or native): listeners with their RBAC
+// filters, clusters with their TLS settings, and the certificates' metadata
+// (Envoy redacts private keys).
+func (c *Collector) namespace(ctx context.Context, ns string, proxies bool, write func(string, []byte)) {
 	pods, err := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 	write(ns+"/pods.yaml", toYAML(pods, err))
 	events, err := c.Kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
@@ -147,34 +150,11 @@ func (c *Collector) namespace(ctx context.Context, ns string, write func(string,
 	for _, p := range pods.Items {
 		for _, ct := range append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
 			write(fmt.Sprintf("%s/logs/%s.%s.log", ns, p.Name, ct.Name), c.logs(ctx, ns, p.Name, ct.Name))
+			if proxies && ct.Name == "istio-proxy" && p.Status.Phase == corev1.PodRunning {
+				write(fmt.Sprintf("%s/proxy/%s.config_dump.json", ns, p.Name), c.admin(ctx, ns, p.Name, "config_dump"))
+			}
 		}
 	}
-}
-
-// sidecars dumps the Envoy configuration of every running pod of ns that
-// has an istio-proxy sidecar: listeners with their RBAC filters, clusters
-// with their TLS settings, and the certificates' metadata (Envoy redacts
-// private keys).
-func (c *Collector) sidecars(ctx context.Context, ns string, write func(string, []byte)) {
-	pods, err := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return // namespace() already wrote the error
-	}
-	for _, p := range pods.Items {
-		if p.Status.Phase != corev1.PodRunning || !hasContainer(p, "istio-proxy") {
-			continue
-		}
-		write(fmt.Sprintf("%s/proxy/%s.config_dump.json", ns, p.Name), c.admin(ctx, ns, p.Name, "config_dump"))
-	}
-}
-
-func hasContainer(p corev1.Pod, name string) bool {
-	for _, ct := range append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
-		if ct.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // admin GETs path from the pod's proxy admin port; a failure is written in

@@ -44,7 +44,6 @@ func (r *Run) Test(t *testing.T, fs ...features.Feature) {
 		}
 		exempt[e] = true
 	}
-	claimed := map[string]bool{}
 	for _, c := range append(r.ForThisSuite(r.Opts.SupportedFeatures), r.claims...) {
 		switch support[c] {
 		case "":
@@ -52,7 +51,6 @@ func (r *Run) Test(t *testing.T, fs ...features.Feature) {
 		case report.Core:
 			t.Fatalf("--supported-features %q: a core feature, always claimed; the extended features of suite %s are %s", c, r.Suite, listOrNone(extended))
 		}
-		claimed[c] = true
 	}
 	var runs []*featureRun
 	for _, f := range fs {
@@ -61,7 +59,7 @@ func (r *Run) Test(t *testing.T, fs ...features.Feature) {
 		case exempt[name]:
 			r.Report.Feature(r.Suite, report.Feature{Name: name, Support: level, Result: report.Skipped, Message: "exempt (--exempt-features)",
 				Unsupported: level == report.Extended})
-		case level == report.Extended && !claimed[name] && !r.Opts.AllFeatures:
+		case level == report.Extended && !r.Claimed(name):
 			r.Report.Feature(r.Suite, report.Feature{Name: name, Support: level, Result: report.Skipped, Unsupported: true,
 				Message: "not claimed: pass --supported-features=" + name + " to run it"})
 		default:

@@ -41,6 +41,20 @@ type junitMessage struct {
 	Text    string `xml:",chardata"`
 }
 
+// add appends a case with its outcome: a failure, a skip (a skipped
+// feature or a partial check), or a pass.
+func (js *junitSuite) add(jc junitCase, res Result, msg string) {
+	switch res {
+	case Failure:
+		jc.Failure = &junitMessage{Message: msg, Text: msg}
+		js.Failures++
+	case Skipped, Partial:
+		jc.Skipped = &junitMessage{Message: msg}
+		js.Skipped++
+	}
+	js.Cases = append(js.Cases, jc)
+}
+
 // JUnit renders the report as JUnit XML: one testsuite per suite, one
 // testcase per feature (class <suite>.features.<support>), per check and per
 // matrix cell; skipped features and partial checks are skipped cases.
@@ -49,32 +63,14 @@ func (rep Report) JUnit() ([]byte, error) {
 	for _, s := range rep.Suites {
 		js := junitSuite{Name: s.Name}
 		for _, f := range s.Features {
-			jc := junitCase{Name: f.Name, ClassName: s.Name + ".features." + f.Support}
-			switch f.Result {
-			case Failure:
-				msg := f.Message
-				if msg == "" {
-					msg = "a check or cell of the feature failed (see the cases of its checks and matrices)"
-				}
-				jc.Failure = &junitMessage{Message: msg, Text: msg}
-				js.Failures++
-			case Skipped:
-				jc.Skipped = &junitMessage{Message: f.Message}
-				js.Skipped++
+			msg := f.Message
+			if f.Result == Failure && msg == "" {
+				msg = "a check or cell of the feature failed (see the cases of its checks and matrices)"
 			}
-			js.Cases = append(js.Cases, jc)
+			js.add(junitCase{Name: f.Name, ClassName: s.Name + ".features." + f.Support}, f.Result, msg)
 		}
 		for _, c := range s.Checks {
-			jc := junitCase{Name: c.Name, ClassName: s.Name + ".checks"}
-			switch c.Result {
-			case Failure:
-				jc.Failure = &junitMessage{Message: c.Message, Text: c.Message}
-				js.Failures++
-			case Partial:
-				jc.Skipped = &junitMessage{Message: c.Message}
-				js.Skipped++
-			}
-			js.Cases = append(js.Cases, jc)
+			js.add(junitCase{Name: c.Name, ClassName: s.Name + ".checks"}, c.Result, c.Message)
 		}
 		for _, m := range s.Matrices {
 			js.Time += m.DurationSeconds
