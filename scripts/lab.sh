@@ -17,11 +17,23 @@ need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v curl >/dev/null || need+=(curl)
+command -v flock >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || { say "missing ${need[*]}: run as root or apt-get install ${need[*]}"; exit 1; }
   say "installing ${need[*]} from Debian"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+# One lab at a time per machine: two runs share one Docker engine and the
+# same cluster names, and break each other (LAB-NOTES.md). A second run
+# waits up to MC_LAB_LOCK_WAIT seconds, then stops and names the holder.
+lock=${MC_LAB_LOCK:-/tmp/mesh-conformance-lab.lock}
+exec 9>>"$lock"
+if ! flock -n 9; then
+  say "another lab run holds $lock: $(cat "$lock.holder" 2>/dev/null || echo 'holder unknown'); waiting up to ${MC_LAB_LOCK_WAIT:-1200}s"
+  flock -w "${MC_LAB_LOCK_WAIT:-1200}" 9 || { say "gave up waiting for $lock, held by: $(cat "$lock.holder" 2>/dev/null || echo 'unknown'); stop that run or wait for it"; exit 1; }
+fi
+echo "pid $$ in $root, started $(date -u +%FT%TZ)" >"$lock.holder"
 
 say "lab tools"
 mkdir -p "$lbin"
@@ -35,7 +47,7 @@ if ! docker info >/dev/null 2>&1; then
   mkdir -p "$cache/lab/docker"
   # The runc shim drops capabilities this sandbox's bounding set lacks.
   nohup dockerd --data-root "$cache/lab/docker" --exec-root /run/mc-docker --pidfile /run/mc-docker.pid \
-    --add-runtime mc-runc="$lbin/runc-shim" --default-runtime mc-runc >"$cache/lab/dockerd.log" 2>&1 &
+    --add-runtime mc-runc="$lbin/runc-shim" --default-runtime mc-runc >"$cache/lab/dockerd.log" 2>&1 9>&- &
   for i in $(seq 1 30); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || { say "dockerd did not start: see $cache/lab/dockerd.log"; exit 1; }
 fi

@@ -122,8 +122,8 @@ func (k *Kind) CreateWithConfig(ctx context.Context, configFile string) (string,
 		// Left over from an interrupted run or a stopped engine: its nodes
 		// exist but its API server does not answer.
 		k.logf("kind: cluster %q exists but does not answer (%v): deleting it and creating it afresh", k.name, err)
-		if err := k.provider.Delete(k.name, k.kubeconfig); err != nil {
-			return "", fmt.Errorf("kind: deleting the unhealthy cluster %q: %w", k.name, err)
+		if err := k.Destroy(ctx); err != nil {
+			return "", err
 		}
 	}
 	opts := []kindcluster.CreateOption{
@@ -203,13 +203,73 @@ func (k *Kind) ExportLogs(_ context.Context, dest string) error {
 	return k.provider.CollectLogs(k.name, dest)
 }
 
-// Destroy deletes the cluster.
-func (k *Kind) Destroy(context.Context) error {
-	if err := k.provider.Delete(k.name, k.kubeconfig); err != nil {
-		return fmt.Errorf("kind: deleting cluster %q: %w", k.name, err)
+// deleteTimeout bounds one deletion of a cluster: a node that cannot be
+// killed must end in an error that says what to do, never in a hang.
+const deleteTimeout = 3 * time.Minute
+
+// Destroy deletes the cluster. Frozen cgroups under each node are thawed
+// first (see freezer.go), and once more before a second attempt if the
+// first fails. A cluster interrupted while kind was creating it may still
+// gain a node container from a docker run already under way: those are
+// looked for, bounded, and deleted too.
+func (k *Kind) Destroy(ctx context.Context) error {
+	err := k.deleteOnce(ctx)
+	if err != nil {
+		k.logf("kind: deleting cluster %q failed (%v): thawing its nodes and trying once more", k.name, err)
+		err = k.deleteOnce(ctx)
+	}
+	if err == nil && k.creating.Load() {
+		deadline := time.Now().Add(20 * time.Second)
+		for err == nil && time.Now().Before(deadline) {
+			if nodes, lerr := k.provider.ListNodes(k.name); lerr == nil && len(nodes) > 0 {
+				k.logf("kind: %d node(s) of %q appeared after the deletion (creation was under way): deleting them", len(nodes), k.name)
+				err = k.deleteOnce(ctx)
+			}
+			time.Sleep(2 * time.Second)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("kind: deleting cluster %q: %w; its node containers may remain: list them with "+
+			"`docker ps -a --filter label=io.x-k8s.kind.cluster=%s` and remove them with `docker rm -f <name>`; "+
+			"if Docker cannot kill one (\"failed to exit within 10 seconds of kill\"), a cgroup inside it is frozen (cgroup v1): "+
+			"as root, write THAWED to every freezer.state that reads FROZEN under /sys/fs/cgroup/freezer, then remove it again",
+			k.name, err, k.name)
 	}
 	k.logf("kind: cluster %q deleted", k.name)
 	return nil
+}
+
+// deleteOnce thaws the nodes' frozen cgroups, then deletes the cluster
+// through kind, bounded by deleteTimeout.
+func (k *Kind) deleteOnce(ctx context.Context) error {
+	k.thawNodes(ctx)
+	done := make(chan error, 1)
+	go func() { done <- k.provider.Delete(k.name, k.kubeconfig) }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(deleteTimeout):
+		return fmt.Errorf("kind did not finish deleting within %s", deleteTimeout)
+	}
+}
+
+// thawNodes thaws frozen cgroups under each node container of the cluster
+// and says so; it cannot fail the deletion, only explain it.
+func (k *Kind) thawNodes(ctx context.Context) {
+	nodes, err := k.provider.ListNodes(k.name)
+	if err != nil {
+		return
+	}
+	for _, n := range nodes {
+		thawed, err := ThawContainer(ctx, n.String())
+		if len(thawed) > 0 {
+			k.logf("kind: node %s had %d frozen cgroup(s) (a runc in the node was stopped mid-update); thawed before deleting it: %s",
+				n.String(), len(thawed), strings.Join(thawed, ", "))
+		}
+		if err != nil {
+			k.logf("kind: node %s: could not check its cgroups for frozen ones (%v); deleting it anyway", n.String(), err)
+		}
+	}
 }
 
 // Exists tells whether a kind cluster of this name is running.

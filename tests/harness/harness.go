@@ -353,6 +353,15 @@ func (r *Run) Teardown() error {
 	return err
 }
 
+// ExitCode is the shell's convention for a process ended by a signal:
+// 128 + its number (130 for SIGINT, 143 for SIGTERM).
+func ExitCode(s os.Signal) int {
+	if n, ok := s.(syscall.Signal); ok {
+		return 128 + int(n)
+	}
+	return 1
+}
+
 // onSignal tears down on Ctrl-C or SIGTERM: the report is written and a
 // created kind cluster deleted, then the process exits.
 func (r *Run) onSignal() {
@@ -364,6 +373,6 @@ func (r *Run) onSignal() {
 		if err := r.Teardown(); err != nil {
 			klog.Errorf("teardown: %v", err)
 		}
-		os.Exit(130)
+		os.Exit(ExitCode(s))
 	}()
 }
