@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
+	"github.com/secure-inference/mesh-conformance/tests/capacity"
+	"github.com/secure-inference/mesh-conformance/tests/cases"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
@@ -41,11 +43,21 @@ func TestMain(m *testing.M) {
 		diagnostics.Extra{GVR: sksGVR, Namespace: "user1"},
 		diagnostics.Extra{GVR: schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}, Namespace: "user1"},
 	)
-	run.DiagnoseNamespaces("user1", "default", install.KServeNamespace, install.KnativeNamespace, "istio-system")
+	run.DiagnoseNamespaces("user1", "user2", "default", install.KServeNamespace, install.KnativeNamespace, "istio-system")
 	run.Needs(detect.Istio, detect.CertManager, detect.Knative, detect.KServe)
 	in := func() *install.Installer { return run.Installer }
 	t := run.Opts.Timeouts
 	run.Env.Setup(
+		// Stop before installing anything when the cluster cannot hold it.
+		run.Capacity(func() []capacity.Request {
+			var need []capacity.Request
+			for _, c := range []string{detect.Istio, detect.CertManager, detect.Knative, detect.KServe} {
+				if run.WillInstall(c) {
+					need = append(need, install.Requests(c, options.ModeSidecar, install.KServeGateway)...)
+				}
+			}
+			return append(need, cases.KServeWorkloads(install.Sidecar)...)
+		}),
 		// Components, pinned to KServe v0.20's own dependency set.
 		run.Step("baseline-workloads", preflight.Deploy(run)),
 		run.Install(detect.Istio, "istio", func(ctx context.Context) error {
@@ -62,10 +74,18 @@ func TestMain(m *testing.M) {
 		run.Step("namespace-user1", func(ctx context.Context) error {
 			return fixtures.Apply(ctx, run.Apply, "kservemesh/namespace.yaml")
 		}),
+		// The step itself checks that the activator's and autoscaler's new
+		// pods carry istio-proxy (a premise repeating that check could not
+		// fail): its result in the report is that premise.
 		run.Step("knative-serving-sidecars", func(ctx context.Context) error { return in().KnativeSidecars(ctx) }),
 		run.Step("auth", func(ctx context.Context) error { return fixtures.Apply(ctx, run.Apply, "kservemesh/auth.yaml") }),
 		run.Step("disable-istio-virtual-host", func(ctx context.Context) error { return in().DisableIstioVirtualHost(ctx) }),
 		run.Step("inferenceservices", func(ctx context.Context) error {
+			// Premise: a runtime serves modelFormat sklearn, or the
+			// InferenceServices could only time out NoSupportingRuntime.
+			if err := install.CheckRuntime(ctx, run.Apply.Dynamic, install.SklearnRuntime); err != nil {
+				return err
+			}
 			objs := fixtures.MustLoad("kservemesh/inferenceservices.yaml")
 			if err := run.Apply.Apply(ctx, objs...); err != nil {
 				return err
@@ -75,7 +95,9 @@ func TestMain(m *testing.M) {
 				if err != nil {
 					return err
 				}
-				if err := ready.Condition(ctx, ri, o.GetName(), "Ready", t.ReadyTimeout); err != nil {
+				// Its own limit: a new node pulls two large Python images
+				// and the storage initializer downloads the model.
+				if err := ready.Condition(ctx, ri, o.GetName(), "Ready", t.InferenceServiceReadyTimeout); err != nil {
 					return err
 				}
 			}
@@ -87,7 +109,7 @@ func TestMain(m *testing.M) {
 					return err
 				}
 			}
-			for _, ns := range []string{"user1", "default"} {
+			for _, ns := range []string{"user1", "user2", "default"} {
 				if err := ready.Deployments(ctx, run.Kube, ns, "app in (sleep,httpbin)", t.ReadyTimeout); err != nil {
 					return err
 				}
@@ -99,15 +121,17 @@ func TestMain(m *testing.M) {
 }
 
 // TestKServeMesh runs the features in order: premises first, then the
-// matrix, then the control that removes and restores the policy.
+// matrices, then the controls that remove and restore the policy and the
+// PeerAuthentication.
 func TestKServeMesh(t *testing.T) {
 	run.Test(t,
 		preflight.Feature(run),
-		knativeSidecarsFeature(),
 		virtualHostFeature(),
 		activatorPremiseFeature(),
 		isolationFeature(),
+		strictMTLSFeature(),
 		mtlsIdentityFeature(),
 		policyControlFeature(),
+		strictControlFeature(),
 	)
 }

@@ -2,53 +2,51 @@ package kservemesh
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/secure-inference/mesh-conformance/tests/cases"
-	"github.com/secure-inference/mesh-conformance/tests/install"
-	"github.com/secure-inference/mesh-conformance/tests/ready"
 )
 
-// knativeSidecarsFeature: the activator and autoscaler carry istio-proxy
-// after knative-serving was labelled and they were restarted.
-func knativeSidecarsFeature() features.Feature {
-	f := run.Feature("knative-sidecars", "premise")
-	for _, d := range install.KnativeSidecarDeployments {
-		f = f.Assess(d+"-has-istio-proxy", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			run.Check(t, "knative-sidecars/"+d, ready.PodsWithContainer(ctx, run.Kube, install.KnativeNamespace, "app="+d, "istio-proxy", run.Opts.Timeouts.ReadyTimeout))
+// virtualHostFeature: the effect of disableIstioVirtualHost. Setup checked
+// the ConfigMap; this checks what KServe did with it: for each
+// InferenceService, no top-level VirtualService and no ExternalName Service
+// of its name in user1 (KServe's ingress reconciler creates both, named
+// after the InferenceService, only while the flag is false).
+func virtualHostFeature() features.Feature {
+	f := run.Feature("virtual-host-disabled", "premise")
+	for _, isvc := range []string{cases.SklearnIris, cases.SklearnIrisBurst} {
+		f = f.Assess(isvc+"-has-no-top-level-virtual-service", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			run.Check(t, "virtual-host-disabled/"+isvc, noTopLevelHost(ctx, isvc))
 			return ctx
 		})
 	}
 	return f.Feature()
 }
 
-// virtualHostFeature: the top-level virtual host is disabled in KServe's
-// ingress config, with the rest of the config intact.
-func virtualHostFeature() features.Feature {
-	return run.Feature("virtual-host-disabled", "premise").
-		Assess("ingress-config-has-disableIstioVirtualHost", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			cm, err := run.Kube.CoreV1().ConfigMaps(install.KServeNamespace).Get(ctx, install.KServeConfigMap, metav1.GetOptions{})
-			if err == nil {
-				var ingress map[string]any
-				if err = json.Unmarshal([]byte(cm.Data[install.KServeIngressKey]), &ingress); err == nil {
-					switch {
-					case ingress["disableIstioVirtualHost"] != true:
-						err = fmt.Errorf("disableIstioVirtualHost is %v", ingress["disableIstioVirtualHost"])
-					case ingress["ingressGateway"] == nil:
-						err = fmt.Errorf("ingressGateway is gone from the ingress config")
-					}
-				}
-			}
-			run.Check(t, "virtual-host-disabled", err)
-			return ctx
-		}).Feature()
+func noTopLevelHost(ctx context.Context, isvc string) error {
+	vs, err := run.Istio.NetworkingV1().VirtualServices("user1").Get(ctx, isvc, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		return fmt.Errorf("VirtualService user1/%s exists (hosts %v, gateways %v): KServe still routes the top-level host, so %s=true did not take effect",
+			isvc, vs.Spec.GetHosts(), vs.Spec.GetGateways(), "disableIstioVirtualHost")
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("reading VirtualService user1/%s: %w", isvc, err)
+	}
+	svc, err := run.Kube.CoreV1().Services("user1").Get(ctx, isvc, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		return fmt.Errorf("Service user1/%s exists (type %s, %s): KServe's top-level host is still published", isvc, svc.Spec.Type, svc.Spec.ExternalName)
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("reading Service user1/%s: %w", isvc, err)
+	}
+	return nil
 }
 
 var sksGVR = schema.GroupVersionResource{Group: "networking.internal.knative.dev", Version: "v1alpha1", Resource: "serverlessservices"}

@@ -128,6 +128,19 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 
 	t.Run("kserve and the ingress config merge", func(t *testing.T) {
 		require.NoError(t, in.KServe(ctx))
+		// The runtimes are there (kserve.servingruntime.enabled), so the
+		// InferenceServices' premise holds: a regression in the runtime
+		// chart's values fails here, not on a user's first run.
+		rts, err := a.Dynamic.Resource(install.ClusterServingRuntimes).List(ctx, metav1.ListOptions{})
+		require.NoError(t, err)
+		var names []string
+		for _, rt := range rts.Items {
+			names = append(names, rt.GetName())
+		}
+		assert.Contains(t, names, install.SklearnRuntime, "ClusterServingRuntimes installed: %v", names)
+		require.NoError(t, install.CheckRuntime(ctx, a.Dynamic, install.SklearnRuntime))
+		assert.ErrorContains(t, install.CheckRuntime(ctx, a.Dynamic, "kserve-no-such-runtime"), "kserve.servingruntime.enabled=true")
+
 		cm, err := kc.CoreV1().ConfigMaps(install.KServeNamespace).Get(ctx, install.KServeConfigMap, metav1.GetOptions{})
 		require.NoError(t, err)
 		before := map[string]any{}

@@ -54,7 +54,48 @@ func Decode(source string, data []byte) ([]*unstructured.Unstructured, error) {
 // Applier server-side applies objects of any kind.
 type Applier struct {
 	Dynamic dynamic.Interface
-	mapper  *restmapper.DeferredDiscoveryRESTMapper
+	// WebhookWait bounds the retries of an apply that a webhook could not
+	// answer yet (see Transient). Default DefaultWebhookWait.
+	WebhookWait time.Duration
+	// Logf, when set, hears about each retry.
+	Logf   func(format string, args ...any)
+	mapper *restmapper.DeferredDiscoveryRESTMapper
+}
+
+// DefaultWebhookWait is how long an apply waits for a webhook that is
+// registered but not serving: a controller restarted or an operator just
+// installed takes tens of seconds to have endpoints and a CA bundle.
+const DefaultWebhookWait = 2 * time.Minute
+
+// transientWebhook are the messages of a webhook the API server could not
+// reach or trust yet. A webhook that answered, even to refuse, is never
+// among them: its "admission webhook ... denied the request" is a verdict.
+var transientWebhook = []string{
+	"no endpoints available for service", // Service without ready pods yet
+	"connection refused",                 // pod up, server not listening yet
+	"connection reset by peer",
+	"i/o timeout",
+	"context deadline exceeded",
+	": EOF",
+	"certificate signed by unknown authority", // CA bundle not injected yet (cert-manager's cainjector)
+}
+
+// Transient tells whether an apply failed only because an admission
+// webhook could not be called yet, so the same apply may succeed shortly.
+func Transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "failed calling webhook") {
+		return false
+	}
+	for _, m := range transientWebhook {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // New builds an Applier for a cluster.
@@ -104,12 +145,46 @@ func (a *Applier) Apply(ctx context.Context, objs ...*unstructured.Unstructured)
 		if err != nil {
 			return err
 		}
-		if _, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data,
-			metav1.PatchOptions{FieldManager: FieldManager, Force: ptr(true)}); err != nil {
+		if err := a.retryWebhook(ctx, Describe(obj), func() error {
+			_, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data,
+				metav1.PatchOptions{FieldManager: FieldManager, Force: ptr(true)})
+			return err
+		}); err != nil {
 			return fmt.Errorf("applying %s: %w", Describe(obj), err)
 		}
 	}
 	return nil
+}
+
+// retryWebhook runs fn until it succeeds, fails for a reason other than a
+// webhook not serving yet, or WebhookWait has passed, backing off from half
+// a second to five.
+func (a *Applier) retryWebhook(ctx context.Context, what string, fn func() error) error {
+	limit := a.WebhookWait
+	if limit <= 0 {
+		limit = DefaultWebhookWait
+	}
+	deadline, pause := time.Now().Add(limit), 500*time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if !Transient(err) {
+			return err
+		}
+		if time.Now().Add(pause).After(deadline) {
+			return fmt.Errorf("a webhook did not serve within %s (%d attempts): %w", limit, attempt, err)
+		}
+		if a.Logf != nil {
+			a.Logf("apply %s: a webhook is not serving yet, retrying in %s: %v", what, pause, err)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		if pause *= 2; pause > 5*time.Second {
+			pause = 5 * time.Second
+		}
+	}
 }
 
 // Delete deletes each object, in reverse order; absent objects are fine.

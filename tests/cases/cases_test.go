@@ -4,7 +4,12 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/secure-inference/mesh-conformance/tests/capacity"
+	"github.com/secure-inference/mesh-conformance/tests/detect"
+	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 )
@@ -17,19 +22,77 @@ func TestKServeIsolationIsTheDocumentsMatrix(t *testing.T) {
 	}
 	assert.Equal(t, map[string]matrix.ExpectKind{
 		"user1-to-sklearn-iris-status": matrix.Allowed, "user1-to-sklearn-iris-predict": matrix.Allowed,
+		"user2-to-sklearn-iris-status": matrix.DeniedHTTP403, "user2-to-sklearn-iris-predict": matrix.DeniedHTTP403,
 		"default-to-sklearn-iris-status": matrix.DeniedHTTP403, "default-to-sklearn-iris-predict": matrix.DeniedHTTP403,
 		"user1-to-sklearn-iris-burst-status": matrix.Allowed, "user1-to-sklearn-iris-burst-predict": matrix.Allowed,
+		"user2-to-sklearn-iris-burst-status": matrix.Allowed, "user2-to-sklearn-iris-burst-predict": matrix.Allowed,
 		"default-to-sklearn-iris-burst-status": matrix.Allowed, "default-to-sklearn-iris-burst-predict": matrix.Allowed,
 	}, got)
 	for _, c := range m.Cells {
-		if c.Client == KServeDefault && c.Expect.Kind == matrix.Allowed {
+		if c.Client != KServeUser1 && c.Expect.Kind == matrix.Allowed {
 			assert.Contains(t, c.Expect.Note, "net-istio issue 554", "the activator bypass is reported as the documented limitation")
 		}
 		if c.Expect.Kind == matrix.DeniedHTTP403 {
 			assert.Equal(t, "RBAC: access denied", c.Expect.BodyContains)
+			// Each refusal says which fact it proves.
+			want := IsolationByNamespace
+			if c.Client == KServeDefault {
+				want = RefusedViaLocalGateway
+			}
+			assert.Equal(t, want, c.Expect.Note, c.Name)
 		}
 	}
 	assert.Equal(t, "http://sklearn-iris-predictor.user1.svc.cluster.local/v1/models/sklearn-iris", ModelRequest(SklearnIris).URL)
+}
+
+// Only a plaintext client straight to a user1 workload sees STRICT; its
+// control expects what PERMISSIVE gives (the policy's 403), and both
+// controls name cells that exist.
+func TestKServeStrictCellsAndControls(t *testing.T) {
+	strict := KServeStrictMTLS()
+	require.Len(t, strict.Cells, 1)
+	c := strict.Cells[0]
+	assert.Equal(t, KServeDefault, c.Client, "the only client without a sidecar")
+	assert.Equal(t, "http://httpbin.user1.svc.cluster.local:8000/headers", c.Request.URL)
+	assert.Equal(t, matrix.DeniedL4, c.Expect.Kind)
+	ctl := KServeStrictControl().Cells[0]
+	assert.Equal(t, c.Request, ctl.Request)
+	assert.Equal(t, matrix.DeniedHTTP403, ctl.Expect.Kind)
+	assert.Equal(t, "RBAC: access denied", ctl.Expect.BodyContains)
+
+	for _, ctl := range KServePolicyControl().Cells {
+		assert.Equal(t, matrix.Allowed, ctl.Expect.Kind)
+	}
+	assert.Len(t, KServeIsolation().Only("r", "default-to-sklearn-iris-status", "user2-to-sklearn-iris-status").Cells, 2)
+	assert.Len(t, strict.Only("r", "default-to-httpbin-plaintext").Cells, 1)
+}
+
+func TestKServeIdentityUsesTheTrustDomainAndALargeExcerpt(t *testing.T) {
+	c := KServeMTLSIdentity("example.org").Cells[0]
+	assert.Equal(t, "URI=spiffe://example.org/ns/user1/sa/sleep", c.Expect.BodyContains)
+	assert.GreaterOrEqual(t, c.Request.BodyBytes, 4096, "with B3 tracing headers the URI lands past 512 bytes")
+}
+
+// The arithmetic of the KServe issue: on a 4-vCPU runner the suite fits
+// with the predictors' 50m requests, and would not with the runtime's own
+// 1 CPU each.
+func TestKServeRequestsFitA4CPURunner(t *testing.T) {
+	var need []capacity.Request
+	for _, c := range []string{detect.Istio, detect.CertManager, detect.Knative, detect.KServe} {
+		need = append(need, install.Requests(c, options.ModeSidecar, install.KServeGateway)...)
+	}
+	need = append(need, KServeWorkloads(install.Sidecar)...)
+	cpu, mem := capacity.Sum(need)
+	t.Logf("KServe suite requests %dm CPU / %dMi", cpu.MilliValue(), mem.Value()>>20)
+	assert.Equal(t, int64(1890), cpu.MilliValue())
+	// A kind node on a 4-vCPU / 16 GiB runner with the control plane's
+	// 850m already requested.
+	free := capacity.Free{Nodes: 1, AllocatableCPU: resource.MustParse("4"), AllocatableMemory: resource.MustParse("16Gi"),
+		RequestedCPU: resource.MustParse("850m"), RequestedMemory: resource.MustParse("240Mi"),
+		LargestCPU: resource.MustParse("3150m"), LargestMemory: resource.MustParse("15Gi")}
+	require.NoError(t, capacity.Check(free, need))
+	withRuntimeDefaults := append(need, capacity.Req("sklearn-iris runtime default", "950m", "1920Mi"), capacity.Req("sklearn-iris-burst runtime default", "950m", "1920Mi"))
+	assert.Error(t, capacity.Check(free, withRuntimeDefaults))
 }
 
 func TestOPEAMatrix(t *testing.T) {

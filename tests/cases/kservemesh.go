@@ -7,16 +7,20 @@ package cases
 import (
 	"fmt"
 
+	"github.com/secure-inference/mesh-conformance/tests/capacity"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
 
-// The KServe suite's clients: sleep (curl) in user1, which has a sidecar,
-// and in default, which has none. Requests run in the "sleep" application
+// The KServe suite's clients, each a curl pod named sleep: in user1 (with
+// a sidecar: the models' own namespace), in user2 (with a sidecar: another
+// mesh namespace, as the current upstream page has it) and in default (no
+// sidecar: outside the mesh). Requests run in the "sleep" application
 // container, never in istio-proxy.
 var (
 	KServeUser1   = matrix.Client{Name: "user1", Namespace: "user1", Selector: "app=sleep", Container: "sleep"}
+	KServeUser2   = matrix.Client{Name: "user2", Namespace: "user2", Selector: "app=sleep", Container: "sleep"}
 	KServeDefault = matrix.Client{Name: "default", Namespace: "default", Selector: "app=sleep", Container: "sleep"}
 )
 
@@ -26,9 +30,23 @@ const (
 	SklearnIrisBurst = "sklearn-iris-burst" // activator on the path
 )
 
-// ActivatorLimitation explains the one allowed cross-namespace cell.
+// ActivatorLimitation explains the allowed cross-namespace cells.
 const ActivatorLimitation = "documented activator limitation (knative net-istio issue 554): the activator in knative-serving proxies the request, " +
 	"and the policy's knative-serving rule admits it whatever its origin; this 200 is the document's expectation, not namespace isolation"
+
+// Why each refusal of sklearn-iris happens: the two are different facts and
+// a cluster can get one right and the other wrong.
+const (
+	// From another mesh namespace the caller's own sidecar identity
+	// (ns/user2) reaches the predictor's sidecar: this is namespace
+	// isolation.
+	IsolationByNamespace = "namespace isolation: the caller's identity (ns/user2) matches no rule of allow-serving-tests"
+	// From outside the mesh the request goes through knative-local-gateway
+	// (the predictor's Knative Service is an ExternalName to it), which
+	// re-originates it with mTLS as ns/istio-system: this 403 refuses the
+	// gateway's identity, not the caller's namespace.
+	RefusedViaLocalGateway = "through knative-local-gateway: the 403 refuses the gateway's identity (ns/istio-system), not the caller's namespace"
+)
 
 // PredictorHost is the Knative service host of an InferenceService's
 // predictor (KServe >= v0.11 names it <isvc>-predictor).
@@ -52,23 +70,29 @@ func PredictRequest(isvc string) probe.Request {
 	}
 }
 
-// KServeIsolation is the document's matrix, by model status and by predict:
-// from user1 both models answer; from default, sklearn-iris is denied with
-// 403 "RBAC: access denied" and sklearn-iris-burst answers through the
-// activator.
+// KServeIsolation is the document's matrix, by model status and by predict,
+// with the current upstream page's user2: from user1 both models answer;
+// from user2 (another mesh namespace) sklearn-iris is refused by namespace
+// and sklearn-iris-burst answers through the activator; from default (no
+// sidecar) likewise, the refusal coming through the local gateway.
 func KServeIsolation() matrix.Matrix {
 	var cells []matrix.Cell
 	for _, isvc := range []string{SklearnIris, SklearnIrisBurst} {
-		for _, from := range []matrix.Client{KServeUser1, KServeDefault} {
+		for _, from := range []matrix.Client{KServeUser1, KServeUser2, KServeDefault} {
 			status := matrix.Expect(matrix.Allowed).WithBody(`"ready":true`)
 			predict := matrix.Expect(matrix.Allowed).WithBody(`"predictions"`)
 			switch {
-			case from == KServeDefault && isvc == SklearnIris:
-				// The document runs this setup with sidecars: a 403 from the
-				// predictor's sidecar.
-				status = matrix.DeniedByPolicy(options.ModeSidecar)
+			case from == KServeUser1:
+			case isvc == SklearnIris:
+				// The document runs this setup with sidecars: a 403 from
+				// the predictor's sidecar.
+				why := IsolationByNamespace
+				if from == KServeDefault {
+					why = RefusedViaLocalGateway
+				}
+				status = matrix.DeniedByPolicy(options.ModeSidecar).WithNote(why)
 				predict = status
-			case from == KServeDefault:
+			default:
 				status, predict = status.WithNote(ActivatorLimitation), predict.WithNote(ActivatorLimitation)
 			}
 			cells = append(cells,
@@ -85,17 +109,70 @@ func KServePolicyControl() matrix.Matrix {
 	allowed := matrix.Expect(matrix.Allowed).WithNote("control: AuthorizationPolicy allow-serving-tests removed")
 	return matrix.Matrix{Name: "kserve-policy-control", Cells: []matrix.Cell{
 		{Name: "default-to-sklearn-iris-status-without-policy", Client: KServeDefault, Request: ModelRequest(SklearnIris), Expect: allowed.WithBody(`"ready":true`)},
+		{Name: "user2-to-sklearn-iris-status-without-policy", Client: KServeUser2, Request: ModelRequest(SklearnIris), Expect: allowed.WithBody(`"ready":true`)},
 	}}
+}
+
+// HTTPBinHeaders is httpbin's /headers in user1, which echoes the
+// X-Forwarded-Client-Cert header its sidecar adds.
+var HTTPBinHeaders = probe.Request{URL: "http://httpbin.user1.svc.cluster.local:8000/headers", BodyBytes: 8 << 10}
+
+// KServeStrictMTLS: a plaintext client (default, no sidecar) straight to a
+// user1 workload. Every other cell reaches user1 over mTLS (from a sidecar,
+// or re-originated by knative-local-gateway), so only this cell sees what
+// STRICT does: the sidecar resets a connection that is not mTLS.
+func KServeStrictMTLS() matrix.Matrix {
+	return matrix.Matrix{Name: "kserve-strict-mtls", Cells: []matrix.Cell{{
+		Name: "default-to-httpbin-plaintext", Client: KServeDefault, Request: HTTPBinHeaders,
+		Expect: matrix.Expect(matrix.DeniedL4).WithNote("PeerAuthentication default is STRICT: a plaintext connection is reset"),
+	}}}
+}
+
+// KServeStrictControl is what PERMISSIVE gives the same cell (the
+// PeerAuthentication removed): the plaintext request reaches the
+// AuthorizationPolicy, which finds no identity to admit and answers 403.
+// So a reset under STRICT is STRICT's doing, not the policy's.
+func KServeStrictControl() matrix.Matrix {
+	return matrix.Matrix{Name: "kserve-strict-control", Cells: []matrix.Cell{{
+		Name: "default-to-httpbin-plaintext-without-peerauthentication", Client: KServeDefault, Request: HTTPBinHeaders,
+		Expect: matrix.DeniedByPolicy(options.ModeSidecar).WithNote("control: PeerAuthentication default removed (PERMISSIVE): plaintext reaches the AuthorizationPolicy"),
+	}}}
 }
 
 // KServeMTLSIdentity proves an allowed in-mesh call was mTLS: httpbin echoes
 // the X-Forwarded-Client-Cert header its sidecar adds, which carries the
-// caller's SPIFFE identity.
-func KServeMTLSIdentity() matrix.Matrix {
+// caller's SPIFFE identity in the mesh's trust domain.
+func KServeMTLSIdentity(trustDomain string) matrix.Matrix {
 	return matrix.Matrix{Name: "kserve-mtls-identity", Cells: []matrix.Cell{{
 		Name:    "user1-to-httpbin-headers",
 		Client:  KServeUser1,
-		Request: probe.Request{URL: "http://httpbin.user1.svc.cluster.local:8000/headers"},
-		Expect:  matrix.Expect(matrix.Allowed).WithBody("URI=spiffe://cluster.local/ns/user1/sa/sleep"),
+		Request: HTTPBinHeaders,
+		Expect:  matrix.Expect(matrix.Allowed).WithBody("URI=spiffe://" + trustDomain + "/ns/user1/sa/sleep"),
 	}}}
+}
+
+// KServeWorkloads is what the suite's own workloads request once Istio
+// injects them: two predictors (kserve-container 50m/128Mi from
+// fixtures/kservemesh/inferenceservices.yaml, queue-proxy 25m as Knative
+// 1.21 requests by default, istio-proxy), httpbin and the user1 and user2
+// clients (a sidecar each; the containers request nothing), the sidecars
+// the document adds to the activator and the autoscaler. The storage
+// initializer (100m/100Mi) is an init container: it never adds.
+func KServeWorkloads(sidecar capacity.Request) []capacity.Request {
+	predictor := capacity.Req("predictor (kserve-container + queue-proxy)", "75m", "128Mi")
+	var out []capacity.Request
+	for _, isvc := range []string{SklearnIris, SklearnIrisBurst} {
+		p := predictor
+		p.What = isvc + " " + p.What
+		out = append(out, p, named(sidecar, isvc))
+	}
+	for _, w := range []string{"httpbin (user1)", "sleep (user1)", "sleep (user2)", "activator (knative-serving)", "autoscaler (knative-serving)"} {
+		out = append(out, named(sidecar, w))
+	}
+	return out
+}
+
+func named(r capacity.Request, owner string) capacity.Request {
+	r.What = owner + " " + r.What
+	return r
 }

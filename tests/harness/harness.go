@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -25,6 +26,7 @@ import (
 
 	kindconfig "github.com/secure-inference/mesh-conformance/kind-config"
 	"github.com/secure-inference/mesh-conformance/tests/apply"
+	"github.com/secure-inference/mesh-conformance/tests/capacity"
 	"github.com/secure-inference/mesh-conformance/tests/cluster"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
@@ -48,6 +50,7 @@ type Run struct {
 
 	// Set once the cluster is provisioned.
 	Kube      kubernetes.Interface
+	Istio     istioclient.Interface
 	Apply     *apply.Applier
 	Installer *install.Installer
 	Exec      probe.Executor
@@ -68,6 +71,31 @@ type Run struct {
 	installed      []string
 	finish         sync.Once
 	baselineFailed bool
+}
+
+// WillInstall tells whether the run's plan installs a component (false
+// before the cluster is provisioned, and for components found in place).
+func (r *Run) WillInstall(component string) bool {
+	s, ok := r.plan[component]
+	return ok && s.Install
+}
+
+// Capacity is a setup step that stops the run before anything is installed
+// when the cluster's schedulable nodes cannot hold what the suite will
+// request (need is called once the plan is known).
+func (r *Run) Capacity(need func() []capacity.Request) env.Func {
+	return r.Step("capacity", func(ctx context.Context) error {
+		free, err := capacity.Measure(ctx, r.Kube)
+		if err != nil {
+			return err
+		}
+		n := need()
+		cpu, mem := capacity.Sum(n)
+		r.Logf("capacity: the suite will request %dm CPU / %dMi; %d schedulable node(s): %dm / %dMi allocatable, %dm / %dMi already requested",
+			cpu.MilliValue(), mem.Value()>>20, free.Nodes, free.AllocatableCPU.MilliValue(), free.AllocatableMemory.Value()>>20,
+			free.RequestedCPU.MilliValue(), free.RequestedMemory.Value()>>20)
+		return capacity.Check(free, n)
+	})
 }
 
 // Needs declares the components the suite installs, so the run can state
@@ -223,9 +251,13 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 	if r.Kube, err = kubernetes.NewForConfig(rc); err != nil {
 		return ctx, err
 	}
+	if r.Istio, err = istioclient.NewForConfig(rc); err != nil {
+		return ctx, err
+	}
 	if r.Apply, err = apply.New(rc); err != nil {
 		return ctx, err
 	}
+	r.Apply.Logf = r.Logf
 	sv, err := r.Kube.Discovery().ServerVersion()
 	if err != nil {
 		return ctx, fmt.Errorf("cannot reach the cluster's API server (check --kubeconfig/--context): %w", err)

@@ -16,7 +16,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/secure-inference/mesh-conformance/tests/apply"
@@ -261,8 +263,43 @@ func (in *Installer) KServeReleases() []Release {
 	return []Release{
 		in.release("kserve-crd", ns, ref("kserve-crd", ""), map[string]any{}),
 		in.release("kserve-resources", ns, ref("kserve-resources", ""), kserveValues("Knative")),
-		in.release("kserve-runtime-configs", ns, ref("kserve-runtime-configs", ""), map[string]any{}),
+		in.release("kserve-runtime-configs", ns, ref("kserve-runtime-configs", ""), runtimeConfigValues()),
 	}
+}
+
+// runtimeConfigValues turns on the ClusterServingRuntimes: the
+// kserve-runtime-configs chart (v0.17+) renders them only with
+// kserve.servingruntime.enabled, which defaults to false (its values.yaml;
+// KServe's hack/setup/infra/manage.kserve-helm.sh sets it). Without them
+// every InferenceService stays NoSupportingRuntime.
+func runtimeConfigValues() map[string]any {
+	return map[string]any{"kserve": map[string]any{"servingruntime": map[string]any{"enabled": true}}}
+}
+
+// SklearnRuntime is the ClusterServingRuntime that serves the suite's
+// modelFormat sklearn (kserve-runtime-configs, files/runtimes).
+const SklearnRuntime = "kserve-sklearnserver"
+
+// ClusterServingRuntimes is KServe's cluster-wide runtime resource.
+var ClusterServingRuntimes = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1alpha1", Resource: "clusterservingruntimes"}
+
+// CheckRuntime is the premise of applying an InferenceService: the
+// ClusterServingRuntime that serves it exists and is not disabled.
+// Without it the InferenceService would only time out, NoSupportingRuntime.
+func CheckRuntime(ctx context.Context, dyn dynamic.Interface, name string) error {
+	rt, err := dyn.Resource(ClusterServingRuntimes).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("ClusterServingRuntime %s does not exist: the InferenceServices would stay NoSupportingRuntime; "+
+			"the kserve-runtime-configs chart installs runtimes only with kserve.servingruntime.enabled=true (default false)", name)
+	}
+	if err != nil {
+		return fmt.Errorf("reading ClusterServingRuntime %s: %w", name, err)
+	}
+	if disabled, _, _ := unstructured.NestedBool(rt.Object, "spec", "disabled"); disabled {
+		return fmt.Errorf("ClusterServingRuntime %s is disabled (spec.disabled: true): the InferenceServices would stay NoSupportingRuntime; "+
+			"set kserve.servingruntime.sklearnserver.disabled=false in kserve-runtime-configs", name)
+	}
+	return nil
 }
 
 func kserveValues(mode string) map[string]any {

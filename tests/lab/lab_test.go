@@ -148,7 +148,7 @@ func deployWorkloads(ctx context.Context) error {
 	if err := fixtures.Apply(ctx, applier, "opeaistio/clients.yaml"); err != nil {
 		return err
 	}
-	for _, ns := range []string{"mc-baseline", "user1", "default", "chatqna", "outside", "istio-ingress", "istio-system"} {
+	for _, ns := range []string{"mc-baseline", "user1", "user2", "default", "chatqna", "outside", "istio-ingress", "istio-system"} {
 		if err := ready.Deployments(ctx, kube, ns, "", 3*time.Minute); err != nil {
 			return err
 		}

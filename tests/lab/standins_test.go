@@ -24,6 +24,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/cluster"
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/mesh"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
 
@@ -44,8 +45,8 @@ func TestKServeCellsFailOnlyWhereEnforcementIsNeeded(t *testing.T) {
 	recorder.Matrix("kservemesh-on-standins", res)
 	t.Log("\n" + res.Table())
 	require.NoError(t, res.Err)
-	assert.Equal(t, []string{"default-to-sklearn-iris-predict", "default-to-sklearn-iris-status"}, failedNames(res),
-		"only default -> sklearn-iris needs the AuthorizationPolicy")
+	assert.Equal(t, []string{"default-to-sklearn-iris-predict", "default-to-sklearn-iris-status", "user2-to-sklearn-iris-predict", "user2-to-sklearn-iris-status"},
+		failedNames(res), "only default and user2 -> sklearn-iris need the AuthorizationPolicy")
 	for _, c := range res.Failed() {
 		assert.Equal(t, probe.KindHTTP, c.Last.Kind)
 		assert.Equal(t, 200, c.Last.HTTPCode, "no policy: the stand-in answers")
@@ -100,11 +101,27 @@ func assertDump(t *testing.T, dir, pattern string) {
 }
 
 func TestKServeMTLSIdentityNeedsTheMesh(t *testing.T) {
-	res := matrix.Run(context.Background(), cases.KServeMTLSIdentity(), exec_, resolve, labSettings())
+	res := matrix.Run(context.Background(), cases.KServeMTLSIdentity(mesh.DefaultTrustDomain), exec_, resolve, labSettings())
 	recorder.Matrix("kservemesh-on-standins", res)
 	t.Log("\n" + res.Table())
 	require.Len(t, res.Failed(), 1, "no sidecar adds X-Forwarded-Client-Cert")
 	assert.Contains(t, res.Failed()[0].Reason, "expected body to contain \"URI=spiffe://cluster.local/ns/user1/sa/sleep\"")
+}
+
+// Without a mesh, plaintext reaches httpbin: the STRICT cell fails, and so
+// does its control's (no AuthorizationPolicy answers 403 either). Both fail
+// with the stand-in's 200 as evidence, never as an environment error.
+func TestKServeStrictCellsNeedTheMesh(t *testing.T) {
+	for _, m := range []matrix.Matrix{cases.KServeStrictMTLS(), cases.KServeStrictControl()} {
+		res := matrix.Run(context.Background(), m, exec_, resolve, labSettings())
+		recorder.Matrix("kservemesh-on-standins", res)
+		t.Log("\n" + res.Table())
+		require.NoError(t, res.Err)
+		require.Len(t, res.Failed(), 1, m.Name)
+		c := res.Failed()[0]
+		assert.Equal(t, probe.KindHTTP, c.Last.Kind)
+		assert.Equal(t, 200, c.Last.HTTPCode, "no sidecar: plaintext is answered")
+	}
 }
 
 func TestOPEACellsFailOnlyWhereTheGatewayOrSTRICTIsNeeded(t *testing.T) {

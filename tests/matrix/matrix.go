@@ -3,6 +3,7 @@ package matrix
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +35,9 @@ type Cell struct {
 type Matrix struct {
 	Name  string `json:"name"`
 	Cells []Cell `json:"cells"`
+	// unknown are names Only was asked for that are no cell: Run refuses
+	// the matrix rather than run fewer cells than its author meant.
+	unknown []string
 }
 
 // Resolver finds the pod to run a client's requests in.
@@ -120,6 +124,14 @@ func Run(ctx context.Context, m Matrix, ex probe.Executor, resolve Resolver, s S
 	res := Result{Matrix: m.Name, Cells: make([]CellResult, len(m.Cells))}
 	for i, c := range m.Cells {
 		res.Cells[i] = CellResult{Cell: c}
+	}
+	switch {
+	case len(m.unknown) > 0:
+		res.Err = fmt.Errorf("matrix %s names cells that do not exist: %s", m.Name, strings.Join(m.unknown, ", "))
+		return res
+	case len(m.Cells) == 0:
+		res.Err = fmt.Errorf("matrix %s has no cells: an empty matrix proves nothing", m.Name)
+		return res
 	}
 
 	// Group cell indices by client, in a stable order.
@@ -232,16 +244,24 @@ func (r Result) allPassed() bool {
 	return true
 }
 
-// Only returns the matrix restricted to the named cells, renamed.
+// Only returns the matrix restricted to the named cells, renamed. Names
+// that are no cell of m make Run refuse the matrix: a control whose cell
+// was renamed must fail, not pass on fewer cells.
 func (m Matrix) Only(name string, cells ...string) Matrix {
 	keep := map[string]bool{}
 	for _, c := range cells {
 		keep[c] = true
 	}
-	out := Matrix{Name: name}
+	out := Matrix{Name: name, unknown: m.unknown}
 	for _, c := range m.Cells {
 		if keep[c.Name] {
 			out.Cells = append(out.Cells, c)
+			delete(keep, c.Name)
+		}
+	}
+	for _, c := range cells {
+		if keep[c] {
+			out.unknown = append(out.unknown, c)
 		}
 	}
 	return out

@@ -275,3 +275,21 @@ func TestOnly(t *testing.T) {
 	require.Len(t, got.Cells, 1)
 	assert.Equal(t, "b", got.Cells[0].Name)
 }
+
+func TestUnknownAndEmptyMatricesAreRefused(t *testing.T) {
+	m := Matrix{Name: "m", Cells: []Cell{{Name: "a", Client: Client{Name: "c"}, Expect: Expect(Allowed)}}}
+	never := func(context.Context, Client) (probe.Pod, error) {
+		t.Fatal("a refused matrix resolves no client")
+		return probe.Pod{}, nil
+	}
+	s := Settings{MaxTimeToConsistency: time.Second, RequiredConsecutiveSuccesses: 1}
+	res := Run(context.Background(), m.Only("restored", "a", "renamed"), nil, never, s)
+	require.Error(t, res.Err)
+	assert.Contains(t, res.Err.Error(), "names cells that do not exist: renamed")
+	assert.False(t, res.Passed())
+
+	res = Run(context.Background(), Matrix{Name: "empty"}, nil, never, s)
+	require.Error(t, res.Err)
+	assert.Contains(t, res.Err.Error(), "has no cells")
+	assert.False(t, res.Passed())
+}

@@ -15,7 +15,7 @@ func Register(fs *flag.FlagSet, o *Options) {
 	fs.StringVar(&o.Cluster.KindConfig, "kind-config", o.Cluster.KindConfig, "kind configuration file, instead of the suite's own under kind-config/")
 	fs.BoolVar(&o.Cluster.Keep, "keep-cluster", o.Cluster.Keep, "keep a kind cluster the run created")
 	fs.Var((*listFlag)(&o.Cluster.ImageArchives), "image-archive", "image tarball to load into the kind nodes before installs, repeatable")
-	fs.StringVar(&o.Versions.NodeImage, "node-image", o.Versions.NodeImage, "kind node image (Kubernetes version); default: the one pinned by the kind library")
+	fs.StringVar(&o.Versions.NodeImage, "node-image", o.Versions.NodeImage, "kind node image (Kubernetes version), by tag and digest; default: the suite's pinned image (kindest/node:v1.34.11 built for kind v0.33.0)")
 	fs.StringVar(&o.Versions.Istio, "istio-version", o.Versions.Istio, "Istio version; default: the suite's pinned version")
 	fs.StringVar(&o.Versions.CertManager, "cert-manager-version", o.Versions.CertManager, "cert-manager version")
 	fs.StringVar(&o.Versions.GatewayAPI, "gateway-api-version", o.Versions.GatewayAPI, "Gateway API CRDs version")
@@ -42,6 +42,7 @@ func Register(fs *flag.FlagSet, o *Options) {
 	fs.DurationVar(&t.RoundInterval, "round-interval", t.RoundInterval, "pause between probe rounds")
 	fs.DurationVar(&t.InstallTimeout, "install-timeout", t.InstallTimeout, "time limit of one component install")
 	fs.DurationVar(&t.ReadyTimeout, "ready-timeout", t.ReadyTimeout, "time limit of a readiness wait")
+	fs.DurationVar(&t.InferenceServiceReadyTimeout, "inference-service-ready-timeout", t.InferenceServiceReadyTimeout, "time limit for an InferenceService to be Ready (model download and image pulls)")
 	fs.DurationVar(&t.ClusterTimeout, "cluster-timeout", t.ClusterTimeout, "time limit for creating a kind cluster")
 }
 

@@ -71,6 +71,11 @@ type TimeoutConfig struct {
 	ReadyTimeout time.Duration `yaml:"readyTimeout"`
 	// ClusterTimeout bounds creating a kind cluster. Default 5m.
 	ClusterTimeout time.Duration `yaml:"clusterTimeout"`
+	// InferenceServiceReadyTimeout bounds the wait for an InferenceService
+	// to be Ready: its storage initializer downloads the model and two
+	// large Python images (the runtime's, the storage initializer's) are
+	// pulled on a new node. Default 15m.
+	InferenceServiceReadyTimeout time.Duration `yaml:"inferenceServiceReadyTimeout"`
 }
 
 // DefaultTimeouts are the documented defaults of TimeoutConfig.
@@ -83,6 +88,7 @@ func DefaultTimeouts() TimeoutConfig {
 		InstallTimeout:               10 * time.Minute,
 		ReadyTimeout:                 5 * time.Minute,
 		ClusterTimeout:               5 * time.Minute,
+		InferenceServiceReadyTimeout: 15 * time.Minute,
 	}
 }
 
@@ -277,6 +283,7 @@ func (o Options) Validate() error {
 		"--request-timeout": t.RequestTimeout, "--max-time-to-consistency": t.MaxTimeToConsistency,
 		"--round-interval": t.RoundInterval, "--install-timeout": t.InstallTimeout,
 		"--ready-timeout": t.ReadyTimeout, "--cluster-timeout": t.ClusterTimeout,
+		"--inference-service-ready-timeout": t.InferenceServiceReadyTimeout,
 	} {
 		if d <= 0 {
 			bad("%s must be a positive duration such as 30s or 5m, got %v", name, d)

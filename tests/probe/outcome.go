@@ -70,8 +70,8 @@ type Evidence struct {
 	RedirectURL     string  `json:"redirectURL,omitempty"`
 	SSLVerifyResult int     `json:"sslVerifyResult,omitempty"`
 	TimeTotal       float64 `json:"timeTotalSeconds,omitempty"`
-	// Body is the start of the response body (at most 512 bytes), made
-	// printable.
+	// Body is the start of the response body (512 bytes unless the request
+	// asked for more with BodyBytes), made printable.
 	Body string `json:"body,omitempty"`
 }
 

@@ -297,3 +297,20 @@ func mustSelfSignedPEM(t testing.TB, dnsName string) ([]byte, []byte) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: key})
 }
+
+// Evidence past the default excerpt (httpbin's /headers puts the client
+// certificate after tracing headers) is seen only when the cell asks for it.
+func TestBodyBytesWidensTheExcerpt(t *testing.T) {
+	requireCurl(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(strings.Repeat("x", 2000) + "URI=spiffe://example.org/ns/user1/sa/sleep"))
+	}))
+	defer srv.Close()
+	outs, err := Run(context.Background(), LocalExecutor{}, Pod{}, []Request{
+		{URL: srv.URL}, {URL: srv.URL, BodyBytes: 4096}, {URL: srv.URL, BodyBytes: 1 << 30}}, 5*time.Second)
+	require.NoError(t, err)
+	assert.Len(t, outs[0].Body, 512)
+	assert.NotContains(t, outs[0].Body, "spiffe://")
+	assert.Contains(t, outs[1].Body, "URI=spiffe://example.org/ns/user1/sa/sleep")
+	assert.Contains(t, outs[2].Body, "spiffe://", "an oversized ask is capped, not refused")
+}

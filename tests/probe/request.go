@@ -31,6 +31,23 @@ type Request struct {
 	// Timeout, when set, replaces the run's request timeout for this
 	// request (the baseline's timeout cell needs a short one).
 	Timeout time.Duration `json:"timeout,omitempty"`
+	// BodyBytes, when set, replaces how much of the response body is
+	// brought back (bodyExcerptBytes), up to maxBodyBytes: a cell whose
+	// evidence may lie deep in the body asks for more (httpbin's /headers
+	// with tracing headers puts the client certificate past 512 bytes).
+	BodyBytes int `json:"bodyBytes,omitempty"`
+}
+
+// excerptBytes is how much of this request's response body is kept.
+func (r Request) excerptBytes() int {
+	switch {
+	case r.BodyBytes <= 0:
+		return bodyExcerptBytes
+	case r.BodyBytes > maxBodyBytes:
+		return maxBodyBytes
+	default:
+		return r.BodyBytes
+	}
 }
 
 // method returns the HTTP method curl will use.
@@ -83,6 +100,10 @@ func (r Request) curlArgs(timeout time.Duration, caFile string) []string {
 // bodyExcerptBytes bounds how much of each response body is brought back.
 const bodyExcerptBytes = 512
 
+// maxBodyBytes caps any request's excerpt: the script's output travels back
+// through the exec stream and into reports.
+const maxBodyBytes = 16 << 10
+
 // resultMarker starts every line of the script's output that carries a
 // result; anything else (a shell's complaint, say) is kept as stray output.
 const resultMarker = "@@mc"
@@ -98,12 +119,12 @@ func Script(reqs []Request, timeout time.Duration) string {
 t=$(mktemp -d 2>/dev/null) || { t=/tmp/mc.$$; mkdir -p "$t"; }
 trap 'rm -rf "$t"' EXIT
 mc() {
-  id=$1; shift
+  id=$1; n=$2; shift 2
   curl -sS -o "$t/b" -w '%{json}' "$@" >"$t/w" 2>/dev/null
   rc=$?
   printf '\n` + resultMarker + ` %s exit %s\n' "$id" "$rc"
   printf '` + resultMarker + ` %s wo ' "$id"; tr -d '\n' <"$t/w" 2>/dev/null; printf '\n'
-  printf '` + resultMarker + ` %s body ' "$id"; head -c ` + fmt.Sprint(bodyExcerptBytes) + ` "$t/b" 2>/dev/null | base64 | tr -d '\n'; printf '\n'
+  printf '` + resultMarker + ` %s body ' "$id"; head -c "$n" "$t/b" 2>/dev/null | base64 | tr -d '\n'; printf '\n'
   rm -f "$t/b" "$t/w"
 }
 `)
@@ -113,7 +134,7 @@ mc() {
 			ca = fmt.Sprintf("$t/ca%d.pem", i)
 			fmt.Fprintf(&b, "printf '%%s' %s > \"%s\"\n", shellQuote(r.CACertPEM), ca)
 		}
-		fmt.Fprintf(&b, "mc %d", i)
+		fmt.Fprintf(&b, "mc %d %d", i, r.excerptBytes())
 		for _, a := range r.curlArgs(timeout, ca) {
 			b.WriteByte(' ')
 			if strings.HasPrefix(a, "$t/") {

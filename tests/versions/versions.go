@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	kinddefaults "sigs.k8s.io/kind/pkg/apis/config/defaults"
 )
 
 // Set is one combination of component versions.
@@ -23,11 +21,23 @@ type Set struct {
 	ChatQnA        string `json:"chatqna,omitempty" yaml:"chatqna,omitempty"`
 }
 
+// NodeImage134 is the Kubernetes 1.34 node image built for kind v0.33.0
+// (the kind library go.mod pins), by tag and digest as its release notes
+// list it: https://github.com/kubernetes-sigs/kind/releases/tag/v0.33.0
+// ("Images pre-built for this release: v1.34.11:
+// kindest/node:v1.34.11@sha256:44e2..."). kind's own default there is
+// v1.37.0, outside Istio 1.27's supported range (1.29 - 1.33, its CI runs
+// kind-node v1.33.1). kind v0.33.0 builds no 1.33 image, and an image built
+// for another kind release is not guaranteed to work with it; 1.34 is what
+// KServe v0.20 tests on (kind v0.30) and the closest to Istio 1.27's range
+// that this kind release builds. The lab runs Kubernetes 1.34 too.
+const NodeImage134 = "kindest/node:v1.34.11@sha256:44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d"
+
 // KServeMesh is KServe v0.20.0's own tested dependency set (its
 // hack/setup/global-vars.env): Istio 1.27.1, Knative Serving 1.21.1,
 // cert-manager v1.17.0, Gateway API v1.5.1.
 var KServeMesh = Set{
-	NodeImage:      kinddefaults.Image,
+	NodeImage:      NodeImage134,
 	Istio:          "1.27.1",
 	CertManager:    "v1.17.0",
 	GatewayAPI:     "v1.5.1",
@@ -40,7 +50,7 @@ var KServeMesh = Set{
 // the Gateway API v1.2.0 standard CRDs. Istio is not pinned upstream; 1.27.1
 // (ambient is GA from 1.24) keeps one Istio for both suites.
 var OPEAIstio = Set{
-	NodeImage:   kinddefaults.Image,
+	NodeImage:   NodeImage134,
 	Istio:       "1.27.1",
 	CertManager: "v1.16.1",
 	GatewayAPI:  "v1.2.0",
