@@ -127,7 +127,34 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 	})
 
 	t.Run("kserve and the ingress config merge", func(t *testing.T) {
-		require.NoError(t, in.KServe(ctx))
+		// No webhook pod runs here: once kserve-resources registers KServe's
+		// webhooks, point them at a local server that admits everything.
+		// The runtime release meets them first without endpoints, which
+		// the installer retries, then admitted.
+		hook, err := apiserver.NewWebhook()
+		require.NoError(t, err)
+		require.NoError(t, hook.Start())
+		t.Cleanup(hook.Stop)
+		done := make(chan struct{})
+		redirected := make(chan int, 1)
+		go func() {
+			total := 0
+			defer func() { redirected <- total }()
+			for {
+				select {
+				case <-done:
+					return
+				case <-time.After(3 * time.Second):
+				}
+				n, _ := hook.Redirect(ctx, kc, install.KServeNamespace, "kserve-webhook-server-service")
+				total += n
+			}
+		}()
+		err = in.KServe(ctx)
+		close(done)
+		require.NoError(t, err)
+		t.Logf("KServe webhooks redirected to the tier's server: %d", <-redirected)
+		assert.Positive(t, hook.Calls(install.SklearnRuntime), "the runtime went through KServe's validating webhook")
 		// The runtimes are there (kserve.servingruntime.enabled), so the
 		// InferenceServices' premise holds: a regression in the runtime
 		// chart's values fails here, not on a user's first run.

@@ -2,18 +2,7 @@ package apiserver_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -37,53 +26,6 @@ import (
 // bounded, and never retries a webhook's real refusal. Here: a real
 // ValidatingWebhookConfiguration pointing at a Service with no endpoints,
 // then at a port nothing listens on, then at a server that answers.
-
-// webhookServer answers admission reviews for ConfigMaps: it refuses the
-// one named "rejected" and admits the rest, counting calls by name.
-type webhookServer struct {
-	mu    sync.Mutex
-	calls map[string]int
-}
-
-func (w *webhookServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	var review struct {
-		Request struct {
-			UID  string `json:"uid"`
-			Name string `json:"name"`
-		} `json:"request"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&review); err != nil {
-		http.Error(rw, err.Error(), http.StatusBadRequest)
-		return
-	}
-	w.mu.Lock()
-	w.calls[review.Request.Name]++
-	w.mu.Unlock()
-	resp := map[string]any{"uid": review.Request.UID, "allowed": review.Request.Name != "rejected"}
-	if review.Request.Name == "rejected" {
-		resp["status"] = map[string]any{"code": 403, "message": "the test webhook refuses ConfigMaps named rejected"}
-	}
-	rw.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(rw).Encode(map[string]any{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": resp})
-}
-
-func (w *webhookServer) count(name string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.calls[name]
-}
-
-func loopbackCert(t *testing.T) (tls.Certificate, []byte) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mc-webhook"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
 
 func configMap(name string) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
@@ -113,11 +55,16 @@ func TestApplyRetriesAWebhookThatIsNotServingYet(t *testing.T) {
 		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "nothing-runs-here"}, Ports: []corev1.ServicePort{{Port: 443}}}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 
-	cert, caPEM := loopbackCert(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	hook, err := apiserver.NewWebhook()
 	require.NoError(t, err)
-	url := "https://" + ln.Addr().String() + "/validate"
-	require.NoError(t, ln.Close()) // nothing listens there until the webhook "starts"
+	t.Cleanup(hook.Stop)
+	hook.Refuse = func(name string) string {
+		if name == "rejected" {
+			return "the test webhook refuses ConfigMaps named rejected"
+		}
+		return ""
+	}
+	caPEM := hook.CABundle
 
 	fail, none := admissionv1.Fail, admissionv1.SideEffectClassNone
 	timeout := int32(5)
@@ -152,31 +99,19 @@ func TestApplyRetriesAWebhookThatIsNotServingYet(t *testing.T) {
 	assert.Contains(t, seen.Error(), "no endpoints available for service")
 
 	// Then it gets an address with nothing listening, then it serves.
-	hook := &webhookServer{calls: map[string]int{}}
-	server := &http.Server{Handler: hook, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, ReadHeaderTimeout: 5 * time.Second}
-	t.Cleanup(func() { _ = server.Close() })
 	go func() {
 		time.Sleep(2 * time.Second)
-		got, err := kc.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, "mc-webhook", metav1.GetOptions{})
-		if err != nil {
-			return
-		}
-		got.Webhooks[0].ClientConfig = admissionv1.WebhookClientConfig{URL: &url, CABundle: caPEM}
-		if _, err := kc.AdmissionregistrationV1().ValidatingWebhookConfigurations().Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+		if _, err := hook.Redirect(ctx, kc, "mc-webhook", "webhook"); err != nil {
 			return
 		}
 		time.Sleep(3 * time.Second)
-		l, err := net.Listen("tcp", strings.TrimSuffix(strings.TrimPrefix(url, "https://"), "/validate"))
-		if err != nil {
-			return
-		}
-		_ = server.ServeTLS(l, "", "")
+		_ = hook.Start()
 	}()
 
 	start := time.Now()
 	require.NoError(t, a.Apply(ctx, configMap("accepted")), "the apply waits for the webhook, then succeeds")
 	elapsed := time.Since(start)
-	assert.Equal(t, 1, hook.count("accepted"), "admitted by the webhook once it served")
+	assert.Equal(t, 1, hook.Calls("accepted"), "admitted by the webhook once it served")
 	mu.Lock()
 	log := strings.Join(retries, "\n")
 	mu.Unlock()
@@ -193,7 +128,7 @@ func TestApplyRetriesAWebhookThatIsNotServingYet(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "denied the request")
 	assert.Contains(t, err.Error(), "refuses ConfigMaps named rejected")
-	assert.Equal(t, 1, hook.count("rejected"), "a refusal is never retried")
+	assert.Equal(t, 1, hook.Calls("rejected"), "a refusal is never retried")
 	assert.Empty(t, retries)
 	assert.Less(t, time.Since(start), 5*time.Second)
 

@@ -340,7 +340,12 @@ func (r *Run) Matrix(ctx context.Context, t *testing.T, m matrix.Matrix) matrix.
 	}
 	t.Log("\n" + scrub(res.Table()))
 	if !res.Passed() {
-		t.Errorf("matrix %s: %d of %d cells failed (table above)", m.Name, len(res.Failed()), len(res.Cells))
+		if env := len(res.EnvironmentErrors()); env > 0 {
+			t.Errorf("matrix %s: %d of %d cells failed, %d of them by environment errors (no verdict: the probe could not run; table above)",
+				m.Name, len(res.Failed()), len(res.Cells), env)
+		} else {
+			t.Errorf("matrix %s: %d of %d cells failed (table above)", m.Name, len(res.Failed()), len(res.Cells))
+		}
 		r.bundle(ctx, m.Name, diagnostics.MatrixFailure(res))
 	}
 	return res

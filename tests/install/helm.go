@@ -21,6 +21,8 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+
+	"github.com/secure-inference/mesh-conformance/tests/apply"
 )
 
 // Release is one Helm release to install or upgrade.
@@ -138,30 +140,70 @@ func (h *Helm) Upgrade(ctx context.Context, r Release) (*release.Release, error)
 		return nil, err
 	}
 	start := time.Now()
-	hist := action.NewHistory(cfg)
-	hist.Max = 1
+	// A webhook that is registered but not serving yet (the release before
+	// this one just installed it, or its controller restarted) refuses the
+	// whole release; the same release succeeds once it serves. Retry that,
+	// bounded; never a webhook's refusal or any other error.
 	var rel *release.Release
-	if _, err := hist.Run(r.Name); err == driver.ErrReleaseNotFound {
-		in := action.NewInstall(cfg)
-		in.ReleaseName, in.Namespace, in.CreateNamespace = r.Name, r.Namespace, true
-		in.Wait, in.Timeout = r.Wait, r.Timeout
-		rel, err = in.RunWithContext(ctx, ch, r.Values)
-		if err != nil {
-			return nil, fmt.Errorf("helm install %s (%s) in %s: %w", r.Name, r.Chart, r.Namespace, err)
+	deadline, pause := time.Now().Add(webhookWait), 2*time.Second
+	for {
+		rel, err = h.installOrUpgrade(ctx, cfg, ch, r)
+		if err == nil || !apply.Transient(err) || time.Now().Add(pause).After(deadline) {
+			break
 		}
-	} else if err != nil {
-		return nil, fmt.Errorf("helm history %s in %s: %w", r.Name, r.Namespace, err)
-	} else {
-		up := action.NewUpgrade(cfg)
-		up.Namespace, up.Wait, up.Timeout = r.Namespace, r.Wait, r.Timeout
-		rel, err = up.RunWithContext(ctx, r.Name, ch, r.Values)
-		if err != nil {
-			return nil, fmt.Errorf("helm upgrade %s (%s) in %s: %w", r.Name, r.Chart, r.Namespace, err)
+		h.logf("helm: %s in %s: a webhook is not serving yet, retrying in %s: %v", r.Name, r.Namespace, pause, firstLine(err))
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(pause):
 		}
+	}
+	if err != nil {
+		return nil, err
 	}
 	h.logf("helm: %s %s (%s) in %s: %s, revision %d, %s", r.Name, ch.Metadata.Version, r.Chart.Source, r.Namespace,
 		rel.Info.Status, rel.Version, time.Since(start).Round(time.Millisecond))
 	return rel, nil
+}
+
+// webhookWait bounds the retries of a release refused by a webhook that
+// is not serving yet.
+const webhookWait = apply.DefaultWebhookWait
+
+// installOrUpgrade installs the release, or upgrades it when a revision
+// exists (also one that failed: Helm upgrades from the last failed
+// revision when none was deployed).
+func (h *Helm) installOrUpgrade(ctx context.Context, cfg *action.Configuration, ch *chart.Chart, r Release) (*release.Release, error) {
+	hist := action.NewHistory(cfg)
+	hist.Max = 1
+	if _, err := hist.Run(r.Name); err == driver.ErrReleaseNotFound {
+		in := action.NewInstall(cfg)
+		in.ReleaseName, in.Namespace, in.CreateNamespace = r.Name, r.Namespace, true
+		in.Wait, in.Timeout = r.Wait, r.Timeout
+		rel, err := in.RunWithContext(ctx, ch, r.Values)
+		if err != nil {
+			return nil, fmt.Errorf("helm install %s (%s) in %s: %w", r.Name, r.Chart, r.Namespace, err)
+		}
+		return rel, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("helm history %s in %s: %w", r.Name, r.Namespace, err)
+	}
+	up := action.NewUpgrade(cfg)
+	up.Namespace, up.Wait, up.Timeout = r.Namespace, r.Wait, r.Timeout
+	rel, err := up.RunWithContext(ctx, r.Name, ch, r.Values)
+	if err != nil {
+		return nil, fmt.Errorf("helm upgrade %s (%s) in %s: %w", r.Name, r.Chart, r.Namespace, err)
+	}
+	return rel, nil
+}
+
+// firstLine keeps a log line short: Helm joins one error per object.
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " ..."
+	}
+	return s
 }
 
 func isRemote(source string) bool {

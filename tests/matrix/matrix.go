@@ -3,6 +3,7 @@ package matrix
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -76,6 +77,16 @@ type CellResult struct {
 	Last     probe.Outcome `json:"last"`
 	Reason   string        `json:"reason,omitempty"`
 	Duration time.Duration `json:"duration"`
+	// EnvErrors counts rounds in which the cell could not be probed (the
+	// exec failed or was cut, the client pod was gone): they are neither a
+	// match nor a mismatch. LastEnvError is the latest, naming the pod and
+	// the API error.
+	EnvErrors    int    `json:"envErrors,omitempty"`
+	LastEnvError string `json:"lastEnvError,omitempty"`
+	// EnvironmentError is set on a cell that did not pass because the
+	// environment kept it from being observed enough: its failure is no
+	// verdict on the cluster's enforcement.
+	EnvironmentError bool `json:"environmentError,omitempty"`
 }
 
 // Result is what became of a matrix.
@@ -159,6 +170,7 @@ func Run(ctx context.Context, m Matrix, ex probe.Executor, resolve Resolver, s S
 		pending := false
 		var mu sync.Mutex
 		var wg sync.WaitGroup
+		snapshot := maps.Clone(pods) // the round's goroutines update pods
 		for _, c := range clients {
 			var idx []int
 			for _, i := range byClient[c] {
@@ -171,25 +183,50 @@ func Run(ctx context.Context, m Matrix, ex probe.Executor, resolve Resolver, s S
 			}
 			pending = true
 			wg.Add(1)
-			go func(c Client, idx []int) {
+			go func(c Client, pod probe.Pod, idx []int) {
 				defer wg.Done()
+				envErr := func(err error) {
+					mu.Lock()
+					defer mu.Unlock()
+					for _, i := range idx {
+						res.Cells[i].EnvErrors++
+						res.Cells[i].LastEnvError = err.Error()
+					}
+					delete(pods, c) // find the client again next round
+				}
+				if pod.Name == "" {
+					// The client's pod went away (killed, evicted, its node
+					// restarted): its Deployment brings a new one, found by
+					// the same selector, within the matrix's own time.
+					rctx, cancel := context.WithDeadline(ctx, deadline)
+					p, err := resolve(rctx, c)
+					cancel()
+					if err != nil {
+						envErr(fmt.Errorf("client %s (%s, %s) has no ready pod: %w", c.Name, c.Namespace, c.Selector, err))
+						return
+					}
+					pod = p
+					mu.Lock()
+					pods[c] = p
+					mu.Unlock()
+				}
 				reqs := make([]probe.Request, len(idx))
 				for j, i := range idx {
 					reqs[j] = m.Cells[i].Request
 				}
-				outs, err := probe.Run(ctx, ex, pods[c], reqs, s.RequestTimeout)
+				outs, err := probe.Run(ctx, ex, pod, reqs, s.RequestTimeout)
+				if err != nil {
+					// An exec that failed or was cut observed nothing about
+					// the cluster's enforcement: no verdict from it.
+					envErr(err)
+					return
+				}
 				mu.Lock()
 				defer mu.Unlock()
 				for j, i := range idx {
-					o := probe.Outcome{Kind: probe.KindClientError, Evidence: probe.Evidence{ExitCode: -1}}
-					if err != nil {
-						o.ErrorMessage = err.Error()
-					} else {
-						o = outs[j]
-					}
-					res.Cells[i].record(o, s.RequiredConsecutiveSuccesses, time.Since(start))
+					res.Cells[i].record(outs[j], s.RequiredConsecutiveSuccesses, time.Since(start))
 				}
-			}(c, idx)
+			}(c, snapshot[c], idx)
 		}
 		wg.Wait()
 		if !pending {
@@ -210,7 +247,13 @@ func Run(ctx context.Context, m Matrix, ex probe.Executor, resolve Resolver, s S
 	for i := range res.Cells {
 		c := &res.Cells[i]
 		switch {
-		case c.Passed || c.Reason != "":
+		case c.Passed:
+		case c.EnvErrors > 0 && (c.Reason == "" || c.Attempts == 0):
+			// Never seen to mismatch, only not seen enough.
+			c.EnvironmentError = true
+			c.Reason = fmt.Sprintf("environment error, not a verdict: %d round(s) could not probe (last: %s); matched %d round(s) in a row, %d required",
+				c.EnvErrors, c.LastEnvError, c.Streak, s.RequiredConsecutiveSuccesses)
+		case c.Reason != "":
 		case c.Attempts == 0:
 			c.Reason = "never probed: the run was interrupted"
 		default:
@@ -219,6 +262,18 @@ func Run(ctx context.Context, m Matrix, ex probe.Executor, resolve Resolver, s S
 		}
 	}
 	return res
+}
+
+// EnvironmentErrors lists the cells that failed only because the
+// environment kept them from being observed.
+func (r Result) EnvironmentErrors() []CellResult {
+	var out []CellResult
+	for _, c := range r.Cells {
+		if c.EnvironmentError {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (c *CellResult) record(o probe.Outcome, required int, elapsed time.Duration) {

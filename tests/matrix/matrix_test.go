@@ -168,11 +168,105 @@ func TestUnresolvableClientFailsTheMatrix(t *testing.T) {
 	assert.Contains(t, res.Table(), "NOT RUN")
 }
 
-func TestExecFailureIsAClientErrorNotAVerdict(t *testing.T) {
+func TestExecFailureIsAnEnvironmentErrorNotAVerdict(t *testing.T) {
 	res := Run(context.Background(), Matrix{Cells: []Cell{cell("a", inMesh, "http://a/", DeniedByPolicy(options.ModeAmbient))}},
 		newScripted(map[string][]answer{}), resolveByName, Settings{RequestTimeout: time.Second, MaxTimeToConsistency: 50 * time.Millisecond, RequiredConsecutiveSuccesses: 1, RoundInterval: 10 * time.Millisecond})
 	require.False(t, res.Passed())
-	assert.Equal(t, probe.KindClientError, res.Cells[0].Last.Kind)
+	c := res.Cells[0]
+	assert.True(t, c.EnvironmentError)
+	assert.Zero(t, c.Attempts, "nothing was observed")
+	assert.Positive(t, c.EnvErrors)
+	assert.Contains(t, c.Reason, "environment error, not a verdict")
+	assert.Contains(t, c.Reason, `no script for "user1 http://a/"`, "names the pod and the error")
+	assert.Len(t, res.EnvironmentErrors(), 1)
+}
+
+// flaky wraps an executor: execs in the pods named in gone fail as the API
+// server says when a pod was deleted; the n-th exec (1-based) in cut fails
+// as a dropped stream does.
+type flaky struct {
+	*scripted
+	gone map[string]bool
+	cut  map[int]bool
+	n    int
+}
+
+func (f *flaky) Exec(ctx context.Context, pod probe.Pod, cmd []string) ([]byte, []byte, error) {
+	f.mu.Lock()
+	f.n++
+	n := f.n
+	f.mu.Unlock()
+	if f.gone[pod.Name] {
+		return nil, nil, fmt.Errorf(`pods "%s" not found`, pod.Name)
+	}
+	if f.cut[n] {
+		return nil, nil, errors.New("error dialing backend: EOF")
+	}
+	return f.scripted.Exec(ctx, pod, cmd)
+}
+
+// The client's pod is killed after the first round; its Deployment brings a
+// new one, which the engine finds by selector, and the matrix converges.
+func TestAKilledClientIsFoundAgainBySelector(t *testing.T) {
+	ex := &flaky{scripted: newScripted(map[string][]answer{"user1 http://a/": {ok200}, "user1-new http://a/": {ok200}}), gone: map[string]bool{}}
+	var mu sync.Mutex
+	resolves := 0
+	resolve := func(_ context.Context, c Client) (probe.Pod, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		resolves++
+		if resolves == 1 {
+			return probe.Pod{Namespace: c.Namespace, Name: "user1", Container: c.Container}, nil
+		}
+		return probe.Pod{Namespace: c.Namespace, Name: "user1-new", Container: c.Container}, nil
+	}
+	s := fastSettings()
+	s.RequiredConsecutiveSuccesses = 3
+	res := Run(context.Background(), Matrix{Cells: []Cell{cell("a", inMesh, "http://a/", Expect(Allowed))}}, execAfter(ex, 1, func() { ex.gone["user1"] = true }), resolve, s)
+	require.True(t, res.Passed(), res.Table())
+	assert.Equal(t, 2, resolves, "resolved again after the pod went away")
+	assert.Equal(t, 1, res.Cells[0].EnvErrors)
+	assert.Contains(t, res.Cells[0].LastEnvError, `pods "user1" not found`)
+	assert.Equal(t, 3, res.Cells[0].Attempts, "the lost round is no observation")
+}
+
+// execAfter runs hook once the n-th exec has returned.
+func execAfter(ex probe.Executor, n int, hook func()) probe.Executor {
+	var mu sync.Mutex
+	count := 0
+	return execFunc(func(ctx context.Context, pod probe.Pod, cmd []string) ([]byte, []byte, error) {
+		out, errOut, err := ex.Exec(ctx, pod, cmd)
+		mu.Lock()
+		defer mu.Unlock()
+		if count++; count == n {
+			hook()
+		}
+		return out, errOut, err
+	})
+}
+
+type execFunc func(ctx context.Context, pod probe.Pod, cmd []string) ([]byte, []byte, error)
+
+func (f execFunc) Exec(ctx context.Context, pod probe.Pod, cmd []string) ([]byte, []byte, error) {
+	return f(ctx, pod, cmd)
+}
+
+// A cut exec between two matching rounds neither breaks nor extends the
+// streak; a real mismatch is still a verdict, whatever else happened.
+func TestCutExecsSkipARoundAndMismatchesStayVerdicts(t *testing.T) {
+	ex := &flaky{scripted: newScripted(map[string][]answer{"user1 http://a/": {ok200}}), cut: map[int]bool{2: true}}
+	s := fastSettings()
+	s.RequiredConsecutiveSuccesses = 2
+	res := Run(context.Background(), Matrix{Cells: []Cell{cell("a", inMesh, "http://a/", Expect(Allowed))}}, ex, resolveByName, s)
+	require.True(t, res.Passed(), res.Table())
+	assert.Equal(t, 2, res.Cells[0].Attempts)
+	assert.Equal(t, 1, res.Cells[0].EnvErrors)
+
+	ex = &flaky{scripted: newScripted(map[string][]answer{"user1 http://a/": {ok200}}), cut: map[int]bool{1: true, 3: true}}
+	res = Run(context.Background(), Matrix{Cells: []Cell{cell("a", inMesh, "http://a/", DeniedByPolicy(options.ModeSidecar))}}, ex, resolveByName, s)
+	require.False(t, res.Passed())
+	assert.False(t, res.Cells[0].EnvironmentError, "a 200 where 403 was expected is a verdict")
+	assert.Contains(t, res.Cells[0].Reason, "expected denied (HTTP 403)")
 }
 
 func TestExpectations(t *testing.T) {

@@ -18,7 +18,10 @@ func (r Result) Table() string {
 	fmt.Fprintln(tw, "CELL\tFROM\tREQUEST\tEXPECTED\tOBSERVED\tATTEMPTS\tRESULT")
 	for _, c := range r.Cells {
 		verdict := "PASS"
-		if !c.Passed {
+		switch {
+		case c.EnvironmentError:
+			verdict = "ENV-ERROR"
+		case !c.Passed:
 			verdict = "FAIL"
 		}
 		observed := "-"

@@ -145,17 +145,23 @@ type Matrix struct {
 
 // Cell is one probed cell.
 type Cell struct {
-	Name            string         `json:"name"`
-	Client          string         `json:"client"`
-	Request         string         `json:"request"`
-	Expected        string         `json:"expected"`
-	Observed        string         `json:"observed"`
-	Result          Result         `json:"result"`
-	Attempts        int            `json:"attempts"`
-	DurationSeconds float64        `json:"durationSeconds"`
-	Note            string         `json:"note,omitempty"`
-	Reason          string         `json:"reason,omitempty"`
-	Evidence        probe.Evidence `json:"evidence"`
+	Name            string  `json:"name"`
+	Client          string  `json:"client"`
+	Request         string  `json:"request"`
+	Expected        string  `json:"expected"`
+	Observed        string  `json:"observed"`
+	Result          Result  `json:"result"`
+	Attempts        int     `json:"attempts"`
+	DurationSeconds float64 `json:"durationSeconds"`
+	Note            string  `json:"note,omitempty"`
+	Reason          string  `json:"reason,omitempty"`
+	// EnvironmentErrors counts rounds the environment kept the cell from
+	// being probed (an exec failed or was cut, the client pod was gone).
+	// EnvironmentError marks a failure that comes only from them: no
+	// verdict on the cluster's enforcement, neither allowed nor denied.
+	EnvironmentErrors int            `json:"environmentErrors,omitempty"`
+	EnvironmentError  bool           `json:"environmentError,omitempty"`
+	Evidence          probe.Evidence `json:"evidence"`
 }
 
 // Recorder collects results from the features of a run; it is safe for
@@ -253,6 +259,7 @@ func (r *Recorder) Matrix(suite string, res matrix.Result) {
 			Name: c.Name, Client: c.Client.Name, Request: c.Request.String(), Expected: c.Expect.String(),
 			Observed: "-", Result: Failure, Attempts: c.Attempts, DurationSeconds: c.Duration.Seconds(),
 			Note: c.Expect.Note, Reason: c.Reason, Evidence: c.Last.Evidence,
+			EnvironmentErrors: c.EnvErrors, EnvironmentError: c.EnvironmentError,
 		}
 		if c.Attempts > 0 {
 			cell.Observed = c.Last.String()
