@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -103,46 +104,76 @@ func TestFailedSetupStepLeavesDiagnostics(t *testing.T) {
 	assert.Empty(t, containersOf(t, "mc-lab-setupfail"), "the cluster the run created is deleted")
 }
 
-func TestInterruptTearsDownAndWritesTheReport(t *testing.T) {
+// interrupt starts the baseline suite binary on its own cluster, sends sig
+// once a log line contains marker (and delay has passed), and checks what
+// the suite promises: exit 128+signal, the report written, the cluster it
+// created deleted.
+func interrupt(t *testing.T, clusterName, marker string, delay time.Duration, sig syscall.Signal) {
 	bin, out := suiteBinary(t), t.TempDir()
-	cmd := exec.Command(bin, suiteArgs("mc-lab-sigint", out)...)
+	cmd := exec.Command(bin, suiteArgs(clusterName, out)...)
 	cmd.Dir = filepath.Join(repoRoot(), "suites", "baseline")
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	cmd.Stdout = cmd.Stderr
 	require.NoError(t, cmd.Start())
-	// Interrupt once the cluster exists and setup is under way.
 	reached := make(chan struct{})
+	var mu sync.Mutex
 	var lines []string
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		once := sync.Once{}
 		for sc.Scan() {
+			mu.Lock()
 			lines = append(lines, sc.Text())
-			if strings.Contains(sc.Text(), "step baseline-workloads ...") {
-				close(reached)
+			mu.Unlock()
+			if strings.Contains(sc.Text(), marker) {
+				once.Do(func() { close(reached) })
 			}
 		}
 	}()
+	logs := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return tail(strings.Join(lines, "\n"), 30)
+	}
 	select {
 	case <-reached:
 	case <-time.After(5 * time.Minute):
 		_ = cmd.Process.Kill()
-		t.Fatalf("the run never reached its setup step:\n%s", tail(strings.Join(lines, "\n"), 30))
+		t.Fatalf("the run never logged %q:\n%s", marker, logs())
 	}
-	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	time.Sleep(delay)
+	require.NoError(t, cmd.Process.Signal(sig))
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err = <-done:
 	case <-time.After(3 * time.Minute):
 		_ = cmd.Process.Kill()
-		t.Fatal("the interrupted run did not end within 3 minutes")
+		t.Fatalf("the run did not end within 3 minutes of %s:\n%s", sig, logs())
 	}
+	t.Log(logs())
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit)
-	assert.Equal(t, 130, exit.ExitCode())
+	assert.Equal(t, 128+int(sig), exit.ExitCode())
 	readReport(t, out)
-	assert.Empty(t, containersOf(t, "mc-lab-sigint"), "an interrupted run deletes the cluster it created")
+	assert.Empty(t, containersOf(t, clusterName), "an interrupted run deletes the cluster it created")
+}
+
+// SIGINT while a setup step runs.
+func TestInterruptTearsDownAndWritesTheReport(t *testing.T) {
+	interrupt(t, "mc-lab-sigint", "step baseline-workloads ...", 0, syscall.SIGINT)
+}
+
+// SIGTERM while kind is still creating the cluster: the nodes kind had
+// started, and any a docker run under way adds after the deletion, go too.
+func TestTerminateDuringClusterCreation(t *testing.T) {
+	interrupt(t, "mc-lab-sigterm", "kind: creating cluster", 4*time.Second, syscall.SIGTERM)
+}
+
+// SIGTERM during a matrix round (the baseline feature's matrix).
+func TestTerminateDuringAMatrix(t *testing.T) {
+	interrupt(t, "mc-lab-sigterm-matrix", "=== RUN   TestBaseline", time.Second, syscall.SIGTERM)
 }
 
 func tail(s string, n int) string {
