@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"testing"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/secure-inference/mesh-conformance/tests/cases"
+	"github.com/secure-inference/mesh-conformance/tests/install"
 )
 
 // virtualHostFeature: the effect of disableIstioVirtualHost. Setup checked
@@ -23,30 +23,11 @@ func virtualHostFeature() features.Feature {
 	f := run.Feature("virtual-host-disabled", "premise")
 	for _, isvc := range []string{cases.SklearnIris, cases.SklearnIrisBurst} {
 		f = f.Assess(isvc+"-has-no-top-level-virtual-service", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			run.Check(t, "virtual-host-disabled/"+isvc, noTopLevelHost(ctx, isvc))
+			run.Check(t, "virtual-host-disabled/"+isvc, install.CheckNoTopLevelHost(ctx, run.Kube, run.Istio, "user1", isvc))
 			return ctx
 		})
 	}
 	return f.Feature()
-}
-
-func noTopLevelHost(ctx context.Context, isvc string) error {
-	vs, err := run.Istio.NetworkingV1().VirtualServices("user1").Get(ctx, isvc, metav1.GetOptions{})
-	switch {
-	case err == nil:
-		return fmt.Errorf("VirtualService user1/%s exists (hosts %v, gateways %v): KServe still routes the top-level host, so %s=true did not take effect",
-			isvc, vs.Spec.GetHosts(), vs.Spec.GetGateways(), "disableIstioVirtualHost")
-	case !apierrors.IsNotFound(err):
-		return fmt.Errorf("reading VirtualService user1/%s: %w", isvc, err)
-	}
-	svc, err := run.Kube.CoreV1().Services("user1").Get(ctx, isvc, metav1.GetOptions{})
-	switch {
-	case err == nil:
-		return fmt.Errorf("Service user1/%s exists (type %s, %s): KServe's top-level host is still published", isvc, svc.Spec.Type, svc.Spec.ExternalName)
-	case !apierrors.IsNotFound(err):
-		return fmt.Errorf("reading Service user1/%s: %w", isvc, err)
-	}
-	return nil
 }
 
 var sksGVR = schema.GroupVersionResource{Group: "networking.internal.knative.dev", Version: "v1alpha1", Resource: "serverlessservices"}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -380,6 +381,30 @@ func (in *Installer) DisableIstioVirtualHost(ctx context.Context) error {
 	}
 	if in.Wait {
 		return ready.Deployments(ctx, in.Kube, KServeNamespace, "", in.Opts.Timeouts.ReadyTimeout)
+	}
+	return nil
+}
+
+// CheckNoTopLevelHost checks the effect of disableIstioVirtualHost on one
+// InferenceService: KServe's ingress reconciler creates a VirtualService
+// and an ExternalName Service, both named after the InferenceService, only
+// while the flag is false (and never deletes them when it turns true).
+func CheckNoTopLevelHost(ctx context.Context, kube kubernetes.Interface, istio istioclient.Interface, namespace, isvc string) error {
+	vs, err := istio.NetworkingV1().VirtualServices(namespace).Get(ctx, isvc, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		return fmt.Errorf("VirtualService %s/%s exists (hosts %v, gateways %v): KServe still routes the top-level host, so %s did not take effect",
+			namespace, isvc, vs.Spec.GetHosts(), vs.Spec.GetGateways(), disableVirtualHost)
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("reading VirtualService %s/%s: %w", namespace, isvc, err)
+	}
+	svc, err := kube.CoreV1().Services(namespace).Get(ctx, isvc, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		return fmt.Errorf("Service %s/%s exists (type %s, %s): KServe's top-level host is still published, so %s did not take effect",
+			namespace, isvc, svc.Spec.Type, svc.Spec.ExternalName, disableVirtualHost)
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("reading Service %s/%s: %w", namespace, isvc, err)
 	}
 	return nil
 }

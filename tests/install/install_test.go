@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"testing"
 
+	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
+	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
@@ -98,4 +101,19 @@ func TestRestartRunningSkipsScaledDown(t *testing.T) {
 		_, restarted := d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"]
 		assert.Equal(t, want, restarted, name)
 	}
+}
+
+func TestCheckNoTopLevelHost(t *testing.T) {
+	ctx := context.Background()
+	require.NoError(t, CheckNoTopLevelHost(ctx, fake.NewSimpleClientset(), istiofake.NewSimpleClientset(), "user1", "sklearn-iris"))
+
+	vs := &istionetworking.VirtualService{ObjectMeta: metav1.ObjectMeta{Name: "sklearn-iris", Namespace: "user1"}}
+	vs.Spec.Hosts = []string{"sklearn-iris-user1.example.com"}
+	err := CheckNoTopLevelHost(ctx, fake.NewSimpleClientset(), istiofake.NewSimpleClientset(vs), "user1", "sklearn-iris")
+	assert.ErrorContains(t, err, "VirtualService user1/sklearn-iris exists (hosts [sklearn-iris-user1.example.com]")
+
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "sklearn-iris", Namespace: "user1"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "knative-local-gateway.istio-system.svc.cluster.local"}}
+	err = CheckNoTopLevelHost(ctx, fake.NewSimpleClientset(svc), istiofake.NewSimpleClientset(), "user1", "sklearn-iris")
+	assert.ErrorContains(t, err, "Service user1/sklearn-iris exists (type ExternalName, knative-local-gateway")
 }
