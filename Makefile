@@ -3,14 +3,15 @@ SHELL := /usr/bin/env bash
 GO ?= go
 ARGS ?=
 SUITES ?=
+MODES ?=
 
 .PHONY: help e2e test test-unit test-apiserver test-lab lab lab-multinode bench lint k8s-binaries
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-e2e: ## main job: kind cluster, installs, all suites, report in _output/ (needs Docker and internet)
-	SUITES="$(SUITES)" bash scripts/e2e.sh $(ARGS)
+e2e: ## main job: a kind cluster per suite, installs, all suites (MODES=all: every mode), reports and a summary in _output/ (needs Docker and internet)
+	SUITES="$(SUITES)" MODES="$(MODES)" bash scripts/e2e.sh $(ARGS)
 
 test: test-unit test-apiserver test-lab ## every tier that runs without internet (what CI runs)
 

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# The main job: create a kind cluster (through the kind library, no kind CLI),
-# install the components, run every suite and write the report.
-# Extra arguments go to the suites: scripts/e2e.sh --mode=ambient
+# The main job: for each suite, create its kind cluster (through the kind
+# library, no kind CLI), install the components, run it and write its
+# report; then print one table of every run and fail if any failed.
+# Extra arguments go to the suites: scripts/e2e.sh --istio-version=1.26.0
+# SUITES selects suites by name; MODES selects data-plane modes: empty (each
+# suite in the mode its document describes), "all" (every mode each suite
+# supports), or a list ("sidecar ambient"). One cluster per suite and mode,
+# one after another.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +20,10 @@ for s in ${SUITES:-$all}; do
   [ -d "suites/$s" ] || die "unknown suite '$s': the suites are ${all% }"
   pkgs+=("./suites/$s")
 done
+case " $* " in *" --mode="*|*" --mode "*) [ -z "${MODES:-}" ] || die "give the mode once: MODES=... or --mode, not both" ;; esac
+for m in ${MODES:-}; do
+  case "$m" in all|sidecar|ambient) ;; *) die "MODES: unknown mode '$m' (accepted: all, sidecar, ambient)" ;; esac
+done
 if ! grep -q -- '--kubeconfig' <<<"$*"; then
   command -v docker >/dev/null || die "Docker is not installed: kind runs the cluster in Docker containers. Install Docker, or pass --kubeconfig=<file> to use an existing cluster."
   docker info >/dev/null 2>&1 || die "Docker is installed but its engine is not reachable (docker info failed): start dockerd, or pass --kubeconfig=<file> to use an existing cluster."
@@ -27,7 +36,33 @@ if [ -z "${MC_SKIP_NETWORK_CHECK:-}" ]; then
     curl -sS -o /dev/null --max-time 10 "$url" 2>/dev/null || die "cannot reach $url: the network (or a proxy) is missing. Mirror the charts and images, pass --chart-source, and set MC_SKIP_NETWORK_CHECK=1."
   done
 fi
+
+# A fresh _output: the summary must count this run's reports only.
+[ -d _output ] && { rm -rf _output.prev; mv _output _output.prev; echo "make e2e: the previous _output is in _output.prev"; }
 mkdir -p _output
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+failed=0
 # Suites run one after another: each needs the whole cluster.
-set -x
-go test -p 1 -count=1 -timeout 120m "${pkgs[@]}" -args --output-dir="$PWD/_output" "$@"
+for pkg in "${pkgs[@]}"; do
+  s=${pkg##*/}
+  go test -c -o "$bin/$s.test" "$pkg"
+  supported=$("$bin/$s.test" --list-modes)
+  case "${MODES:-}" in
+    "") modes=("") ;;                              # the suite's documented mode
+    all) read -r -a modes <<<"${supported:-}"; [ ${#modes[@]} -gt 0 ] || modes=("") ;;
+    *) modes=(); for m in $MODES; do modes+=("$m"); done ;;
+  esac
+  for m in "${modes[@]}"; do
+    out="$PWD/_output"; args=()
+    if [ -n "$m" ] && [ -n "$supported" ]; then out="$PWD/_output/$m"; args=(--mode="$m"); fi
+    [ -n "$m" ] && [ -z "$supported" ] && [ "$m" != "${modes[0]}" ] && continue  # a suite without modes runs once
+    label=${m:-the mode of its document}
+    echo "make e2e: $s in $label"
+    (cd "suites/$s" && "$bin/$s.test" -test.v -test.timeout 120m --output-dir="$out" "${args[@]}" "$@") || failed=1
+  done
+done
+echo
+echo "make e2e: every run (reports under _output):"
+go run ./tests/report/cmd/summary _output || failed=1
+exit "$failed"

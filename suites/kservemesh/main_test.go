@@ -31,13 +31,8 @@ const suite = "kservemesh"
 var run *harness.Run
 
 func TestMain(m *testing.M) {
-	run = harness.Setup(suite, versions.KServeMesh)
-	if run.Opts.Mode != options.ModeSidecar {
-		run.Report.Skip(suite, "all", "kserve-servicemesh.md configures Istio sidecars only; run with --mode=sidecar")
-		run.Logf("skipped: the document configures sidecar mode only (--mode=%s)", run.Opts.Mode)
-		_ = run.Teardown()
-		os.Exit(0)
-	}
+	// kserve-servicemesh.md configures Istio sidecars only.
+	run = harness.Setup(suite, versions.KServeMesh, options.ModeSidecar)
 	run.AddDiagnostics(
 		diagnostics.Extra{GVR: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Namespace: install.KServeNamespace, Name: install.KServeConfigMap},
 		diagnostics.Extra{GVR: sksGVR, Namespace: "user1"},

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
@@ -34,17 +33,9 @@ func podsEnrolled(ctx context.Context, selector string, mode options.Mode, limit
 	if mode == options.ModeSidecar {
 		return ready.PodsWithContainer(ctx, run.Kube, install.ChatQnANamespace, selector, "istio-proxy", limit)
 	}
-	pods, err := run.Kube.CoreV1().Pods(install.ChatQnANamespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
-	if err != nil {
-		return err
-	}
-	if len(pods.Items) == 0 {
-		return fmt.Errorf("no pod matches %s in %s", selector, install.ChatQnANamespace)
-	}
-	for _, p := range pods.Items {
-		if p.Annotations[install.AmbientRedirected] != "enabled" {
-			return fmt.Errorf("pod %s has no %s=enabled annotation: istio-cni did not redirect it to ztunnel", p.Name, install.AmbientRedirected)
-		}
+	// Polled: istio-cni marks a pod "pending" before "enabled".
+	if err := ready.PodsAnnotated(ctx, run.Kube, install.ChatQnANamespace, selector, install.AmbientRedirected, "enabled", limit); err != nil {
+		return fmt.Errorf("istio-cni did not redirect the pods to ztunnel: %w", err)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 
 	kindconfig "github.com/secure-inference/mesh-conformance/kind-config"
 	"github.com/secure-inference/mesh-conformance/tests/cases"
+	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
 
 // hostTLSFeature probes TLS ingress from the test process, through the
@@ -35,13 +36,9 @@ func hostTLSFeature() features.Feature {
 			return ctx
 		}).
 		Assess("other-sni-refused", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			conn, err := tlsDial(ctx, ingressAddress(), cases.OtherHost, &tls.Config{ServerName: cases.OtherHost, InsecureSkipVerify: true}) //nolint:gosec // refusal is the point
+			evidence, err := probe.TLSRefused(ctx, ingressAddress(), cases.OtherHost, run.Opts.Timeouts.RequestTimeout)
 			if err == nil {
-				conn.Close()
-				err = fmt.Errorf("the gateway completed a TLS handshake for SNI %s; it has no server for that host", cases.OtherHost)
-			} else {
-				t.Logf("refused as expected: %v", err)
-				err = nil
+				t.Logf("refused as expected: %s", evidence)
 			}
 			run.Check(t, "host-tls-ingress/other-sni", err)
 			return ctx
@@ -70,17 +67,6 @@ func ingressAddress() string {
 		return run.Opts.IngressAddress
 	}
 	return fmt.Sprintf("127.0.0.1:%d", kindconfig.OPEAHostHTTPSPort)
-}
-
-func tlsDial(ctx context.Context, addr, sni string, cfg *tls.Config) (*tls.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, run.Opts.Timeouts.RequestTimeout)
-	defer cancel()
-	d := tls.Dialer{NetDialer: &net.Dialer{}, Config: cfg}
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	return c.(*tls.Conn), nil
 }
 
 // hostGET sends GET /home with SNI host, trusting only the issued

@@ -31,7 +31,8 @@ const suite = "opeaistio"
 var run *harness.Run
 
 func TestMain(m *testing.M) {
-	run = harness.Setup(suite, versions.OPEAIstio)
+	// opea-istio.md describes ambient mode; the suite also runs with sidecars.
+	run = harness.Setup(suite, versions.OPEAIstio, options.ModeAmbient, options.ModeSidecar)
 	values, err := chatqnaValues(run.Opts.ChatQnAProfile)
 	if err == nil {
 		err = claimHostTLS()

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -160,28 +161,71 @@ func (r *Run) MarkBaselineFailed() {
 
 // Setup parses the flags (ours and e2e-framework's), loads the options and
 // prepares the environment. Bad options end the process with a message
-// that names them, before anything touches a cluster.
-func Setup(suite string, pinned versions.Set) *Run {
+// that names them, before anything touches a cluster. modes are the
+// data-plane modes the suite supports, its document's own first: the
+// default when --mode is not given. A suite without modes (the baseline)
+// runs in none. A mode the suite does not support is reported as skipped.
+func Setup(suite string, pinned versions.Set, modes ...options.Mode) *Run {
 	o := options.Defaults()
 	options.Register(flag.CommandLine, &o)
 	cfg, err := envconf.NewFromFlags()
 	if err == nil {
 		o, err = options.Load(flag.CommandLine, o)
 	}
+	if err == nil && o.Mode == "" && len(modes) > 0 {
+		o.Mode = modes[0]
+		err = o.Validate() // again: the Istio version must suit this mode
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", suite, err)
 		os.Exit(2)
+	}
+	if o.ListModes {
+		for _, m := range modes {
+			fmt.Println(m)
+		}
+		os.Exit(0)
+	}
+	if o.Cluster.Name == "" {
+		o.Cluster.Name = ClusterName(suite, o.Mode)
 	}
 	o.OutputDir = filepath.Join(fromRepoRoot(o.OutputDir), suite)
 	r := &Run{Suite: suite, Opts: o, Versions: pinned.With(o.Versions), Config: cfg, Env: env.NewWithConfig(cfg)}
 	r.Report = report.NewRecorder(report.Environment{Mode: string(o.Mode), Versions: r.Versions.Map()}, options.Secrets()...)
 	r.Report.SetImplementation(report.Implementation(o.Implementation))
+	if len(modes) > 0 && !slices.Contains(modes, o.Mode) {
+		why := fmt.Sprintf("the suite's document configures %s mode only; run with --mode=%s", joinModes(modes), modes[0])
+		r.Report.Skip(suite, "all", why)
+		r.Logf("skipped: %s (--mode=%s)", why, o.Mode)
+		if err := r.Teardown(); err != nil {
+			r.Logf("%v", err)
+		}
+		os.Exit(0)
+	}
 	if !cfg.DryRunMode() {
 		r.Env.Setup(r.provision)
 		r.Env.Finish(func(ctx context.Context, _ *envconf.Config) (context.Context, error) { return ctx, r.Teardown() })
 		r.onSignal()
 	}
 	return r
+}
+
+// ClusterName is the default kind cluster of a suite in a mode: one per
+// suite and mode, so a kept cluster made with one suite's kind config (its
+// port mappings) is never picked up by another.
+func ClusterName(suite string, mode options.Mode) string {
+	if mode == "" {
+		return "mesh-conformance-" + suite
+	}
+	return "mesh-conformance-" + suite + "-" + string(mode)
+}
+
+func joinModes(modes []options.Mode) string {
+	out := make([]string, len(modes))
+	for i, m := range modes {
+		out[i] = string(m)
+	}
+	return strings.Join(out, " or ")
 }
 
 // fromRepoRoot resolves a relative path against the repository root (the

@@ -131,9 +131,19 @@ func (in *Installer) Istio(ctx context.Context, mode options.Mode, gateways ...G
 		if _, err := in.Helm.Upgrade(ctx, r); err != nil {
 			return err
 		}
+		// Helm's wait passes a DaemonSet with maxUnavailable pods missing:
+		// on one node, istio-cni with none ready. Wait for every node.
+		if ds, ok := istioDaemonSets[r.Name]; ok && in.Wait {
+			if err := ready.DaemonSet(ctx, in.Kube, r.Namespace, ds, in.Opts.Timeouts.ReadyTimeout); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
+
+// istioDaemonSets are the DaemonSets of the ambient releases, by release.
+var istioDaemonSets = map[string]string{"istio-cni": "istio-cni-node", "ztunnel": "ztunnel"}
 
 // CertManager installs cert-manager with its CRDs (crds.enabled=true).
 func (in *Installer) CertManager(ctx context.Context) error {

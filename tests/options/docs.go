@@ -19,8 +19,8 @@ func FlagsMarkdown() string {
 	b.WriteString("| flag | config key | default | meaning |\n|---|---|---|---|\n")
 	fs.VisitAll(func(f *flag.Flag) {
 		key := keys[reflect.ValueOf(f.Value).Pointer()]
-		if f.Name == "config" {
-			key = "-"
+		if f.Name == "config" || f.Name == "list-modes" {
+			key = "-" // command-line only
 		}
 		def := f.DefValue
 		if def == "" {

@@ -9,9 +9,10 @@ import (
 // Register binds every option to a flag of fs, writing into o.
 func Register(fs *flag.FlagSet, o *Options) {
 	fs.StringVar(&o.ConfigFile, "config", o.ConfigFile, "YAML config file with any of the options below; flags set on the command line win over it")
-	fs.Var((*modeFlag)(&o.Mode), "mode", "Istio data-plane mode: sidecar or ambient")
+	fs.Var((*modeFlag)(&o.Mode), "mode", "Istio data-plane mode: sidecar or ambient; default: the mode the suite's document describes (kservemesh sidecar, opeaistio ambient)")
+	fs.BoolVar(&o.ListModes, "list-modes", o.ListModes, "print the modes the suite supports, its document's first, and exit")
 	fs.StringVar(&o.OutputDir, "output-dir", o.OutputDir, "directory for the report and diagnostics")
-	fs.StringVar(&o.Cluster.Name, "cluster-name", o.Cluster.Name, "name of the kind cluster to create or reuse")
+	fs.StringVar(&o.Cluster.Name, "cluster-name", o.Cluster.Name, "name of the kind cluster to create or reuse; default mesh-conformance-<suite>-<mode>")
 	fs.StringVar(&o.Cluster.KindConfig, "kind-config", o.Cluster.KindConfig, "kind configuration file, instead of the suite's own under kind-config/")
 	fs.BoolVar(&o.Cluster.Keep, "keep-cluster", o.Cluster.Keep, "keep a kind cluster the run created")
 	fs.Var((*listFlag)(&o.Cluster.ImageArchives), "image-archive", "image tarball to load into the kind nodes before installs, repeatable")

@@ -94,7 +94,9 @@ func DefaultTimeouts() TimeoutConfig {
 
 // Cluster says which cluster to run on.
 type Cluster struct {
-	// Name of the kind cluster to create or reuse. Default mesh-conformance.
+	// Name of the kind cluster to create or reuse. Default
+	// mesh-conformance-<suite>[-<mode>]: one per suite and mode, so a kept
+	// cluster is never reused by a suite with another kind config.
 	Name string `yaml:"name"`
 	// KindConfig overrides the suite's kind configuration file.
 	KindConfig string `yaml:"kindConfig"`
@@ -119,7 +121,11 @@ type Implementation struct {
 
 // Options is the whole configuration of a run.
 type Options struct {
-	Mode      Mode    `yaml:"mode"`
+	// Mode is the data-plane mode; empty means the mode the suite's
+	// document describes (the first of the suite's modes).
+	Mode Mode `yaml:"mode"`
+	// ListModes prints the modes the suite supports and exits.
+	ListModes bool    `yaml:"-"`
 	OutputDir string  `yaml:"outputDir"`
 	Cluster   Cluster `yaml:"cluster"`
 	// Versions overrides the suite's pinned versions, field by field.
@@ -188,9 +194,7 @@ func (o Options) InstallPolicy(component string) string {
 // Defaults returns the options of a run given nothing.
 func Defaults() Options {
 	return Options{
-		Mode:           ModeSidecar,
 		OutputDir:      "_output",
-		Cluster:        Cluster{Name: "mesh-conformance"},
 		ChartSources:   map[string]string{},
 		Install:        map[string]string{},
 		ChatQnAProfile: ProfileLight,
@@ -233,7 +237,7 @@ func (o Options) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 
-	if !contains(Modes, o.Mode) {
+	if o.Mode != "" && !contains(Modes, o.Mode) {
 		bad("--mode %q is not a mode: accepted values are %s", o.Mode, join(Modes))
 	}
 	if !contains(Profiles, o.ChatQnAProfile) {

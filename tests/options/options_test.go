@@ -35,7 +35,8 @@ func writeConfig(t *testing.T, body string) string {
 func TestDefaultsAreValidAndDocumented(t *testing.T) {
 	o, err := parse(t)
 	require.NoError(t, err)
-	assert.Equal(t, ModeSidecar, o.Mode)
+	assert.Equal(t, Mode(""), o.Mode, "unset: the harness picks the suite's documented mode")
+	assert.Empty(t, o.Cluster.Name, "unset: the harness names it after the suite and mode")
 	assert.Equal(t, ProfileLight, o.ChatQnAProfile)
 	assert.Equal(t, TimeoutConfig{
 		RequestTimeout: 5 * time.Second, MaxTimeToConsistency: 2 * time.Minute, RequiredConsecutiveSuccesses: 3,

@@ -314,3 +314,24 @@ func TestBodyBytesWidensTheExcerpt(t *testing.T) {
 	assert.Contains(t, outs[1].Body, "URI=spiffe://example.org/ns/user1/sa/sleep")
 	assert.Contains(t, outs[2].Body, "spiffe://", "an oversized ask is capped, not refused")
 }
+
+// The other-SNI check: only a handshake refused on an open port passes.
+func TestTLSRefused(t *testing.T) {
+	ctx := context.Background()
+	evidence, err := TLSRefused(ctx, sniOnlyServer(t), "other.example.com", 5*time.Second)
+	require.NoError(t, err, "no certificate for the SNI: refused")
+	assert.NotEmpty(t, evidence)
+
+	_, err = TLSRefused(ctx, closedPort(t), "other.example.com", 5*time.Second)
+	assert.ErrorContains(t, err, "no TCP connection", "a closed port is no refusal")
+
+	addr, _ := tlsServer(t)
+	_, err = TLSRefused(ctx, addr, "other.example.com", 5*time.Second)
+	assert.ErrorContains(t, err, "completed a TLS handshake for SNI other.example.com")
+
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	require.NoError(t, err)
+	t.Cleanup(func() { silent.Close() })
+	_, err = TLSRefused(ctx, silent.Addr().String(), "other.example.com", 500*time.Millisecond)
+	assert.ErrorContains(t, err, "timed out")
+}

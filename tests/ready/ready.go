@@ -195,3 +195,54 @@ func orAll(selector string) string {
 	}
 	return selector
 }
+
+// DaemonSet waits until a DaemonSet has a ready, updated pod on every node
+// it schedules to. Helm's own wait cannot be trusted for this: it allows
+// maxUnavailable pods to be missing, which for istio-cni (maxUnavailable
+// 1) on a one-node cluster means none at all.
+func DaemonSet(ctx context.Context, kube kubernetes.Interface, namespace, name string, limit time.Duration) error {
+	return poll(ctx, limit, "daemonset "+namespace+"/"+name, func(ctx context.Context) (string, error) {
+		ds, err := kube.AppsV1().DaemonSets(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return "", err
+		}
+		st := ds.Status
+		switch {
+		case st.ObservedGeneration < ds.Generation:
+			return "its controller has not seen the latest spec yet", nil
+		case st.DesiredNumberScheduled == 0:
+			return "no node to schedule to", nil
+		case st.NumberReady != st.DesiredNumberScheduled || st.UpdatedNumberScheduled != st.DesiredNumberScheduled:
+			return fmt.Sprintf("%d of %d pods ready, %d updated", st.NumberReady, st.DesiredNumberScheduled, st.UpdatedNumberScheduled), nil
+		}
+		return "", nil
+	})
+}
+
+// PodsAnnotated waits until every running pod matching selector carries
+// annotation key=value, and at least one does. istio-cni writes
+// ambient.istio.io/redirection "pending" before "enabled", so one look can
+// catch it half way.
+func PodsAnnotated(ctx context.Context, kube kubernetes.Interface, namespace, selector, key, value string, limit time.Duration) error {
+	return poll(ctx, limit, fmt.Sprintf("pods %s in %s with %s=%s", selector, namespace, key, value), func(ctx context.Context) (string, error) {
+		list, err := kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return "", err
+		}
+		var missing []string
+		running := 0
+		for _, p := range list.Items {
+			if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
+				continue
+			}
+			running++
+			if got := p.Annotations[key]; got != value {
+				missing = append(missing, fmt.Sprintf("%s has %s=%q", p.Name, key, got))
+			}
+		}
+		if running == 0 {
+			return fmt.Sprintf("%d pods, none running", len(list.Items)), nil
+		}
+		return strings.Join(missing, ", "), nil
+	})
+}

@@ -145,8 +145,8 @@ func TestSummarize(t *testing.T) {
 	table, failed, err := Summarize(dir)
 	require.NoError(t, err)
 	assert.True(t, failed, "a failed suite fails the summary")
-	assert.Contains(t, table, "| kservemesh | sidecar | 1.27.1 | v1.34.4 | failure | default-to-sklearn-iris, policy-control, namespace-isolation |  |")
-	assert.Contains(t, table, "| opeaistio | ambient | 1.27.1 | v1.34.4 | success |  |  |")
+	assert.Contains(t, table, "| kservemesh | sidecar | 1.27.1 | v1.34.4 | failure | 1/2/0 | - | default-to-sklearn-iris, policy-control, namespace-isolation |  | job-1/kservemesh/report.yaml |")
+	assert.Contains(t, table, "| opeaistio | ambient | 1.27.1 | v1.34.4 | success | 1/0/0 | - |  |  | job-2/opeaistio/report.yaml |")
 
 	_, failed, err = Summarize(t.TempDir())
 	require.NoError(t, err)

@@ -13,7 +13,10 @@ import (
 )
 
 // Summarize aggregates every report under dir (the nightly matrix's
-// artifacts) into one Markdown table, and says whether any suite failed.
+// artifacts, or make e2e's runs of several suites and modes) into one
+// Markdown table, and says whether any suite failed. Counts are
+// passed/failed/skipped features; the last column is the report's path
+// under dir.
 func Summarize(dir string) (string, bool, error) {
 	var rows []string
 	failed := false
@@ -52,9 +55,14 @@ func Summarize(dir string) (string, bool, error) {
 				}
 			}
 			failed = failed || s.Result == Failure
-			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s |", s.Name, rep.Environment.Mode,
-				rep.Environment.Versions["istio"], rep.Environment.KubernetesVersion, s.Result, strings.Join(bad, ", "),
-				strings.Join(s.Core.SkippedFeatures, ", ")))
+			ext := "-"
+			if s.Extended != nil {
+				ext = counts(s.Extended.Statistics)
+			}
+			rel, _ := filepath.Rel(dir, p)
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", s.Name, rep.Environment.Mode,
+				rep.Environment.Versions["istio"], rep.Environment.KubernetesVersion, s.Result, counts(s.Core.Statistics), ext,
+				strings.Join(bad, ", "), strings.Join(s.Core.SkippedFeatures, ", "), rel))
 		}
 		return nil
 	})
@@ -63,13 +71,16 @@ func Summarize(dir string) (string, bool, error) {
 	}
 	sort.Strings(rows)
 	var b strings.Builder
-	b.WriteString("| suite | mode | istio | kubernetes | result | failed | core skipped |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("| suite | mode | istio | kubernetes | result | core | extended | failed | core skipped | report |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		b.WriteString(r + "\n")
 	}
 	if len(rows) == 0 {
-		b.WriteString("| (no reports found) | | | | | | |\n")
+		b.WriteString("| (no reports found) | | | | | | | | | |\n")
 		failed = true
 	}
 	return b.String(), failed, nil
 }
+
+// counts renders statistics as passed/failed/skipped.
+func counts(st Statistics) string { return fmt.Sprintf("%d/%d/%d", st.Passed, st.Failed, st.Skipped) }

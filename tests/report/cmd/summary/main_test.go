@@ -36,7 +36,7 @@ func TestExitCodes(t *testing.T) {
 	write(t, filepath.Join(dir, "job-2"), report.Failure)
 	code, out, _ = summary(dir)
 	assert.Equal(t, 1, code, "one failed suite fails the night")
-	assert.Contains(t, out, "| failure | ingress-and-mtls |")
+	assert.Contains(t, out, "| failure | 0/1/0 | - | ingress-and-mtls |")
 
 	code, out, _ = summary(t.TempDir())
 	assert.Equal(t, 1, code, "no report is not a green night")
