@@ -26,6 +26,10 @@ func enrollmentFeature() features.Feature {
 		Assess("chatqna-nginx-in-mesh", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			run.Check(t, "mesh-enrollment/pods", podsEnrolled(ctx, "app="+install.ChatQnANginx, run.Opts.Mode, run.Opts.Timeouts.ReadyTimeout))
 			return ctx
+		}).
+		Assess("inside-client-in-mesh", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			run.Check(t, "mesh-enrollment/inside-client", podsEnrolled(ctx, "app=sleep", run.Opts.Mode, run.Opts.Timeouts.ReadyTimeout))
+			return ctx
 		}).Feature()
 }
 

@@ -56,6 +56,11 @@ func TestMain(m *testing.M) {
 		run.Install(detect.CertManager, "cert-manager", func(ctx context.Context) error { return in().CertManager(ctx) }),
 		run.Install(detect.GatewayAPI, "gateway-api-crds", func(ctx context.Context) error { return in().GatewayAPICRDs(ctx) }),
 		run.Install(detect.ChatQnA, "chatqna-"+string(run.Opts.ChatQnAProfile), func(ctx context.Context) error {
+			if pvc := run.Opts.ChatQnAModelPVC; pvc != "" {
+				if err := install.CheckClaimBound(ctx, run.Kube, install.ChatQnANamespace, pvc); err != nil {
+					return err
+				}
+			}
 			scaled, err := in().ChatQnA(ctx, run.Opts.ChatQnAProfile, values, "sleep")
 			if len(scaled) > 0 {
 				run.Report.Check(suite, "setup/light-profile-scaled", fmt.Errorf("values left running, scaled to zero by the installer: %v", scaled))
@@ -73,7 +78,17 @@ func TestMain(m *testing.M) {
 					return err
 				}
 			}
-			return nil
+			if mode != options.ModeAmbient {
+				return nil
+			}
+			// A namespace that ran with sidecars (a kept or user's cluster)
+			// keeps them until its pods restart, and istio-cni never
+			// redirects a pod with a sidecar.
+			restarted, err := install.DropSidecars(ctx, run.Kube, install.ChatQnANamespace, t.ReadyTimeout)
+			if len(restarted) > 0 {
+				run.Logf("ambient: restarted %v in %s to drop their sidecars", restarted, install.ChatQnANamespace)
+			}
+			return err
 		}),
 		// The document's steps.
 		run.Step("gateway-and-virtual-service", func(ctx context.Context) error {
@@ -115,7 +130,13 @@ func chatqnaValues(p options.Profile) (map[string]any, error) {
 	if token == "" {
 		return nil, fmt.Errorf("--chatqna-profile=full downloads models from Hugging Face: set $%s (or $HF_TOKEN), or use --chatqna-profile=light", options.HuggingFaceTokenEnv)
 	}
-	return map[string]any{"global": map[string]any{"HUGGINGFACEHUB_API_TOKEN": token, "modelUsePVC": "model-volume"}}, nil
+	global := map[string]any{"HUGGINGFACEHUB_API_TOKEN": token}
+	// The helmfile's modelUsePVC: model-volume mounts a claim nothing
+	// creates; only a claim the user names (and the preflight found Bound).
+	if pvc := run.Opts.ChatQnAModelPVC; pvc != "" {
+		global["modelUsePVC"] = pvc
+	}
+	return map[string]any{"global": global}, nil
 }
 
 // enrollChatQnA labels chatqna for the mode; in sidecar mode every running

@@ -119,6 +119,7 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 		}
 		assert.Equal(t, int32(30080), nodePorts["http2"])
 		assert.Equal(t, int32(30443), nodePorts["https"])
+		assert.Equal(t, int32(30021), nodePorts["status-port"], "every port pinned: none draws 30443 at random")
 		gw, err := kc.AppsV1().Deployments("istio-ingress").Get(ctx, "istio-ingress", metav1.GetOptions{})
 		require.NoError(t, err)
 		assert.Equal(t, "istio-ingress", gw.Spec.Template.Labels["app"], "the OPEA Gateway selects app=istio-ingress")

@@ -109,3 +109,12 @@ func TestOPEAMatrix(t *testing.T) {
 		assert.Equal(t, "https://", byName["http-redirects-to-https"].Expect.LocationPrefix)
 	}
 }
+
+func TestOPEAChatQnAQueryIsTheDocumentsRequest(t *testing.T) {
+	c := OPEAChatQnAQuery(Gateway{Address: "10.96.0.10", CACertPEM: "PEM"})
+	assert.Equal(t, "POST https://chatqna.intel.com/v1/chatqna", c.Request.String())
+	assert.JSONEq(t, `{"messages": "What is the TLS?"}`, c.Request.Body)
+	assert.Equal(t, []string{"chatqna.intel.com:443:10.96.0.10"}, c.Request.Resolve)
+	assert.Equal(t, "PEM", c.Request.CACertPEM, "the issued certificate, not -k")
+	assert.Equal(t, matrix.Allowed, c.Expect.Kind)
+}

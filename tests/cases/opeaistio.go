@@ -1,6 +1,8 @@
 package cases
 
 import (
+	"time"
+
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
@@ -70,4 +72,19 @@ func OPEAStrictControl() matrix.Matrix {
 		Name: "outside-mesh-to-chatqna-nginx-without-strict", Client: OPEAOutside, Request: probe.Request{URL: ChatQnANginxURL},
 		Expect: matrix.Expect(matrix.Allowed).WithNote("control: PeerAuthentication default removed from chatqna"),
 	}}}
+}
+
+// OPEAChatQnAQuery is the document's own request through the TLS ingress,
+// POST /v1/chatqna (curl -ks https://${DNS}/v1/chatqna -d '{"messages":
+// "What is the TLS?"}'), here with the issued certificate trusted instead of
+// -k. Only the full profile runs the backends that answer it; the model's
+// first answer may take a while on CPU, hence its own request timeout.
+func OPEAChatQnAQuery(gw Gateway) matrix.Cell {
+	r := gw.request("https", GatewayHost, "443")
+	r.URL = "https://" + GatewayHost + "/v1/chatqna"
+	r.Method, r.Body = "POST", `{"messages": "What is the TLS?"}`
+	r.Headers = map[string]string{"Content-Type": "application/json"}
+	r.Timeout = 2 * time.Minute
+	return matrix.Cell{Name: "https-chatqna-query", Client: OPEAOutside, Request: r,
+		Expect: matrix.Expect(matrix.Allowed).WithNote("full profile: the document's POST /v1/chatqna through the TLS ingress")}
 }

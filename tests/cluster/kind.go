@@ -5,6 +5,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,7 +20,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/e2e-framework/klient"
+	"sigs.k8s.io/yaml"
 	"sigs.k8s.io/e2e-framework/support"
+	kindv1alpha4 "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 	kindlog "sigs.k8s.io/kind/pkg/log"
@@ -116,6 +119,12 @@ func (k *Kind) CreateWithConfig(ctx context.Context, configFile string) (string,
 		}
 		err := k.answers(ctx)
 		if err == nil {
+			// A kept cluster made from another kind config lacks the host
+			// ports this one maps: everything that probes through them
+			// would fail for a reason that has nothing to do with the mesh.
+			if err := k.checkPortMappings(configFile); err != nil {
+				return "", err
+			}
 			k.logf("kind: reusing the running cluster %q", k.name)
 			return k.kubeconfig, nil
 		}
@@ -149,6 +158,75 @@ func (k *Kind) CreateWithConfig(ctx context.Context, configFile string) (string,
 	k.Created = true
 	k.logf("kind: cluster %q ready in %s", k.name, time.Since(start).Round(time.Second))
 	return k.kubeconfig, k.loadRest()
+}
+
+// checkPortMappings refuses to reuse a cluster whose nodes do not publish
+// every host port the kind config maps.
+func (k *Kind) checkPortMappings(configFile string) error {
+	if configFile == "" {
+		return nil
+	}
+	want, err := PortMappings(configFile)
+	if err != nil || len(want) == 0 {
+		return err
+	}
+	nodes, err := k.provider.ListNodes(k.name)
+	if err != nil {
+		return fmt.Errorf("kind: listing the nodes of %q: %w", k.name, err)
+	}
+	have := map[string]bool{}
+	for _, n := range nodes {
+		out, err := exec.Command("docker", "inspect", "--format", "{{json .HostConfig.PortBindings}}", n.String()).Output()
+		if err != nil {
+			return fmt.Errorf("kind: inspecting node %s: %w", n.String(), err)
+		}
+		var bindings map[string][]struct{ HostIP, HostPort string }
+		if err := json.Unmarshal(out, &bindings); err != nil {
+			return fmt.Errorf("kind: reading the port bindings of %s: %w", n.String(), err)
+		}
+		for port, bs := range bindings {
+			for _, b := range bs {
+				have[port+"->"+b.HostPort] = true
+			}
+		}
+	}
+	var missing []string
+	for _, m := range want {
+		if !have[m] {
+			missing = append(missing, m)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("kind: the running cluster %q was made with another kind config: it does not map %s, which %s needs; "+
+			"delete it (docker rm -f its nodes, or kind delete cluster --name %s) or choose another --cluster-name",
+			k.name, strings.Join(missing, ", "), configFile, k.name)
+	}
+	return nil
+}
+
+// PortMappings lists a kind config's extra port mappings as
+// "<containerPort>/<protocol>-><hostPort>", as Docker's port bindings name
+// them.
+func PortMappings(configFile string) ([]string, error) {
+	data, err := os.ReadFile(configFile)
+	if err != nil {
+		return nil, fmt.Errorf("kind config %s: %w", configFile, err)
+	}
+	var cfg kindv1alpha4.Cluster
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		return nil, fmt.Errorf("kind config %s: %w", configFile, err)
+	}
+	var out []string
+	for _, n := range cfg.Nodes {
+		for _, m := range n.ExtraPortMappings {
+			proto := strings.ToLower(string(m.Protocol))
+			if proto == "" {
+				proto = "tcp"
+			}
+			out = append(out, fmt.Sprintf("%d/%s->%d", m.ContainerPort, proto, m.HostPort))
+		}
+	}
+	return out, nil
 }
 
 // Owned tells whether this run created the cluster or is creating it: only

@@ -67,8 +67,9 @@ var (
 	KServeGateway = Gateway{Name: "istio-ingressgateway", Namespace: "istio-system"}
 	// OPEAGateway follows the OPEA helmfile (istio-ingress in
 	// istio-ingress), on node ports 30080/30443 that kind-config/opeaistio.yaml
-	// maps to the host.
-	OPEAGateway = Gateway{Name: "istio-ingress", Namespace: "istio-ingress", NodePorts: map[string]int{"http2": 30080, "https": 30443}}
+	// maps to the host. Every port is pinned, so that the status port never
+	// draws 30443 at random first.
+	OPEAGateway = Gateway{Name: "istio-ingress", Namespace: "istio-ingress", NodePorts: map[string]int{"status-port": 30021, "http2": 30080, "https": 30443}}
 )
 
 // istioChartPaths are the charts' folders in Istio's source tree
@@ -100,6 +101,11 @@ func (in *Installer) IstioReleases(mode options.Mode, gateways ...Gateway) []Rel
 			in.release("ztunnel", ns, in.istioChart("ztunnel"), map[string]any{}))
 	}
 	for _, g := range gateways {
+		if !in.Opts.OwnKindCluster() {
+			// Node ports are the API server's to choose on any other
+			// cluster: only the suite's own kind config maps these.
+			g.NodePorts = nil
+		}
 		rels = append(rels, in.release(g.Name, g.Namespace, in.istioChart("gateway"), gatewayValues(g)))
 	}
 	return rels

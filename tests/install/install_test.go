@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
 	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
@@ -46,9 +47,20 @@ func TestIstioReleaseOrder(t *testing.T) {
 	assert.Equal(t, "istio-control/istio-discovery", amb[1].Chart.Path, "istiod's folder in Istio's source tree")
 	ports, _ := json.Marshal(amb[4].Values)
 	assert.JSONEq(t, `{"service":{"type":"NodePort","ports":[
-		{"name":"status-port","port":15021,"protocol":"TCP","targetPort":15021},
+		{"name":"status-port","port":15021,"protocol":"TCP","targetPort":15021,"nodePort":30021},
 		{"name":"http2","port":80,"protocol":"TCP","targetPort":80,"nodePort":30080},
 		{"name":"https","port":443,"protocol":"TCP","targetPort":443,"nodePort":30443}]}}`, string(ports))
+
+	// On any other cluster the node ports are the API server's to choose.
+	for _, other := range []func(*options.Options){
+		func(o *options.Options) { o.Cluster.Kubeconfig = "/home/me/.kube/config" },
+		func(o *options.Options) { o.Cluster.KindConfig = "my-kind.yaml" },
+	} {
+		in := installer(versions.OPEAIstio)
+		other(&in.Opts)
+		ports, _ := json.Marshal(in.IstioReleases(options.ModeAmbient, OPEAGateway)[4].Values)
+		assert.NotContains(t, string(ports), "nodePort")
+	}
 }
 
 func TestKServeReleasesFollowTheChartLayoutOfTheVersion(t *testing.T) {
@@ -116,4 +128,49 @@ func TestCheckNoTopLevelHost(t *testing.T) {
 		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "knative-local-gateway.istio-system.svc.cluster.local"}}
 	err = CheckNoTopLevelHost(ctx, fake.NewSimpleClientset(svc), istiofake.NewSimpleClientset(), "user1", "sklearn-iris")
 	assert.ErrorContains(t, err, "Service user1/sklearn-iris exists (type ExternalName, knative-local-gateway")
+}
+
+func sidecarPod(name, app string, sidecar bool) *corev1.Pod {
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "chatqna", Labels: map[string]string{"app": app}},
+		Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	if sidecar {
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "istio-proxy"})
+	}
+	return p
+}
+
+func deployment(name string) *appsv1.Deployment {
+	return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "chatqna"},
+		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}}}
+}
+
+// Moving to ambient restarts exactly the deployments whose pods carry a
+// sidecar, and fails, naming the pods, while any still does.
+func TestDropSidecars(t *testing.T) {
+	ctx := context.Background()
+	kube := fake.NewSimpleClientset(deployment("chatqna-nginx"), deployment("sleep"),
+		sidecarPod("chatqna-nginx-1", "chatqna-nginx", true), sidecarPod("sleep-1", "sleep", false))
+	restarted, err := DropSidecars(ctx, kube, "chatqna", 50*time.Millisecond)
+	assert.Equal(t, []string{"chatqna-nginx"}, restarted)
+	require.Error(t, err, "the fake never replaces the pod: the sidecar stays")
+	assert.Contains(t, err.Error(), "still with istio-proxy: chatqna-nginx-1")
+	d, _ := kube.AppsV1().Deployments("chatqna").Get(ctx, "chatqna-nginx", metav1.GetOptions{})
+	assert.NotEmpty(t, d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"])
+	s, _ := kube.AppsV1().Deployments("chatqna").Get(ctx, "sleep", metav1.GetOptions{})
+	assert.Empty(t, s.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"], "no sidecar, no restart")
+
+	none, err := DropSidecars(ctx, fake.NewSimpleClientset(deployment("sleep"), sidecarPod("sleep-1", "sleep", false)), "chatqna", time.Second)
+	require.NoError(t, err)
+	assert.Empty(t, none)
+}
+
+func TestCheckClaimBound(t *testing.T) {
+	ctx := context.Background()
+	claim := func(phase corev1.PersistentVolumeClaimPhase) *corev1.PersistentVolumeClaim {
+		return &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "models", Namespace: "chatqna"}, Status: corev1.PersistentVolumeClaimStatus{Phase: phase}}
+	}
+	require.NoError(t, CheckClaimBound(ctx, fake.NewSimpleClientset(claim(corev1.ClaimBound)), "chatqna", "models"))
+	assert.ErrorContains(t, CheckClaimBound(ctx, fake.NewSimpleClientset(claim(corev1.ClaimPending)), "chatqna", "models"), "is Pending, not Bound")
+	assert.ErrorContains(t, CheckClaimBound(ctx, fake.NewSimpleClientset(), "chatqna", "models"), "create it before the run")
 }

@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/secure-inference/mesh-conformance/tests/apply"
 	"github.com/secure-inference/mesh-conformance/tests/options"
@@ -100,4 +104,57 @@ func ScaleToZeroExcept(ctx context.Context, in *Installer, namespace string, kee
 		in.logf("chatqna light profile: scaled to zero what the values left running: %v", scaled)
 	}
 	return scaled, nil
+}
+
+// DropSidecars moves a namespace's workloads off their sidecars, for
+// ambient mode: istio-cni never redirects a pod that already has an
+// istio-proxy container, and relabelling a namespace restarts nothing, so a
+// namespace that ran in sidecar mode (a kept cluster, a user's cluster)
+// keeps its sidecars until its deployments restart. It restarts every
+// deployment that owns a running pod with istio-proxy, then waits until no
+// running pod of the namespace has one. It returns the restarted
+// deployments.
+func DropSidecars(ctx context.Context, kube kubernetes.Interface, namespace string, limit time.Duration) ([]string, error) {
+	pods, err := kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	deployments, err := kube.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var restarted []string
+	for _, d := range deployments.Items {
+		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+		if err != nil {
+			return restarted, err
+		}
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp == nil && sel.Matches(labels.Set(p.Labels)) && ready.HasContainer(&p, "istio-proxy") {
+				if err := Restart(ctx, kube, namespace, d.Name); err != nil {
+					return restarted, err
+				}
+				restarted = append(restarted, d.Name)
+				break
+			}
+		}
+	}
+	if len(restarted) == 0 {
+		return nil, nil
+	}
+	return restarted, ready.NoPodWithContainer(ctx, kube, namespace, "istio-proxy", limit)
+}
+
+// CheckClaimBound is the premise of mounting a claim: it exists and is
+// Bound, or every pod that mounts it stays Pending until the install times
+// out.
+func CheckClaimBound(ctx context.Context, kube kubernetes.Interface, namespace, name string) error {
+	pvc, err := kube.CoreV1().PersistentVolumeClaims(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("PersistentVolumeClaim %s/%s (--chatqna-model-pvc): %w; create it before the run, or drop the option to let each pod download its model", namespace, name, err)
+	}
+	if pvc.Status.Phase != corev1.ClaimBound {
+		return fmt.Errorf("PersistentVolumeClaim %s/%s (--chatqna-model-pvc) is %s, not Bound: the model pods would stay Pending; bind it first (a StorageClass or a PersistentVolume that matches it)", namespace, name, pvc.Status.Phase)
+	}
+	return nil
 }

@@ -168,3 +168,18 @@ func TestKindProviderReusesARunningCluster(t *testing.T) {
 	assert.False(t, again.Created, "a running cluster of the same name is reused, never recreated")
 	assert.NotEmpty(t, again.KubernetesRestConfig().Host)
 }
+
+// A kept cluster made from another kind config (the lab's, with no host
+// ports) is refused by a suite whose config maps 30443: its host-side TLS
+// probe could never pass there. The cluster is left as it was.
+func TestKindProviderRefusesAClusterWithoutTheSuitesPorts(t *testing.T) {
+	again := cluster.NewKind(clusterName, "", time.Minute, logf)
+	_, err := again.CreateWithConfig(context.Background(), filepath.Join(repoRoot(), "kind-config", "opeaistio.yaml"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "was made with another kind config")
+	assert.Contains(t, err.Error(), "30443/tcp->30443")
+	assert.False(t, again.Created)
+	exists, err := again.Exists()
+	require.NoError(t, err)
+	assert.True(t, exists, "a cluster this run did not create is never deleted")
+}

@@ -135,6 +135,11 @@ type Options struct {
 	// directory. Keys: see ChartComponents.
 	ChartSources   map[string]string `yaml:"chartSources"`
 	ChatQnAProfile Profile           `yaml:"chatqnaProfile"`
+	// ChatQnAModelPVC names an existing, Bound PersistentVolumeClaim in
+	// chatqna that the full profile's model servers share
+	// (global.modelUsePVC). Default none: the chart's own default, each pod
+	// downloads its model.
+	ChatQnAModelPVC string `yaml:"chatqnaModelPVC"`
 	// Install says, per component, whether to install it: all (install or
 	// upgrade in place), missing (only what is not found), none. Key "*" is
 	// the default for every component; unset, it is "all" on a kind cluster
@@ -239,6 +244,9 @@ func (o Options) Validate() error {
 
 	if o.Mode != "" && !contains(Modes, o.Mode) {
 		bad("--mode %q is not a mode: accepted values are %s", o.Mode, join(Modes))
+	}
+	if o.ChatQnAModelPVC != "" && o.ChatQnAProfile != ProfileFull {
+		bad("--chatqna-model-pvc applies to --chatqna-profile=full only: the light profile runs no model server")
 	}
 	if !contains(Profiles, o.ChatQnAProfile) {
 		bad("--chatqna-profile %q is not a profile: accepted values are %s", o.ChatQnAProfile, join(Profiles))

@@ -92,6 +92,7 @@ func TestBadInputNamesTheProblem(t *testing.T) {
 		{"unknown mode", []string{"--mode=sidecarless"}, "", []string{`"sidecarless" is not a mode`, "sidecar, ambient"}},
 		{"unknown flag", []string{"--moed=ambient"}, "", []string{"flag provided but not defined: -moed"}},
 		{"unknown profile", []string{"--chatqna-profile=tiny"}, "", []string{`"tiny" is not a profile`, "light, full"}},
+		{"model claim without the full profile", []string{"--chatqna-model-pvc=models"}, "", []string{"--chatqna-model-pvc applies to --chatqna-profile=full only"}},
 		{"unknown chart component", []string{"--chart-source=envoy=/x"}, "", []string{`unknown component "envoy"`, "cert-manager"}},
 		{"old istio", []string{"--istio-version=1.20.3"}, "", []string{"--istio-version", "1.22.0 or newer"}},
 		{"ambient on old istio", []string{"--mode=ambient", "--istio-version=1.23.0"}, "", []string{"ambient", "1.24.0 or newer", "--mode=sidecar"}},

@@ -28,8 +28,12 @@ func poll(ctx context.Context, limit time.Duration, what string, check func(ctx 
 	err := wait.PollUntilContextTimeout(ctx, interval, limit, true, func(ctx context.Context) (bool, error) {
 		missing, err := check(ctx)
 		if err != nil {
-			last = err.Error()
-			return false, nil // transient API errors are retried until the limit
+			// Transient API errors are retried until the limit; the one
+			// the deadline itself causes would hide what was missing.
+			if ctx.Err() == nil || last == "" {
+				last = err.Error()
+			}
+			return false, nil
 		}
 		last = missing
 		return missing == "", nil
@@ -244,5 +248,26 @@ func PodsAnnotated(ctx context.Context, kube kubernetes.Interface, namespace, se
 			return fmt.Sprintf("%d pods, none running", len(list.Items)), nil
 		}
 		return strings.Join(missing, ", "), nil
+	})
+}
+
+// NoPodWithContainer waits until no running pod of a namespace has the
+// container (a sidecar gone after its deployment restarted).
+func NoPodWithContainer(ctx context.Context, kube kubernetes.Interface, namespace, container string, limit time.Duration) error {
+	return poll(ctx, limit, "pods in "+namespace+" without "+container, func(ctx context.Context) (string, error) {
+		list, err := kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return "", err
+		}
+		var with []string
+		for i := range list.Items {
+			if p := &list.Items[i]; p.Status.Phase == corev1.PodRunning && HasContainer(p, container) {
+				with = append(with, p.Name)
+			}
+		}
+		if len(with) > 0 {
+			return "still with " + container + ": " + strings.Join(with, ", "), nil
+		}
+		return "", nil
 	})
 }
