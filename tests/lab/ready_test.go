@@ -48,7 +48,9 @@ func TestPodsAnnotatedWaitsForTheChange(t *testing.T) {
 	ds := daemonSet("mc-annotated", "mesh-conformance.local/standin:lab")
 	_, err := kube.AppsV1().DaemonSets(ds.Namespace).Create(ctx, ds, metav1.CreateOptions{})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = kube.AppsV1().DaemonSets("mc-baseline").Delete(ctx, "mc-annotated", metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = kube.AppsV1().DaemonSets("mc-baseline").Delete(ctx, "mc-annotated", metav1.DeleteOptions{})
+	})
 	require.NoError(t, ready.DaemonSet(ctx, kube, "mc-baseline", "mc-annotated", time.Minute))
 	pod, err := ready.Pod(ctx, kube, "mc-baseline", "app=mc-annotated", time.Minute)
 	require.NoError(t, err)
