@@ -140,6 +140,9 @@ func (h *Helm) Upgrade(ctx context.Context, r Release) (*release.Release, error)
 		return nil, err
 	}
 	start := time.Now()
+	if err := h.recoverPending(cfg, r); err != nil {
+		return nil, err
+	}
 	// A webhook that is registered but not serving yet (the release before
 	// this one just installed it, or its controller restarted) refuses the
 	// whole release; the same release succeeds once it serves. Retry that,
@@ -166,6 +169,42 @@ func (h *Helm) Upgrade(ctx context.Context, r Release) (*release.Release, error)
 	return rel, nil
 }
 
+// OwnerLabel marks the releases this suite installed (Helm keeps it on the
+// release's storage), so that only those are ever recovered.
+const OwnerLabel = "mesh-conformance.secure-inference.io/installed-by"
+
+// recoverPending unblocks a release an interrupted run left pending
+// ("another operation (install/upgrade/rollback) is in progress" on every
+// later run): a never-deployed one is uninstalled, one with a deployed
+// revision is rolled back to it. Only releases carrying OwnerLabel are
+// touched; another's pending release is reported, never changed.
+func (h *Helm) recoverPending(cfg *action.Configuration, r Release) error {
+	last, err := cfg.Releases.Last(r.Name)
+	if err != nil || !last.Info.Status.IsPending() {
+		return nil // absent, or settled
+	}
+	if last.Labels[OwnerLabel] != "mesh-conformance" {
+		return fmt.Errorf("helm release %s in %s is %s (another operation is in progress, or one was interrupted) and this suite did not install it: "+
+			"finish or undo that operation (helm rollback %s, or helm uninstall %s -n %s) and run again", r.Name, r.Namespace, last.Info.Status, r.Name, r.Name, r.Namespace)
+	}
+	if _, derr := cfg.Releases.Deployed(r.Name); derr != nil {
+		h.logf("helm: %s in %s was left %s by an interrupted run and never deployed: uninstalling it before installing again", r.Name, r.Namespace, last.Info.Status)
+		un := action.NewUninstall(cfg)
+		un.Timeout = r.Timeout
+		if _, err := un.Run(r.Name); err != nil {
+			return fmt.Errorf("helm: uninstalling the pending release %s in %s: %w", r.Name, r.Namespace, err)
+		}
+		return nil
+	}
+	h.logf("helm: %s in %s was left %s by an interrupted run: rolling back to its last deployed revision", r.Name, r.Namespace, last.Info.Status)
+	rb := action.NewRollback(cfg)
+	rb.Timeout, rb.Wait = r.Timeout, r.Wait
+	if err := rb.Run(r.Name); err != nil {
+		return fmt.Errorf("helm: rolling back the pending release %s in %s: %w", r.Name, r.Namespace, err)
+	}
+	return nil
+}
+
 // webhookWait bounds the retries of a release refused by a webhook that
 // is not serving yet.
 const webhookWait = apply.DefaultWebhookWait
@@ -180,6 +219,7 @@ func (h *Helm) installOrUpgrade(ctx context.Context, cfg *action.Configuration, 
 		in := action.NewInstall(cfg)
 		in.ReleaseName, in.Namespace, in.CreateNamespace = r.Name, r.Namespace, true
 		in.Wait, in.Timeout = r.Wait, r.Timeout
+		in.Labels = map[string]string{OwnerLabel: "mesh-conformance"}
 		rel, err := in.RunWithContext(ctx, ch, r.Values)
 		if err != nil {
 			return nil, fmt.Errorf("helm install %s (%s) in %s: %w", r.Name, r.Chart, r.Namespace, err)
@@ -190,6 +230,7 @@ func (h *Helm) installOrUpgrade(ctx context.Context, cfg *action.Configuration, 
 	}
 	up := action.NewUpgrade(cfg)
 	up.Namespace, up.Wait, up.Timeout = r.Namespace, r.Wait, r.Timeout
+	up.Labels = map[string]string{OwnerLabel: "mesh-conformance"}
 	rel, err := up.RunWithContext(ctx, r.Name, ch, r.Values)
 	if err != nil {
 		return nil, fmt.Errorf("helm upgrade %s (%s) in %s: %w", r.Name, r.Chart, r.Namespace, err)
