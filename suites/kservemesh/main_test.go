@@ -39,7 +39,8 @@ func TestMain(m *testing.M) {
 		diagnostics.Extra{GVR: schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}, Namespace: "user1"},
 	)
 	run.DiagnoseNamespaces("user1", "user2", "default", install.KServeNamespace, install.KnativeNamespace, "istio-system")
-	run.Needs(detect.Istio, detect.CertManager, detect.Knative, detect.KServe)
+	run.NeedsIstio(options.ModeSidecar, install.KServeGateway)
+	run.Needs(detect.CertManager, detect.Knative, detect.KServe)
 	in := func() *install.Installer { return run.Installer }
 	t := run.Opts.Timeouts
 	run.Env.Setup(

@@ -46,7 +46,8 @@ func TestMain(m *testing.M) {
 		diagnostics.Extra{GVR: schema.GroupVersionResource{Version: "v1", Resource: "services"}, Namespace: gatewayNamespace},
 	)
 	run.DiagnoseNamespaces(install.ChatQnANamespace, "outside", gatewayNamespace, "istio-system", "cert-manager")
-	run.Needs(detect.Istio, detect.CertManager, detect.GatewayAPI, detect.ChatQnA)
+	run.NeedsIstio(run.Opts.Mode, install.OPEAGateway)
+	run.Needs(detect.CertManager, detect.GatewayAPI, detect.ChatQnA)
 	in := func() *install.Installer { return run.Installer }
 	mode, t := run.Opts.Mode, run.Opts.Timeouts
 	run.Env.Setup(

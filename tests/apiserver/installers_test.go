@@ -102,6 +102,18 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 		assert.Equal(t, "ingressgateway", gw.Spec.Template.Labels["istio"], "net-istio's gateways select istio=ingressgateway")
 		_, err = kc.AppsV1().Deployments("istio-system").Get(ctx, "istiod", metav1.GetOptions{})
 		require.NoError(t, err)
+
+		// This shape (sidecar Istio with the KServe gateway) asked for by
+		// the OPEA suite in ambient mode with --install=none: the plan
+		// stops on what is missing, before anything is touched.
+		found, err := detect.Detect(ctx, kc, a.Dynamic, detect.Workload{Namespace: install.OPEAGateway.Namespace, Name: install.OPEAGateway.Name})
+		require.NoError(t, err)
+		steps := detect.Plan(found, detect.IstioParts(true), func(string) detect.Policy { return detect.None })
+		assert.Equal(t, []string{detect.IstioGateway, detect.IstioCNI, detect.Ztunnel}, detect.MissingComponents(steps))
+		found, err = detect.Detect(ctx, kc, a.Dynamic, detect.Workload{Namespace: install.KServeGateway.Namespace, Name: install.KServeGateway.Name})
+		require.NoError(t, err)
+		steps = detect.Plan(found, detect.IstioParts(false), func(string) detect.Policy { return detect.None })
+		assert.Empty(t, detect.MissingComponents(steps), "the KServe suite finds all it needs")
 	})
 
 	t.Run("istio ambient with the OPEA gateway, upgrading istiod", func(t *testing.T) {
@@ -210,7 +222,7 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 	})
 
 	t.Run("detection sees what the installs left behind", func(t *testing.T) {
-		found, err := detect.Detect(ctx, kc, a.Dynamic)
+		found, err := detect.Detect(ctx, kc, a.Dynamic, detect.Workload{Namespace: install.OPEAGateway.Namespace, Name: install.OPEAGateway.Name})
 		require.NoError(t, err)
 		byName := map[string]detect.Found{}
 		for _, f := range found {
@@ -218,6 +230,9 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 		}
 		assert.True(t, byName[detect.Istio].Installed)
 		assert.Contains(t, byName[detect.Istio].Detail, "ambient available (ztunnel present)")
+		for _, part := range detect.IstioParts(true) {
+			assert.True(t, byName[part].Installed, "%s found after the ambient install", part)
+		}
 		assert.True(t, byName[detect.KServe].Installed)
 		assert.Equal(t, v.KServe, byName[detect.KServe].Version, "from the controller image tag")
 		// CRDs without workloads are not an installation: cert-manager's

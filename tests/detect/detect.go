@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -27,6 +28,38 @@ const (
 	GatewayAPI  = "gateway-api"
 	ChatQnA     = "chatqna"
 )
+
+// Istio's parts, each detected and planned on its own under the one
+// --install policy of istio: a cluster may run istiod without the suite's
+// gateway, or without what ambient mode needs, and skipping all of Istio
+// because istiod answers would leave those out.
+const (
+	IstioGateway = "istio-gateway" // the suite's ingress gateway release
+	IstioCNI     = "istio-cni"
+	Ztunnel      = "ztunnel"
+)
+
+// IstioParts are the parts a mode needs: istiod and the suite's gateway,
+// and in ambient mode istio-cni and ztunnel.
+func IstioParts(ambient bool) []string {
+	parts := []string{Istio, IstioGateway}
+	if ambient {
+		parts = append(parts, IstioCNI, Ztunnel)
+	}
+	return parts
+}
+
+// ComponentOf names the --install component a part belongs to.
+func ComponentOf(part string) string {
+	switch part {
+	case IstioGateway, IstioCNI, Ztunnel:
+		return Istio
+	}
+	return part
+}
+
+// Workload names a Deployment (the suite's gateway).
+type Workload struct{ Namespace, Name string }
 
 // Found is what detection saw of one component.
 type Found struct {
@@ -59,20 +92,34 @@ var workloads = []workload{
 	{ChatQnA, "chatqna", "chatqna-nginx"},
 }
 
-// Detect looks at the cluster.
-func Detect(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Interface) ([]Found, error) {
+// Detect looks at the cluster. gateway is where the suite's Istio gateway
+// runs (zero when it needs none).
+func Detect(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Interface, gateway Workload) ([]Found, error) {
 	var out []Found
-	for _, w := range workloads {
-		d, err := kube.AppsV1().Deployments(w.namespace).Get(ctx, w.name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			out = append(out, Found{Component: w.component})
-			continue
-		}
+	if gateway.Name != "" {
+		g, err := deployment(ctx, kube, IstioGateway, gateway.Namespace, gateway.Name)
 		if err != nil {
-			return nil, fmt.Errorf("detecting %s: %w", w.component, err)
+			return nil, err
 		}
-		f := Found{Component: w.component, Installed: true, Version: version(d), Detail: "deployment " + w.namespace + "/" + w.name}
-		if w.component == Istio {
+		out = append(out, g)
+	}
+	for _, ds := range []struct{ part, name string }{{IstioCNI, "istio-cni-node"}, {Ztunnel, "ztunnel"}} {
+		d, err := kube.AppsV1().DaemonSets("istio-system").Get(ctx, ds.name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			out = append(out, Found{Component: ds.part})
+		case err != nil:
+			return nil, fmt.Errorf("detecting %s: %w", ds.part, err)
+		default:
+			out = append(out, Found{Component: ds.part, Installed: true, Version: imageTag(d.Spec.Template.Spec.Containers), Detail: "daemonset istio-system/" + ds.name})
+		}
+	}
+	for _, w := range workloads {
+		f, err := deployment(ctx, kube, w.component, w.namespace, w.name)
+		if err != nil {
+			return nil, err
+		}
+		if f.Installed && w.component == Istio {
 			f.Detail += ", " + istioMode(ctx, kube)
 		}
 		out = append(out, f)
@@ -92,10 +139,15 @@ func version(d *appsv1.Deployment) string {
 			return v
 		}
 	}
-	if len(d.Spec.Template.Spec.Containers) == 0 {
+	return imageTag(d.Spec.Template.Spec.Containers)
+}
+
+// imageTag is the first container image's tag.
+func imageTag(containers []corev1.Container) string {
+	if len(containers) == 0 {
 		return ""
 	}
-	img := d.Spec.Template.Spec.Containers[0].Image
+	img := containers[0].Image
 	img = strings.SplitN(img, "@", 2)[0]
 	if i := strings.LastIndex(img, ":"); i > strings.LastIndex(img, "/") {
 		return img[i+1:]
@@ -111,6 +163,17 @@ func istioMode(ctx context.Context, kube kubernetes.Interface) string {
 		return "ambient available (ztunnel present)"
 	}
 	return "sidecar only (no ztunnel)"
+}
+
+func deployment(ctx context.Context, kube kubernetes.Interface, component, namespace, name string) (Found, error) {
+	d, err := kube.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return Found{Component: component}, nil
+	}
+	if err != nil {
+		return Found{}, fmt.Errorf("detecting %s: %w", component, err)
+	}
+	return Found{Component: component, Installed: true, Version: version(d), Detail: "deployment " + namespace + "/" + name}, nil
 }
 
 var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}

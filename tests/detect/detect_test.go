@@ -47,7 +47,7 @@ func TestDetectSeesWorkloadsNotJustCRDs(t *testing.T) {
 		&appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "ztunnel"}})
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
 		map[schema.GroupVersionResource]string{crdGVR: "CustomResourceDefinitionList"})
-	found, err := Detect(context.Background(), kube, dyn)
+	found, err := Detect(context.Background(), kube, dyn, Workload{})
 	assert.NoError(t, err)
 	byName := map[string]Found{}
 	for _, f := range found {
@@ -58,4 +58,61 @@ func TestDetectSeesWorkloadsNotJustCRDs(t *testing.T) {
 	assert.Contains(t, byName[Istio].Detail, "ambient available")
 	assert.False(t, byName[CertManager].Installed)
 	assert.False(t, byName[GatewayAPI].Installed)
+}
+
+func emptyDynamic() *dynamicfake.FakeDynamicClient {
+	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{crdGVR: "CustomResourceDefinitionList"})
+}
+
+// Each partial-Istio shape is planned part by part: what is there is left
+// alone under --install=missing, what the mode needs and lacks is installed,
+// and with --install=none the plan stops on what is missing.
+func TestPartialIstioShapes(t *testing.T) {
+	ctx := context.Background()
+	istiod := dep("istio-system", "istiod", "docker.io/istio/pilot:1.27.1", nil)
+	kserveGateway := Workload{Namespace: "istio-system", Name: "istio-ingressgateway"}
+	plan := func(kube *fake.Clientset, gw Workload, ambient bool, p Policy) []Step {
+		found, err := Detect(ctx, kube, emptyDynamic(), gw)
+		assert.NoError(t, err)
+		return Plan(found, IstioParts(ambient), func(c string) Policy {
+			assert.Equal(t, Istio, ComponentOf(c), "every part is under --install=istio=...")
+			return p
+		})
+	}
+	installs := func(steps []Step) []string {
+		var out []string
+		for _, s := range steps {
+			if s.Install {
+				out = append(out, s.Component)
+			}
+		}
+		return out
+	}
+
+	// istiod only: the suite's gateway is installed, istiod left alone.
+	steps := plan(fake.NewSimpleClientset(istiod), kserveGateway, false, Missing)
+	assert.Equal(t, []string{IstioGateway}, installs(steps))
+
+	// istiod and a gateway, but in another namespace than the suite's.
+	other := dep("istio-ingress", "istio-ingress", "docker.io/istio/proxyv2:1.27.1", nil)
+	steps = plan(fake.NewSimpleClientset(istiod, other), kserveGateway, false, Missing)
+	assert.Equal(t, []string{IstioGateway}, installs(steps))
+	steps = plan(fake.NewSimpleClientset(istiod, other), Workload{Namespace: "istio-ingress", Name: "istio-ingress"}, false, Missing)
+	assert.Empty(t, installs(steps), "the OPEA suite's gateway is that one")
+
+	// Sidecar-only Istio asked for ambient: istio-cni and ztunnel are
+	// installed with missing, and stop the plan with none.
+	gw := dep("istio-system", "istio-ingressgateway", "docker.io/istio/proxyv2:1.27.1", nil)
+	steps = plan(fake.NewSimpleClientset(istiod, gw), kserveGateway, true, Missing)
+	assert.Equal(t, []string{IstioCNI, Ztunnel}, installs(steps))
+	steps = plan(fake.NewSimpleClientset(istiod, gw), kserveGateway, true, None)
+	assert.Equal(t, []string{IstioCNI, Ztunnel}, MissingComponents(steps))
+	assert.Contains(t, Describe(steps), "ztunnel")
+
+	// Ambient complete: nothing to do.
+	cni := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "istio-cni-node"}}
+	zt := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "ztunnel"}}
+	steps = plan(fake.NewSimpleClientset(istiod, gw, cni, zt), kserveGateway, true, None)
+	assert.Empty(t, MissingComponents(steps))
 }

@@ -67,6 +67,7 @@ type Run struct {
 	extra          []diagnostics.Extra
 	namespaces     []string
 	needs          []string
+	gateway        detect.Workload
 	claims         []string
 	plan           map[string]detect.Step
 	installed      []string
@@ -74,11 +75,24 @@ type Run struct {
 	baselineFailed bool
 }
 
-// WillInstall tells whether the run's plan installs a component (false
-// before the cluster is provisioned, and for components found in place).
+// WillInstall tells whether the run's plan installs a component, or any
+// part of it (false before the cluster is provisioned, and for what was
+// found in place).
 func (r *Run) WillInstall(component string) bool {
-	s, ok := r.plan[component]
-	return ok && s.Install
+	for _, s := range r.plan {
+		if detect.ComponentOf(s.Component) == component && s.Install {
+			return true
+		}
+	}
+	return false
+}
+
+// NeedsIstio declares Istio's parts for a mode (istiod and the suite's
+// gateway; istio-cni and ztunnel in ambient mode), each detected and
+// planned on its own.
+func (r *Run) NeedsIstio(mode options.Mode, gateway install.Gateway) {
+	r.gateway = detect.Workload{Namespace: gateway.Namespace, Name: gateway.Name}
+	r.needs = append(r.needs, detect.IstioParts(mode == options.ModeAmbient)...)
 }
 
 // Capacity is a setup step that stops the run before anything is installed
@@ -107,7 +121,7 @@ func (r *Run) Needs(components ...string) { r.needs = append(r.needs, components
 func (r *Run) Install(component, name string, fn func(ctx context.Context) error) env.Func {
 	step := r.Step(name, fn)
 	return func(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
-		if s, ok := r.plan[component]; ok && !s.Install {
+		if s, ok := r.plan[component]; ok && !r.WillInstall(component) {
 			r.Logf("step %s skipped: %s (%s)", name, s.Found, s.Why)
 			return ctx, nil
 		}
@@ -308,21 +322,26 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 	}
 	r.Report.SetEnvironment(report.Environment{Cluster: clusterName, KubernetesVersion: sv.GitVersion, Mode: string(r.Opts.Mode), Versions: r.Versions.Map()})
 	r.Exec = probe.PodExecutor{Config: rc, Client: r.Kube}
-	found, err := detect.Detect(ctx, r.Kube, r.Apply.Dynamic)
+	found, err := detect.Detect(ctx, r.Kube, r.Apply.Dynamic, r.gateway)
 	if err != nil {
 		return ctx, err
 	}
-	steps := detect.Plan(found, r.needs, func(c string) detect.Policy { return detect.Policy(r.Opts.InstallPolicy(c)) })
+	steps := detect.Plan(found, r.needs, func(c string) detect.Policy { return detect.Policy(r.Opts.InstallPolicy(detect.ComponentOf(c))) })
 	r.plan = map[string]detect.Step{}
 	for _, s := range steps {
 		r.plan[s.Component] = s
 	}
 	r.Logf("found on the cluster, and the plan:\n%s", detect.Describe(steps))
 	if missing := detect.MissingComponents(steps); len(missing) > 0 {
-		return ctx, fmt.Errorf("the cluster lacks %s and --install forbids installing it: install it yourself, or allow --install=missing", strings.Join(missing, ", "))
+		return ctx, fmt.Errorf("the cluster lacks %s (needed in %s mode) and --install forbids installing it: install it yourself, or allow --install=missing; nothing was changed",
+			strings.Join(missing, ", "), r.Opts.Mode)
+	}
+	skip := map[string]bool{}
+	for _, s := range steps {
+		skip[s.Component] = !s.Install
 	}
 	r.Diagnostics = &diagnostics.Collector{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Config: rc, Extra: r.extra, Secrets: options.Secrets()}
-	r.Installer = &install.Installer{Kube: r.Kube, Apply: r.Apply, Opts: r.Opts, Versions: r.Versions, Wait: true, Logf: r.Logf,
+	r.Installer = &install.Installer{Kube: r.Kube, Apply: r.Apply, Opts: r.Opts, Versions: r.Versions, Wait: true, Logf: r.Logf, Skip: skip,
 		Helm: &install.Helm{Kubeconfig: r.kubeconfig, Context: r.kubeContext, Logf: r.Logf}}
 	return ctx, nil
 }

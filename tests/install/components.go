@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/secure-inference/mesh-conformance/tests/apply"
+	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
@@ -38,6 +39,10 @@ type Installer struct {
 	// Wait turns on readiness waits. The API server tier turns it off:
 	// nothing runs pods there.
 	Wait bool
+	// Skip names parts the run's plan leaves as found (detect's names:
+	// istio, istio-gateway, istio-cni, ztunnel): their releases are not
+	// installed.
+	Skip map[string]bool
 	Logf func(format string, args ...any)
 }
 
@@ -91,16 +96,22 @@ func (in *Installer) IstioReleases(mode options.Mode, gateways ...Gateway) []Rel
 	if mode == options.ModeAmbient {
 		istiod["profile"] = "ambient"
 	}
-	rels := []Release{
-		in.release("istio-base", ns, in.istioChart("base"), map[string]any{"defaultRevision": "default"}),
-		in.release("istiod", ns, in.istioChart("istiod"), istiod),
-	}
-	if mode == options.ModeAmbient {
+	var rels []Release
+	if !in.Skip[detect.Istio] {
 		rels = append(rels,
-			in.release("istio-cni", ns, in.istioChart("cni"), map[string]any{"profile": "ambient"}),
-			in.release("ztunnel", ns, in.istioChart("ztunnel"), map[string]any{}))
+			in.release("istio-base", ns, in.istioChart("base"), map[string]any{"defaultRevision": "default"}),
+			in.release("istiod", ns, in.istioChart("istiod"), istiod))
+	}
+	if mode == options.ModeAmbient && !in.Skip[detect.IstioCNI] {
+		rels = append(rels, in.release("istio-cni", ns, in.istioChart("cni"), map[string]any{"profile": "ambient"}))
+	}
+	if mode == options.ModeAmbient && !in.Skip[detect.Ztunnel] {
+		rels = append(rels, in.release("ztunnel", ns, in.istioChart("ztunnel"), map[string]any{}))
 	}
 	for _, g := range gateways {
+		if in.Skip[detect.IstioGateway] {
+			break
+		}
 		if !in.Opts.OwnKindCluster() {
 			// Node ports are the API server's to choose on any other
 			// cluster: only the suite's own kind config maps these.

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
@@ -173,4 +174,13 @@ func TestCheckClaimBound(t *testing.T) {
 	require.NoError(t, CheckClaimBound(ctx, fake.NewSimpleClientset(claim(corev1.ClaimBound)), "chatqna", "models"))
 	assert.ErrorContains(t, CheckClaimBound(ctx, fake.NewSimpleClientset(claim(corev1.ClaimPending)), "chatqna", "models"), "is Pending, not Bound")
 	assert.ErrorContains(t, CheckClaimBound(ctx, fake.NewSimpleClientset(), "chatqna", "models"), "create it before the run")
+}
+
+// Parts found in place under --install=missing are not released again.
+func TestIstioReleasesSkipWhatThePlanLeaves(t *testing.T) {
+	in := installer(versions.OPEAIstio)
+	in.Skip = map[string]bool{detect.Istio: true, detect.IstioGateway: true}
+	assert.Equal(t, []string{"istio-system/istio-cni", "istio-system/ztunnel"}, names(in.IstioReleases(options.ModeAmbient, OPEAGateway)))
+	in.Skip = map[string]bool{detect.IstioCNI: true, detect.Ztunnel: true}
+	assert.Equal(t, []string{"istio-system/istio-base", "istio-system/istiod", "istio-ingress/istio-ingress"}, names(in.IstioReleases(options.ModeAmbient, OPEAGateway)))
 }
