@@ -37,6 +37,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
 	"github.com/secure-inference/mesh-conformance/tests/report"
+	"github.com/secure-inference/mesh-conformance/tests/runlock"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
 
@@ -68,6 +69,7 @@ type Run struct {
 	namespaces     []string
 	needs          []string
 	gateway        detect.Workload
+	lock           *runlock.Lock
 	claims         []string
 	plan           map[string]detect.Step
 	installed      []string
@@ -322,6 +324,10 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 	}
 	r.Report.SetEnvironment(report.Environment{Cluster: clusterName, KubernetesVersion: sv.GitVersion, Mode: string(r.Opts.Mode), Versions: r.Versions.Map()})
 	r.Exec = probe.PodExecutor{Config: rc, Client: r.Kube}
+	// One run per cluster: before anything is read or touched.
+	if r.lock, err = runlock.Acquire(ctx, r.Kube, runlock.Identity(r.Suite), runlock.Settings{Wait: r.Opts.Timeouts.ClusterLockTimeout, Logf: r.Logf}); err != nil {
+		return ctx, err
+	}
 	found, err := detect.Detect(ctx, r.Kube, r.Apply.Dynamic, r.gateway)
 	if err != nil {
 		return ctx, err
@@ -438,6 +444,13 @@ func (r *Run) Teardown() error {
 			err = werr
 		} else {
 			r.Logf("report written to %s (and %s beside it)", path, report.JUnitFileName)
+		}
+		if r.lock != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if lerr := r.lock.Release(ctx); lerr != nil {
+				r.Logf("run lease: releasing: %v (it expires by itself within %s)", lerr, runlock.DefaultDuration)
+			}
+			cancel()
 		}
 		switch {
 		case r.Kind != nil && r.Kind.Owned() && !r.Opts.Cluster.Keep:

@@ -44,6 +44,7 @@ func Register(fs *flag.FlagSet, o *Options) {
 	fs.DurationVar(&t.RoundInterval, "round-interval", t.RoundInterval, "pause between probe rounds")
 	fs.DurationVar(&t.InstallTimeout, "install-timeout", t.InstallTimeout, "time limit of one component install")
 	fs.DurationVar(&t.ReadyTimeout, "ready-timeout", t.ReadyTimeout, "time limit of a readiness wait")
+	fs.DurationVar(&t.ClusterLockTimeout, "cluster-lock-timeout", t.ClusterLockTimeout, "time limit to wait for another run on the same cluster to finish")
 	fs.DurationVar(&t.InferenceServiceReadyTimeout, "inference-service-ready-timeout", t.InferenceServiceReadyTimeout, "time limit for an InferenceService to be Ready (model download and image pulls)")
 	fs.DurationVar(&t.ClusterTimeout, "cluster-timeout", t.ClusterTimeout, "time limit for creating a kind cluster")
 }

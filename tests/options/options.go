@@ -76,6 +76,9 @@ type TimeoutConfig struct {
 	// large Python images (the runtime's, the storage initializer's) are
 	// pulled on a new node. Default 15m.
 	InferenceServiceReadyTimeout time.Duration `yaml:"inferenceServiceReadyTimeout"`
+	// ClusterLockTimeout bounds the wait for another run on the same
+	// cluster to finish (the run lease). Default 10m.
+	ClusterLockTimeout time.Duration `yaml:"clusterLockTimeout"`
 }
 
 // DefaultTimeouts are the documented defaults of TimeoutConfig.
@@ -89,6 +92,7 @@ func DefaultTimeouts() TimeoutConfig {
 		ReadyTimeout:                 5 * time.Minute,
 		ClusterTimeout:               5 * time.Minute,
 		InferenceServiceReadyTimeout: 15 * time.Minute,
+		ClusterLockTimeout:           10 * time.Minute,
 	}
 }
 
@@ -295,7 +299,7 @@ func (o Options) Validate() error {
 		"--request-timeout": t.RequestTimeout, "--max-time-to-consistency": t.MaxTimeToConsistency,
 		"--round-interval": t.RoundInterval, "--install-timeout": t.InstallTimeout,
 		"--ready-timeout": t.ReadyTimeout, "--cluster-timeout": t.ClusterTimeout,
-		"--inference-service-ready-timeout": t.InferenceServiceReadyTimeout,
+		"--inference-service-ready-timeout": t.InferenceServiceReadyTimeout, "--cluster-lock-timeout": t.ClusterLockTimeout,
 	} {
 		if d <= 0 {
 			bad("%s must be a positive duration such as 30s or 5m, got %v", name, d)
