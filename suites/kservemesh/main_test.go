@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 	run = harness.Setup(suite, versions.KServeMesh, options.ModeSidecar)
 	run.AddDiagnostics(
 		diagnostics.Extra{GVR: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Namespace: install.KServeNamespace, Name: install.KServeConfigMap},
-		diagnostics.Extra{GVR: sksGVR, Namespace: "user1"},
+		diagnostics.Extra{GVR: install.ServerlessServices, Namespace: "user1"},
 		diagnostics.Extra{GVR: schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}, Namespace: "user1"},
 	)
 	run.DiagnoseNamespaces("user1", "user2", "default", install.KServeNamespace, install.KnativeNamespace, "istio-system")
@@ -82,7 +82,7 @@ func TestMain(m *testing.M) {
 			if err := install.CheckRuntime(ctx, run.Apply.Dynamic, install.SklearnRuntime); err != nil {
 				return err
 			}
-			objs := fixtures.MustLoad("kservemesh/inferenceservices.yaml")
+			objs := append(fixtures.MustLoad("kservemesh/inferenceservices.yaml"), fixtures.MustLoad("kservemesh/inferenceservice-cold.yaml")...)
 			if err := run.Apply.Apply(ctx, objs...); err != nil {
 				return err
 			}
@@ -129,5 +129,6 @@ func TestKServeMesh(t *testing.T) {
 		mtlsIdentityFeature(),
 		policyControlFeature(),
 		strictControlFeature(),
+		coldStartFeature(),
 	)
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
@@ -30,8 +29,6 @@ func virtualHostFeature() features.Feature {
 	return f.Feature()
 }
 
-var sksGVR = schema.GroupVersionResource{Group: "networking.internal.knative.dev", Version: "v1alpha1", Resource: "serverlessservices"}
-
 // activatorPremiseFeature: the matrix means what it claims only if the
 // activator is on the path of sklearn-iris-burst (its ServerlessService in
 // Proxy mode) and off the path of sklearn-iris (Serve mode).
@@ -48,7 +45,7 @@ func activatorPremiseFeature() features.Feature {
 }
 
 func sksMode(ctx context.Context, isvc, want string) error {
-	list, err := run.Apply.Dynamic.Resource(sksGVR).Namespace("user1").List(ctx, metav1.ListOptions{
+	list, err := run.Apply.Dynamic.Resource(install.ServerlessServices).Namespace("user1").List(ctx, metav1.ListOptions{
 		LabelSelector: "serving.knative.dev/service=" + isvc + "-predictor"})
 	if err != nil {
 		return fmt.Errorf("listing ServerlessServices of %s: %w", isvc, err)

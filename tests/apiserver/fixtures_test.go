@@ -78,7 +78,7 @@ func run(m *testing.M, binDir string) int {
 	return m.Run()
 }
 
-// namespacesOf creates every namespace the objects name (there is no
+// ensureNamespaces creates the namespaces the fixtures name (there is no
 // namespace controller here, so they are only ever created).
 func ensureNamespaces(t *testing.T, names ...string) {
 	t.Helper()
@@ -91,7 +91,7 @@ func ensureNamespaces(t *testing.T, names ...string) {
 }
 
 func fixtureNamespaces(t *testing.T) {
-	ensureNamespaces(t, "user1", "istio-system", "istio-ingress", "cert-manager", "kserve", "knative-serving", "chatqna")
+	ensureNamespaces(t, "user1", "user2", "istio-system", "istio-ingress", "cert-manager", "kserve", "knative-serving", "chatqna")
 }
 
 func TestEveryFixtureIsAccepted(t *testing.T) {

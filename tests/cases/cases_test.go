@@ -84,7 +84,7 @@ func TestKServeRequestsFitA4CPURunner(t *testing.T) {
 	need = append(need, KServeWorkloads(install.Sidecar)...)
 	cpu, mem := capacity.Sum(need)
 	t.Logf("KServe suite requests %dm CPU / %dMi", cpu.MilliValue(), mem.Value()>>20)
-	assert.Equal(t, int64(1890), cpu.MilliValue())
+	assert.Equal(t, int64(2065), cpu.MilliValue())
 	// A kind node on a 4-vCPU / 16 GiB runner with the control plane's
 	// 850m already requested.
 	free := capacity.Free{Nodes: 1, AllocatableCPU: resource.MustParse("4"), AllocatableMemory: resource.MustParse("16Gi"),
@@ -117,4 +117,16 @@ func TestOPEAChatQnAQueryIsTheDocumentsRequest(t *testing.T) {
 	assert.Equal(t, []string{"chatqna.intel.com:443:10.96.0.10"}, c.Request.Resolve)
 	assert.Equal(t, "PEM", c.Request.CACertPEM, "the issued certificate, not -k")
 	assert.Equal(t, matrix.Allowed, c.Expect.Kind)
+}
+
+func TestKServeColdStartCells(t *testing.T) {
+	m := KServeColdStartWarm()
+	kinds := map[string]matrix.ExpectKind{}
+	for _, c := range m.Cells {
+		kinds[c.Client.Name] = c.Expect.Kind
+		assert.Equal(t, "http://sklearn-iris-cold-predictor.user1.svc.cluster.local/v1/models/sklearn-iris-cold", c.Request.URL)
+	}
+	assert.Equal(t, map[string]matrix.ExpectKind{"user1": matrix.Allowed, "user2": matrix.DeniedHTTP403, "default": matrix.DeniedHTTP403}, kinds)
+	assert.Equal(t, []matrix.Client{KServeUser2, KServeDefault}, KServeColdClients, "the cold requests come from outside user1")
+	assert.Contains(t, ColdStartNote, "the warm refusal is the verdict")
 }

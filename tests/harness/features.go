@@ -6,13 +6,16 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 	"sigs.k8s.io/e2e-framework/pkg/types"
 
+	"github.com/secure-inference/mesh-conformance/tests/coldstart"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/probe"
 	"github.com/secure-inference/mesh-conformance/tests/report"
 )
 
@@ -246,4 +249,42 @@ func (r *Run) ControlFeature(name string, resources []*unstructured.Unstructured
 			r.Matrix(ctx, t, restored)
 			return ctx
 		}).Feature()
+}
+
+// ColdSequences runs cold sequences against a scale-to-zero target from
+// each client, repeats times, each after the target scaled back to zero.
+// Each cold request is recorded as a finding (what came back, curl's
+// evidence, time to first byte, time to ready), never as a verdict; a
+// sequence that could not be observed (the target never went cold, the
+// exec failed) fails the check named name/<client>.
+func (r *Run) ColdSequences(ctx context.Context, t *testing.T, name string, target coldstart.Target, clients []matrix.Client,
+	req probe.Request, repeats int, note string) []coldstart.Sample {
+	t.Helper()
+	to := r.Opts.Timeouts
+	s := coldstart.Settings{ColdWait: to.ReadyTimeout, WarmWait: to.ColdStartTimeout + to.ReadyTimeout, RequestTimeout: to.ColdStartTimeout, Poll: 2 * time.Second}
+	var out []coldstart.Sample
+	for i := 1; i <= repeats; i++ {
+		for _, c := range clients {
+			pod, err := r.Resolve(ctx, c)
+			var sample coldstart.Sample
+			if err == nil {
+				sample, err = coldstart.Probe(ctx, r.Exec, pod, req, target, s)
+			}
+			r.Check(t, fmt.Sprintf("%s/%s-%d", name, c.Name, i), err)
+			if err != nil {
+				continue
+			}
+			served := "refused while cold"
+			if sample.Served() {
+				served = "SERVED while cold: isolation did not hold during the cold start"
+			}
+			r.Logf("%s: %s -> %s cold (%s): %s, first byte after %s, ready after %s", name, c.Name, req, sample.Cold, sample.Outcome,
+				sample.TimeToFirstByte.Round(time.Millisecond), sample.TimeToReady.Round(time.Millisecond))
+			r.Report.Finding(r.Suite, report.Finding{Name: fmt.Sprintf("%s/%s-%d", name, c.Name, i), Client: c.Name, Request: req.String(),
+				Observed: sample.Outcome.String() + " (" + served + ")", Note: note, Evidence: sample.Outcome.Evidence,
+				Seconds: map[string]float64{"timeToFirstByte": sample.TimeToFirstByte.Seconds(), "timeToReady": sample.TimeToReady.Seconds()}})
+			out = append(out, sample)
+		}
+	}
+	return out
 }

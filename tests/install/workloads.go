@@ -8,11 +8,15 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/secure-inference/mesh-conformance/tests/apply"
+	"github.com/secure-inference/mesh-conformance/tests/coldstart"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
 )
@@ -157,4 +161,42 @@ func CheckClaimBound(ctx context.Context, kube kubernetes.Interface, namespace, 
 		return fmt.Errorf("PersistentVolumeClaim %s/%s (--chatqna-model-pvc) is %s, not Bound: the model pods would stay Pending; bind it first (a StorageClass or a PersistentVolume that matches it)", namespace, name, pvc.Status.Phase)
 	}
 	return nil
+}
+
+// ServerlessServices is Knative's resource that puts the activator on a
+// revision's path (Proxy) or takes it off (Serve).
+var ServerlessServices = schema.GroupVersionResource{Group: "networking.internal.knative.dev", Version: "v1alpha1", Resource: "serverlessservices"}
+
+// Predictor is an InferenceService's predictor as a scale-to-zero target:
+// its ready pods and its ServerlessService's mode, both found by the
+// Knative service label.
+type Predictor struct {
+	Kube            kubernetes.Interface
+	Dynamic         dynamic.Interface
+	Namespace, ISVC string
+}
+
+// State implements coldstart.Target.
+func (p Predictor) State(ctx context.Context) (coldstart.State, error) {
+	sel := metav1.ListOptions{LabelSelector: "serving.knative.dev/service=" + p.ISVC + "-predictor"}
+	list, err := p.Dynamic.Resource(ServerlessServices).Namespace(p.Namespace).List(ctx, sel)
+	if err != nil {
+		return coldstart.State{}, fmt.Errorf("listing the ServerlessServices of %s: %w", p.ISVC, err)
+	}
+	if len(list.Items) == 0 {
+		return coldstart.State{}, fmt.Errorf("no ServerlessService for %s-predictor in %s", p.ISVC, p.Namespace)
+	}
+	// The latest revision's (one per revision; the suite never updates it).
+	mode, _, _ := unstructured.NestedString(list.Items[len(list.Items)-1].Object, "spec", "mode")
+	pods, err := p.Kube.CoreV1().Pods(p.Namespace).List(ctx, sel)
+	if err != nil {
+		return coldstart.State{}, fmt.Errorf("listing the pods of %s: %w", p.ISVC, err)
+	}
+	st := coldstart.State{Mode: mode}
+	for i := range pods.Items {
+		if ready.PodReady(&pods.Items[i]) {
+			st.ReadyPods++
+		}
+	}
+	return st, nil
 }

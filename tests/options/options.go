@@ -76,6 +76,9 @@ type TimeoutConfig struct {
 	// large Python images (the runtime's, the storage initializer's) are
 	// pulled on a new node. Default 15m.
 	InferenceServiceReadyTimeout time.Duration `yaml:"inferenceServiceReadyTimeout"`
+	// ColdStartTimeout bounds one request to a model scaled to zero: the
+	// storage initializer's download and the runtime's start. Default 5m.
+	ColdStartTimeout time.Duration `yaml:"coldStartTimeout"`
 	// ClusterLockTimeout bounds the wait for another run on the same
 	// cluster to finish (the run lease). Default 10m.
 	ClusterLockTimeout time.Duration `yaml:"clusterLockTimeout"`
@@ -93,6 +96,7 @@ func DefaultTimeouts() TimeoutConfig {
 		ClusterTimeout:               5 * time.Minute,
 		InferenceServiceReadyTimeout: 15 * time.Minute,
 		ClusterLockTimeout:           10 * time.Minute,
+		ColdStartTimeout:             5 * time.Minute,
 	}
 }
 
@@ -144,6 +148,9 @@ type Options struct {
 	// (global.modelUsePVC). Default none: the chart's own default, each pod
 	// downloads its model.
 	ChatQnAModelPVC string `yaml:"chatqnaModelPVC"`
+	// ColdStartRepeats is how many cold sequences cold-start-isolation
+	// runs per client, each after the model scaled back to zero.
+	ColdStartRepeats int `yaml:"coldStartRepeats"`
 	// Install says, per component, whether to install it: all (install or
 	// upgrade in place), missing (only what is not found), none. Key "*" is
 	// the default for every component; unset, it is "all" on a kind cluster
@@ -203,11 +210,12 @@ func (o Options) InstallPolicy(component string) string {
 // Defaults returns the options of a run given nothing.
 func Defaults() Options {
 	return Options{
-		OutputDir:      "_output",
-		ChartSources:   map[string]string{},
-		Install:        map[string]string{},
-		ChatQnAProfile: ProfileLight,
-		Timeouts:       DefaultTimeouts(),
+		OutputDir:        "_output",
+		ChartSources:     map[string]string{},
+		Install:          map[string]string{},
+		ChatQnAProfile:   ProfileLight,
+		ColdStartRepeats: 2,
+		Timeouts:         DefaultTimeouts(),
 	}
 }
 
@@ -248,6 +256,9 @@ func (o Options) Validate() error {
 
 	if o.Mode != "" && !contains(Modes, o.Mode) {
 		bad("--mode %q is not a mode: accepted values are %s", o.Mode, join(Modes))
+	}
+	if o.ColdStartRepeats < 1 {
+		bad("--cold-start-repeats is %d: at least one cold sequence is needed", o.ColdStartRepeats)
 	}
 	if o.ChatQnAModelPVC != "" && o.ChatQnAProfile != ProfileFull {
 		bad("--chatqna-model-pvc applies to --chatqna-profile=full only: the light profile runs no model server")
@@ -300,6 +311,7 @@ func (o Options) Validate() error {
 		"--round-interval": t.RoundInterval, "--install-timeout": t.InstallTimeout,
 		"--ready-timeout": t.ReadyTimeout, "--cluster-timeout": t.ClusterTimeout,
 		"--inference-service-ready-timeout": t.InferenceServiceReadyTimeout, "--cluster-lock-timeout": t.ClusterLockTimeout,
+		"--cold-start-timeout": t.ColdStartTimeout,
 	} {
 		if d <= 0 {
 			bad("%s must be a positive duration such as 30s or 5m, got %v", name, d)

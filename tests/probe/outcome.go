@@ -70,6 +70,9 @@ type Evidence struct {
 	RedirectURL     string  `json:"redirectURL,omitempty"`
 	SSLVerifyResult int     `json:"sslVerifyResult,omitempty"`
 	TimeTotal       float64 `json:"timeTotalSeconds,omitempty"`
+	// TimeToFirstByte is curl's time_starttransfer: how long until the
+	// first byte of the answer (a cold start's wait).
+	TimeToFirstByte float64 `json:"timeToFirstByteSeconds,omitempty"`
 	// Body is the start of the response body (512 bytes unless the request
 	// asked for more with BodyBytes), made printable.
 	Body string `json:"body,omitempty"`
@@ -152,6 +155,7 @@ type writeOut struct {
 	RedirectURL     string  `json:"redirect_url"`
 	SSLVerifyResult int     `json:"ssl_verify_result"`
 	TimeTotal       float64 `json:"time_total"`
+	TimeStart       float64 `json:"time_starttransfer"`
 }
 
 // Parse reads the output of Script for n requests. A request whose result
@@ -229,6 +233,7 @@ func Parse(output string, n int) []Outcome {
 				RedirectURL:     w.RedirectURL,
 				SSLVerifyResult: w.SSLVerifyResult,
 				TimeTotal:       w.TimeTotal,
+				TimeToFirstByte: w.TimeStart,
 				Body:            printable(body),
 			},
 		}

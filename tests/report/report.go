@@ -91,6 +91,24 @@ type Suite struct {
 	Features []Feature `json:"features,omitempty"`
 	Checks   []Check   `json:"checks,omitempty"`
 	Matrices []Matrix  `json:"matrices,omitempty"`
+	// Findings are observations that carry no verdict but that a reader
+	// must see (what a cross-namespace request got while a model was
+	// cold), with curl's evidence.
+	Findings []Finding `json:"findings,omitempty"`
+}
+
+// Finding is an observation without a verdict.
+type Finding struct {
+	Name string `json:"name"`
+	// Feature is the feature that made the observation.
+	Feature  string         `json:"feature,omitempty"`
+	Client   string         `json:"client,omitempty"`
+	Request  string         `json:"request,omitempty"`
+	Observed string         `json:"observed"`
+	Note     string         `json:"note,omitempty"`
+	Evidence probe.Evidence `json:"evidence"`
+	// Seconds holds timings by name (time to first byte, time to ready).
+	Seconds map[string]float64 `json:"seconds,omitempty"`
 }
 
 // Profile is the result of one support level of a suite.
@@ -214,6 +232,15 @@ func (r *Recorder) Check(suite, name string, err error) {
 		c.Result, c.Message = Failure, err.Error()
 	}
 	r.add(suite, c)
+}
+
+// Finding records an observation that changes no result.
+func (r *Recorder) Finding(suite string, f Finding) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f.Feature = r.current[suite]
+	s := r.suite(suite)
+	s.Findings = append(s.Findings, f)
 }
 
 // Skip records a check that did not run; the suite becomes partial.

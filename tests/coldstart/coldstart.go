@@ -1,0 +1,124 @@
+// Package coldstart probes a model that scales to zero. While its
+// predictor has no ready pod, Knative puts the activator on the path (the
+// ServerlessService in Proxy mode), and the activator forwards with its own
+// identity: a caller the AuthorizationPolicy refuses once the model is warm
+// may be served while it wakes. A cold sequence waits until the target is
+// cold, sends one request with a timeout long enough for a cold start,
+// records exactly what came back and how long it took, then waits until
+// the target is warm again. What the target is (a real InferenceService, or
+// a lab stand-in) is behind Target.
+package coldstart
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/secure-inference/mesh-conformance/tests/probe"
+)
+
+// ServerlessService modes (networking.internal.knative.dev/v1alpha1
+// spec.mode): Proxy routes through the activator, Serve straight to pods.
+const (
+	ModeProxy = "Proxy"
+	ModeServe = "Serve"
+)
+
+// State is how a scale-to-zero target looks now.
+type State struct {
+	ReadyPods int
+	Mode      string
+}
+
+// Cold: no ready pod and the activator on the path.
+func (s State) Cold() bool { return s.ReadyPods == 0 && s.Mode == ModeProxy }
+
+// Warm: ready pods served directly, the activator off the path.
+func (s State) Warm() bool { return s.ReadyPods > 0 && s.Mode == ModeServe }
+
+func (s State) String() string { return fmt.Sprintf("%d ready pod(s), %s mode", s.ReadyPods, s.Mode) }
+
+// Target reports the state of a scale-to-zero target.
+type Target interface {
+	State(ctx context.Context) (State, error)
+}
+
+// Settings bound a cold sequence.
+type Settings struct {
+	// ColdWait bounds the wait for the target to scale to zero; WarmWait
+	// the wait for it to be ready again after the cold request.
+	ColdWait, WarmWait time.Duration
+	// RequestTimeout bounds the cold request: a model download and a
+	// runtime start.
+	RequestTimeout time.Duration
+	// Poll is the time between two looks at the target.
+	Poll time.Duration
+}
+
+// Wait polls the target until want holds or limit passes, and returns how
+// long it took and the last state seen.
+func Wait(ctx context.Context, t Target, what string, want func(State) bool, limit, poll time.Duration) (time.Duration, State, error) {
+	start := time.Now()
+	deadline := start.Add(limit)
+	var last State
+	var lastErr error
+	for {
+		st, err := t.State(ctx)
+		if err == nil && want(st) {
+			return time.Since(start), st, nil
+		}
+		last, lastErr = st, err
+		if !time.Now().Before(deadline) {
+			if lastErr != nil {
+				return time.Since(start), last, fmt.Errorf("not %s within %s: %w", what, limit, lastErr)
+			}
+			return time.Since(start), last, fmt.Errorf("not %s within %s: last seen %s", what, limit, last)
+		}
+		select {
+		case <-ctx.Done():
+			return time.Since(start), last, ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}
+
+// Sample is one cold request and what followed.
+type Sample struct {
+	// Cold is the state the request was sent in.
+	Cold    State
+	Outcome probe.Outcome
+	// TimeToFirstByte is curl's; TimeToReady runs from the request until
+	// the target was warm.
+	TimeToFirstByte, TimeToReady time.Duration
+}
+
+// Served tells whether the cold request got a 2xx.
+func (s Sample) Served() bool {
+	return s.Outcome.Kind == probe.KindHTTP && s.Outcome.HTTPCode >= 200 && s.Outcome.HTTPCode < 300
+}
+
+// Probe runs one cold sequence from pod: wait until cold, send req once,
+// wait until warm. An error means the sequence could not be observed (the
+// target never went cold or warm, the exec failed): no verdict.
+func Probe(ctx context.Context, ex probe.Executor, pod probe.Pod, req probe.Request, t Target, s Settings) (Sample, error) {
+	_, cold, err := Wait(ctx, t, "scaled to zero with the activator on the path", State.Cold, s.ColdWait, s.Poll)
+	if err != nil {
+		return Sample{}, err
+	}
+	req.Timeout = s.RequestTimeout
+	start := time.Now()
+	outs, err := probe.Run(ctx, ex, pod, []probe.Request{req}, s.RequestTimeout)
+	if err != nil {
+		return Sample{Cold: cold}, fmt.Errorf("the cold request from %s: %w", pod, err)
+	}
+	sample := Sample{Cold: cold, Outcome: outs[0], TimeToFirstByte: time.Duration(outs[0].TimeToFirstByte * float64(time.Second))}
+	left := s.WarmWait - time.Since(start)
+	if left < s.Poll {
+		left = s.Poll
+	}
+	if _, _, err := Wait(ctx, t, "ready again with the activator off the path", State.Warm, left, s.Poll); err != nil {
+		return sample, err
+	}
+	sample.TimeToReady = time.Since(start)
+	return sample, nil
+}
