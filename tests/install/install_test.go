@@ -11,6 +11,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/stretchr/testify/assert"
@@ -183,4 +187,29 @@ func TestIstioReleasesSkipWhatThePlanLeaves(t *testing.T) {
 	assert.Equal(t, []string{"istio-system/istio-cni", "istio-system/ztunnel"}, names(in.IstioReleases(options.ModeAmbient, OPEAGateway)))
 	in.Skip = map[string]bool{detect.IstioCNI: true, detect.Ztunnel: true}
 	assert.Equal(t, []string{"istio-system/istio-base", "istio-system/istiod", "istio-ingress/istio-ingress"}, names(in.IstioReleases(options.ModeAmbient, OPEAGateway)))
+}
+
+// The predictor's state from its real objects: the ServerlessService's
+// mode and the ready pods, both by the Knative service label.
+func TestPredictorState(t *testing.T) {
+	ctx := context.Background()
+	label := map[string]string{"serving.knative.dev/service": "sklearn-iris-cold-predictor"}
+	sks := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "networking.internal.knative.dev/v1alpha1", "kind": "ServerlessService",
+		"metadata": map[string]any{"name": "sklearn-iris-cold-predictor-00001", "namespace": "user1", "labels": map[string]any{"serving.knative.dev/service": "sklearn-iris-cold-predictor"}},
+		"spec":     map[string]any{"mode": "Proxy"}}}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{ServerlessServices: "ServerlessServiceList"}, sks)
+	readyPod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p1", Namespace: "user1", Labels: label},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}}
+	starting := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p2", Namespace: "user1", Labels: label}, Status: corev1.PodStatus{Phase: corev1.PodPending}}
+
+	st, err := Predictor{Kube: fake.NewSimpleClientset(starting), Dynamic: dyn, Namespace: "user1", ISVC: "sklearn-iris-cold"}.State(ctx)
+	require.NoError(t, err)
+	assert.True(t, st.Cold(), "a pending pod behind the activator: cold")
+	st, err = Predictor{Kube: fake.NewSimpleClientset(readyPod, starting), Dynamic: dyn, Namespace: "user1", ISVC: "sklearn-iris-cold"}.State(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.ReadyPods)
+
+	empty := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{ServerlessServices: "ServerlessServiceList"})
+	_, err = Predictor{Kube: fake.NewSimpleClientset(), Dynamic: empty, Namespace: "user1", ISVC: "sklearn-iris-cold"}.State(ctx)
+	assert.ErrorContains(t, err, "no ServerlessService for sklearn-iris-cold-predictor")
 }
