@@ -60,13 +60,22 @@ func knativeOperatorChart(t *testing.T, release string) string {
 	return filepath.Dir(dst)
 }
 
-func TestInstallersAgainstAPIServer(t *testing.T) {
-	ctx := context.Background()
+// freshServer starts an API server of the test's own (installs bring CRDs
+// that must not exist beforehand), stopped at the test's end, and returns
+// it with its kubeconfig file.
+func freshServer(t *testing.T) (*apiserver.Server, string) {
+	t.Helper()
 	srv, err := apiserver.Start(os.Getenv(apiserver.BinDirEnv))
 	require.NoError(t, err)
 	t.Cleanup(srv.Stop)
 	kubeconfig, err := srv.WriteKubeconfig()
 	require.NoError(t, err)
+	return srv, kubeconfig
+}
+
+func TestInstallersAgainstAPIServer(t *testing.T) {
+	ctx := context.Background()
+	srv, kubeconfig := freshServer(t)
 	a, err := apply.New(srv.Config)
 	require.NoError(t, err)
 	kc, err := kubernetes.NewForConfig(srv.Config)

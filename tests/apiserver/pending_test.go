@@ -3,7 +3,6 @@ package apiserver_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,7 +15,6 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
-	"github.com/secure-inference/mesh-conformance/tests/apiserver"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 )
 
@@ -28,11 +26,7 @@ import (
 // release storage as an interrupted install or upgrade leaves it.
 func TestPendingReleasesAreRecovered(t *testing.T) {
 	ctx := context.Background()
-	srv, err := apiserver.Start(os.Getenv(apiserver.BinDirEnv))
-	require.NoError(t, err)
-	t.Cleanup(srv.Stop)
-	kubeconfig, err := srv.WriteKubeconfig()
-	require.NoError(t, err)
+	_, kubeconfig := freshServer(t)
 	var mu sync.Mutex
 	var logs []string
 	h := &install.Helm{Kubeconfig: kubeconfig, Logf: func(format string, args ...any) {

@@ -3,7 +3,6 @@ package apiserver_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -34,9 +33,7 @@ func configMap(name string) *unstructured.Unstructured {
 
 func TestApplyRetriesAWebhookThatIsNotServingYet(t *testing.T) {
 	ctx := context.Background()
-	srv, err := apiserver.Start(os.Getenv(apiserver.BinDirEnv))
-	require.NoError(t, err)
-	t.Cleanup(srv.Stop)
+	srv, _ := freshServer(t)
 	kc, err := kubernetes.NewForConfig(srv.Config)
 	require.NoError(t, err)
 	a, err := apply.New(srv.Config)
