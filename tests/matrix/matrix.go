@@ -168,6 +168,7 @@ func Run(ctx context.Context, m Matrix, ex probe.Executor, resolve Resolver, s S
 	maxRounds := s.MaxRounds()
 	for round := 0; round < maxRounds; round++ {
 		pending := false
+		misses := 0 // cells of this round that mismatched or could not be probed
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		snapshot := maps.Clone(pods) // the round's goroutines update pods
@@ -188,6 +189,7 @@ func Run(ctx context.Context, m Matrix, ex probe.Executor, resolve Resolver, s S
 				envErr := func(err error) {
 					mu.Lock()
 					defer mu.Unlock()
+					misses += len(idx)
 					for _, i := range idx {
 						res.Cells[i].EnvErrors++
 						res.Cells[i].LastEnvError = err.Error()
@@ -224,7 +226,9 @@ func Run(ctx context.Context, m Matrix, ex probe.Executor, resolve Resolver, s S
 				mu.Lock()
 				defer mu.Unlock()
 				for j, i := range idx {
-					res.Cells[i].record(outs[j], s.RequiredConsecutiveSuccesses, time.Since(start))
+					if !res.Cells[i].record(outs[j], s.RequiredConsecutiveSuccesses, time.Since(start)) {
+						misses++
+					}
 				}
 			}(c, snapshot[c], idx)
 		}
@@ -235,6 +239,11 @@ func Run(ctx context.Context, m Matrix, ex probe.Executor, resolve Resolver, s S
 		res.Rounds = round + 1
 		if res.allPassed() || time.Now().After(deadline) || ctx.Err() != nil {
 			break
+		}
+		if misses == 0 {
+			// Every cell matched: the next round confirms at once. The
+			// pause is for what is still settling.
+			continue
 		}
 		t := time.NewTimer(s.RoundInterval)
 		select {
@@ -276,11 +285,13 @@ func (r Result) EnvironmentErrors() []CellResult {
 	return out
 }
 
-func (c *CellResult) record(o probe.Outcome, required int, elapsed time.Duration) {
+// record counts an observation and tells whether it matched.
+func (c *CellResult) record(o probe.Outcome, required int, elapsed time.Duration) bool {
 	c.Attempts++
 	c.Last = o
 	c.Duration = elapsed
-	if ok, why := c.Expect.Match(o); ok {
+	ok, why := c.Expect.Match(o)
+	if ok {
 		c.Streak++
 		c.Reason = ""
 		c.Passed = c.Streak >= required
@@ -288,6 +299,7 @@ func (c *CellResult) record(o probe.Outcome, required int, elapsed time.Duration
 		c.Streak = 0
 		c.Reason = why
 	}
+	return ok
 }
 
 func (r Result) allPassed() bool {

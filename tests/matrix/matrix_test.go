@@ -54,7 +54,7 @@ func (s *scripted) Exec(_ context.Context, pod probe.Pod, cmd []string) ([]byte,
 		if !strings.HasPrefix(line, "mc ") {
 			continue
 		}
-		fields := strings.Fields(line)
+		fields := strings.Fields(strings.TrimSuffix(line, " &"))
 		id := fields[1]
 		url := strings.Trim(fields[len(fields)-1], "'")
 		key := pod.Name + " " + url
@@ -386,4 +386,23 @@ func TestUnknownAndEmptyMatricesAreRefused(t *testing.T) {
 	require.Error(t, res.Err)
 	assert.Contains(t, res.Err.Error(), "has no cells")
 	assert.False(t, res.Passed())
+}
+
+// After a round in which every cell matched there is nothing to wait for:
+// the confirming rounds follow at once. A mismatch still pauses.
+func TestNoPauseAfterACleanRound(t *testing.T) {
+	s := Settings{RequestTimeout: time.Second, MaxTimeToConsistency: time.Minute, RequiredConsecutiveSuccesses: 3, RoundInterval: time.Second}
+	start := time.Now()
+	res := Run(context.Background(), Matrix{Cells: []Cell{cell("a", inMesh, "http://a/", Expect(Allowed))}},
+		newScripted(map[string][]answer{"user1 http://a/": {ok200}}), resolveByName, s)
+	require.True(t, res.Passed())
+	assert.Equal(t, 3, res.Rounds)
+	assert.Less(t, time.Since(start), 500*time.Millisecond, "three clean rounds, no pause")
+
+	start = time.Now()
+	res = Run(context.Background(), Matrix{Cells: []Cell{cell("a", inMesh, "http://a/", Expect(Allowed))}},
+		newScripted(map[string][]answer{"user1 http://a/": {rbac, ok200}}), resolveByName, s)
+	require.True(t, res.Passed())
+	assert.Equal(t, 4, res.Rounds)
+	assert.GreaterOrEqual(t, time.Since(start), time.Second, "the mismatch was followed by one pause")
 }

@@ -335,3 +335,27 @@ func TestTLSRefused(t *testing.T) {
 	_, err = TLSRefused(ctx, silent.Addr().String(), "other.example.com", 500*time.Millisecond)
 	assert.ErrorContains(t, err, "timed out")
 }
+
+// One client's requests run concurrently inside its exec (at most
+// maxParallel at once) and come back in request order.
+func TestRequestsOfOneExecRunConcurrently(t *testing.T) {
+	requireCurl(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		fmt.Fprint(w, r.URL.Path)
+	}))
+	defer srv.Close()
+	var reqs []Request
+	for i := 0; i < 2*maxParallel; i++ {
+		reqs = append(reqs, Request{URL: fmt.Sprintf("%s/r%d", srv.URL, i)})
+	}
+	start := time.Now()
+	outs, err := Run(context.Background(), LocalExecutor{}, Pod{}, reqs, 5*time.Second)
+	require.NoError(t, err)
+	elapsed := time.Since(start)
+	for i, o := range outs {
+		assert.Equal(t, fmt.Sprintf("/r%d", i), o.Body, "in request order")
+	}
+	assert.Less(t, elapsed, 1500*time.Millisecond, "two batches of %d, not %d requests in a row", maxParallel, len(reqs))
+	assert.GreaterOrEqual(t, elapsed, 600*time.Millisecond, "bounded: at most %d at once", maxParallel)
+}

@@ -108,11 +108,16 @@ const maxBodyBytes = 16 << 10
 // result; anything else (a shell's complaint, say) is kept as stray output.
 const resultMarker = "@@mc"
 
-// Script renders one POSIX shell script that runs every request in turn and
-// prints, per request, curl's exit code, its %{json} write-out and a base64
-// excerpt of the body. It needs sh, curl (7.75 or newer, for errormsg and
-// exitcode in %{json}), mktemp, head, tr and base64: busybox and coreutils
-// both have them.
+// maxParallel bounds how many of one client's requests run at once inside
+// its exec: enough that a round costs about one request's time, few enough
+// not to load a small client pod or look like a flood.
+const maxParallel = 8
+
+// Script renders one POSIX shell script that runs every request, at most
+// maxParallel at a time, and prints, per request and in request order,
+// curl's exit code, its %{json} write-out and a base64 excerpt of the body.
+// It needs sh, curl (7.75 or newer, for errormsg and exitcode in %{json}),
+// mktemp, head, tr, cat and base64: busybox and coreutils both have them.
 func Script(reqs []Request, timeout time.Duration) string {
 	var b strings.Builder
 	b.WriteString(`set +e
@@ -120,12 +125,14 @@ t=$(mktemp -d 2>/dev/null) || { t=/tmp/mc.$$; mkdir -p "$t"; }
 trap 'rm -rf "$t"' EXIT
 mc() {
   id=$1; n=$2; shift 2
-  curl -sS -o "$t/b" -w '%{json}' "$@" >"$t/w" 2>/dev/null
+  curl -sS -o "$t/b$id" -w '%{json}' "$@" >"$t/w$id" 2>/dev/null
   rc=$?
-  printf '\n` + resultMarker + ` %s exit %s\n' "$id" "$rc"
-  printf '` + resultMarker + ` %s wo ' "$id"; tr -d '\n' <"$t/w" 2>/dev/null; printf '\n'
-  printf '` + resultMarker + ` %s body ' "$id"; head -c "$n" "$t/b" 2>/dev/null | base64 | tr -d '\n'; printf '\n'
-  rm -f "$t/b" "$t/w"
+  {
+    printf '\n` + resultMarker + ` %s exit %s\n' "$id" "$rc"
+    printf '` + resultMarker + ` %s wo ' "$id"; tr -d '\n' <"$t/w$id" 2>/dev/null; printf '\n'
+    printf '` + resultMarker + ` %s body ' "$id"; head -c "$n" "$t/b$id" 2>/dev/null | base64 | tr -d '\n'; printf '\n'
+  } >"$t/r$id"
+  rm -f "$t/b$id" "$t/w$id"
 }
 `)
 	for i, r := range reqs {
@@ -143,7 +150,14 @@ mc() {
 				b.WriteString(shellQuote(a))
 			}
 		}
-		b.WriteByte('\n')
+		b.WriteString(" &\n")
+		if (i+1)%maxParallel == 0 {
+			b.WriteString("wait\n")
+		}
+	}
+	b.WriteString("wait\n")
+	for i := range reqs {
+		fmt.Fprintf(&b, "cat \"$t/r%d\" 2>/dev/null\n", i)
 	}
 	return b.String()
 }
