@@ -148,6 +148,7 @@ func (r *Run) diagnose(name string, err error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), diagnoseTimeout)
 	defer cancel()
+	r.Logf("diagnostics of %s: writing the bundle", name)
 	r.bundle(ctx, name, diagnostics.Failure{Summary: name + ": " + err.Error() + "\n", Namespaces: r.namespaces, ProxyNamespaces: r.namespaces})
 }
 

@@ -108,9 +108,9 @@ func TestFailedSetupStepLeavesDiagnostics(t *testing.T) {
 // once a log line contains marker (and delay has passed), and checks what
 // the suite promises: exit 128+signal, the report written, the cluster it
 // created deleted.
-func interrupt(t *testing.T, clusterName, marker string, delay time.Duration, sig syscall.Signal) {
+func interrupt(t *testing.T, clusterName, marker string, delay time.Duration, sig syscall.Signal, extra ...string) {
 	bin, out := suiteBinary(t), t.TempDir()
-	cmd := exec.Command(bin, suiteArgs(clusterName, out)...)
+	cmd := exec.Command(bin, append(suiteArgs(clusterName, out), extra...)...)
 	cmd.Dir = filepath.Join(repoRoot(), "suites", "baseline")
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
@@ -169,6 +169,67 @@ func TestInterruptTearsDownAndWritesTheReport(t *testing.T) {
 // started, and any a docker run under way adds after the deletion, go too.
 func TestTerminateDuringClusterCreation(t *testing.T) {
 	interrupt(t, "mc-lab-sigterm", "kind: creating cluster", 4*time.Second, syscall.SIGTERM)
+}
+
+// SIGTERM while the diagnostics bundle of a failed setup step is written.
+func TestTerminateWhileWritingDiagnostics(t *testing.T) {
+	interrupt(t, "mc-lab-sigterm-diag", "diagnostics of setup/baseline-workloads: writing", 0, syscall.SIGTERM, "--ready-timeout=1ms")
+}
+
+// The node restarted under a run (docker restart, as a reboot or an engine
+// restart does): the run recovers within its limits or stops with an error,
+// and either way writes its report and deletes the cluster it created.
+func TestNodeRestartedMidRun(t *testing.T) {
+	bin, out := suiteBinary(t), t.TempDir()
+	const name = "mc-lab-restart"
+	cmd := exec.Command(bin, append(suiteArgs(name, out), "--ready-timeout=90s")...)
+	cmd.Dir = filepath.Join(repoRoot(), "suites", "baseline")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	cmd.Stdout = cmd.Stderr
+	require.NoError(t, cmd.Start())
+	reached := make(chan struct{})
+	var mu sync.Mutex
+	var lines []string
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		once := sync.Once{}
+		for sc.Scan() {
+			mu.Lock()
+			lines = append(lines, sc.Text())
+			mu.Unlock()
+			if strings.Contains(sc.Text(), "step baseline-workloads ...") {
+				once.Do(func() { close(reached) })
+			}
+		}
+	}()
+	select {
+	case <-reached:
+	case <-time.After(5 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatal("the run never reached its setup step")
+	}
+	restart, err := exec.Command("docker", "restart", "--time", "5", name+"-control-plane").CombinedOutput()
+	require.NoError(t, err, string(restart))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(8 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatal("the run did not end within 8 minutes of the restart")
+	}
+	mu.Lock()
+	t.Log(tail(strings.Join(lines, "\n"), 30))
+	mu.Unlock()
+	rep := readReport(t, out)
+	if err != nil {
+		assert.Equal(t, report.Failure, rep.Suites[0].Result, "a run that could not recover says so")
+	} else {
+		t.Log("the run recovered from the node restart")
+		assert.Equal(t, report.Success, rep.Suites[0].Result)
+	}
+	assert.Empty(t, containersOf(t, name), "the cluster the run created is deleted either way")
 }
 
 // SIGTERM during a matrix round (the baseline feature's matrix).
