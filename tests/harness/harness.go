@@ -70,6 +70,8 @@ type Run struct {
 	needs          []string
 	gateway        detect.Workload
 	lock           *runlock.Lock
+	restoreMu      sync.Mutex
+	restorers      map[string]func(context.Context) error
 	claims         []string
 	plan           map[string]detect.Step
 	installed      []string
@@ -403,7 +405,13 @@ func Settings(t options.TimeoutConfig) matrix.Settings {
 // fails t with it when a cell did not pass.
 func (r *Run) Matrix(ctx context.Context, t *testing.T, m matrix.Matrix) matrix.Result {
 	t.Helper()
-	res := matrix.Run(ctx, m, r.Exec, r.Resolve, Settings(r.Opts.Timeouts))
+	return r.judge(ctx, t, matrix.Run(ctx, m, r.Exec, r.Resolve, Settings(r.Opts.Timeouts)))
+}
+
+// judge records a matrix result, prints its table and fails t with it when
+// a cell did not pass.
+func (r *Run) judge(ctx context.Context, t *testing.T, res matrix.Result) matrix.Result {
+	t.Helper()
 	r.Report.Matrix(r.Suite, res)
 	if r.baselineFailed {
 		t.Errorf("%s", BaselineMeaning)
@@ -412,11 +420,11 @@ func (r *Run) Matrix(ctx context.Context, t *testing.T, m matrix.Matrix) matrix.
 	if !res.Passed() {
 		if env := len(res.EnvironmentErrors()); env > 0 {
 			t.Errorf("matrix %s: %d of %d cells failed, %d of them by environment errors (no verdict: the probe could not run; table above)",
-				m.Name, len(res.Failed()), len(res.Cells), env)
+				res.Matrix, len(res.Failed()), len(res.Cells), env)
 		} else {
-			t.Errorf("matrix %s: %d of %d cells failed (table above)", m.Name, len(res.Failed()), len(res.Cells))
+			t.Errorf("matrix %s: %d of %d cells failed (table above)", res.Matrix, len(res.Failed()), len(res.Cells))
 		}
-		r.bundle(ctx, m.Name, diagnostics.MatrixFailure(res))
+		r.bundle(ctx, res.Matrix, diagnostics.MatrixFailure(res))
 	}
 	return res
 }
@@ -467,6 +475,39 @@ func (r *Run) Teardown() error {
 	return err
 }
 
+// whileRemoved registers how to put back what a feature took away, so that
+// an interrupted run restores it (a user's cluster must not keep a removed
+// policy); the returned func unregisters it once restored.
+func (r *Run) whileRemoved(name string, restore func(context.Context) error) (done func()) {
+	r.restoreMu.Lock()
+	defer r.restoreMu.Unlock()
+	if r.restorers == nil {
+		r.restorers = map[string]func(context.Context) error{}
+	}
+	r.restorers[name] = restore
+	return func() {
+		r.restoreMu.Lock()
+		defer r.restoreMu.Unlock()
+		delete(r.restorers, name)
+	}
+}
+
+// runRestorers puts back everything still taken away, each bounded.
+func (r *Run) runRestorers() {
+	r.restoreMu.Lock()
+	defer r.restoreMu.Unlock()
+	for name, restore := range r.restorers {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := restore(ctx); err != nil {
+			r.Logf("restoring what %s removed: %v; put it back by hand", name, err)
+		} else {
+			r.Logf("restored what %s had removed", name)
+		}
+		cancel()
+	}
+	r.restorers = nil
+}
+
 // ExitCode is the shell's convention for a process ended by a signal:
 // 128 + its number (130 for SIGINT, 143 for SIGTERM).
 func ExitCode(s os.Signal) int {
@@ -484,6 +525,7 @@ func (r *Run) onSignal() {
 	go func() {
 		s := <-ch
 		r.Logf("%s received: tearing down", s)
+		r.runRestorers()
 		if err := r.Teardown(); err != nil {
 			klog.Errorf("teardown: %v", err)
 		}

@@ -87,6 +87,8 @@ type CellResult struct {
 	// environment kept it from being observed enough: its failure is no
 	// verdict on the cluster's enforcement.
 	EnvironmentError bool `json:"environmentError,omitempty"`
+	// streakFrom is the round in which the current streak began.
+	streakFrom int
 }
 
 // Result is what became of a matrix.
@@ -95,6 +97,9 @@ type Result struct {
 	Cells    []CellResult  `json:"cells"`
 	Rounds   int           `json:"rounds"`
 	Duration time.Duration `json:"duration"`
+	// RoundStarts is when each round began, from the start of the run.
+	RoundStarts []time.Duration `json:"roundStarts,omitempty"`
+	started     time.Time
 	// Err is set when the run could not probe at all (a client pod missing).
 	Err error `json:"-"`
 }
@@ -132,7 +137,7 @@ func (r Result) Failed() []CellResult {
 func Run(ctx context.Context, m Matrix, ex probe.Executor, resolve Resolver, s Settings) Result {
 	start := time.Now()
 	deadline := start.Add(s.MaxTimeToConsistency)
-	res := Result{Matrix: m.Name, Cells: make([]CellResult, len(m.Cells))}
+	res := Result{Matrix: m.Name, Cells: make([]CellResult, len(m.Cells)), started: start}
 	for i, c := range m.Cells {
 		res.Cells[i] = CellResult{Cell: c}
 	}
@@ -167,6 +172,7 @@ func Run(ctx context.Context, m Matrix, ex probe.Executor, resolve Resolver, s S
 
 	maxRounds := s.MaxRounds()
 	for round := 0; round < maxRounds; round++ {
+		res.RoundStarts = append(res.RoundStarts, time.Since(start))
 		pending := false
 		misses := 0 // cells of this round that mismatched or could not be probed
 		var mu sync.Mutex
@@ -226,7 +232,7 @@ func Run(ctx context.Context, m Matrix, ex probe.Executor, resolve Resolver, s S
 				mu.Lock()
 				defer mu.Unlock()
 				for j, i := range idx {
-					if !res.Cells[i].record(outs[j], s.RequiredConsecutiveSuccesses, time.Since(start)) {
+					if !res.Cells[i].record(outs[j], s.RequiredConsecutiveSuccesses, time.Since(start), round) {
 						misses++
 					}
 				}
@@ -273,6 +279,42 @@ func Run(ctx context.Context, m Matrix, ex probe.Executor, resolve Resolver, s S
 	return res
 }
 
+// SettledAfter is when, from the start of the run, the matrix settled: the
+// start of the latest round in which a cell began the streak that passed
+// it. Only a passed matrix settles. Its resolution is the round interval.
+func (r Result) SettledAfter() (time.Duration, bool) {
+	if !r.Passed() {
+		return 0, false
+	}
+	var at time.Duration
+	for _, c := range r.Cells {
+		if c.streakFrom < len(r.RoundStarts) && r.RoundStarts[c.streakFrom] > at {
+			at = r.RoundStarts[c.streakFrom]
+		}
+	}
+	return at, true
+}
+
+// Converge makes a change (write: the API call that removes or restores a
+// policy), then runs the matrix, and returns how long after the change
+// returned the cluster settled into the matrix's expectations: the time to
+// enforce or to revoke, to within the round interval.
+func Converge(ctx context.Context, write func(context.Context) error, m Matrix, ex probe.Executor, resolve Resolver, s Settings) (Result, time.Duration, error) {
+	if err := write(ctx); err != nil {
+		return Result{Matrix: m.Name}, 0, err
+	}
+	written := time.Now()
+	res := Run(ctx, m, ex, resolve, s)
+	settled, ok := res.SettledAfter()
+	if !ok {
+		return res, 0, nil
+	}
+	// Run began a moment after the write: count from the write.
+	return res, settled + res.startedAfter(written), nil
+}
+
+func (r Result) startedAfter(t time.Time) time.Duration { return r.started.Sub(t) }
+
 // EnvironmentErrors lists the cells that failed only because the
 // environment kept them from being observed.
 func (r Result) EnvironmentErrors() []CellResult {
@@ -286,12 +328,15 @@ func (r Result) EnvironmentErrors() []CellResult {
 }
 
 // record counts an observation and tells whether it matched.
-func (c *CellResult) record(o probe.Outcome, required int, elapsed time.Duration) bool {
+func (c *CellResult) record(o probe.Outcome, required int, elapsed time.Duration, round int) bool {
 	c.Attempts++
 	c.Last = o
 	c.Duration = elapsed
 	ok, why := c.Expect.Match(o)
 	if ok {
+		if c.Streak == 0 {
+			c.streakFrom = round
+		}
 		c.Streak++
 		c.Reason = ""
 		c.Passed = c.Streak >= required

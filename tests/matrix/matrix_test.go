@@ -406,3 +406,34 @@ func TestNoPauseAfterACleanRound(t *testing.T) {
 	assert.Equal(t, 4, res.Rounds)
 	assert.GreaterOrEqual(t, time.Since(start), time.Second, "the mismatch was followed by one pause")
 }
+
+// The time to revoke (or open) is from the write's return to the start of
+// the round that began the passing streak, to within the round interval.
+func TestConvergeTimesTheChange(t *testing.T) {
+	s := Settings{RequestTimeout: time.Second, MaxTimeToConsistency: time.Minute, RequiredConsecutiveSuccesses: 3, RoundInterval: 100 * time.Millisecond}
+	ex := newScripted(map[string][]answer{"user1 http://a/": {rbac, rbac, ok200}})
+	wrote := false
+	res, took, err := Converge(context.Background(), func(context.Context) error { wrote = true; return nil },
+		Matrix{Name: "open", Cells: []Cell{cell("a", inMesh, "http://a/", Expect(Allowed))}}, ex, resolveByName, s)
+	require.NoError(t, err)
+	require.True(t, wrote)
+	require.True(t, res.Passed())
+	assert.Equal(t, 5, res.Rounds, "two refused rounds, then three that pass")
+	assert.GreaterOrEqual(t, took, 200*time.Millisecond, "after the two paused rounds")
+	assert.Less(t, took, 400*time.Millisecond)
+	settled, ok := res.SettledAfter()
+	require.True(t, ok)
+	assert.Equal(t, res.RoundStarts[2], settled)
+
+	// A matrix that never settles has no time; a failed write runs nothing.
+	ex = newScripted(map[string][]answer{"user1 http://a/": {rbac}})
+	s.MaxTimeToConsistency = 300 * time.Millisecond
+	res, took, err = Converge(context.Background(), func(context.Context) error { return nil },
+		Matrix{Name: "never", Cells: []Cell{cell("a", inMesh, "http://a/", Expect(Allowed))}}, ex, resolveByName, s)
+	require.NoError(t, err)
+	assert.False(t, res.Passed())
+	assert.Zero(t, took)
+	_, _, err = Converge(context.Background(), func(context.Context) error { return errors.New("forbidden") },
+		Matrix{Name: "x", Cells: []Cell{cell("a", inMesh, "http://a/", Expect(Allowed))}}, ex, resolveByName, s)
+	assert.ErrorContains(t, err, "forbidden")
+}

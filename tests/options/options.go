@@ -79,6 +79,9 @@ type TimeoutConfig struct {
 	// ColdStartTimeout bounds one request to a model scaled to zero: the
 	// storage initializer's download and the runtime's start. Default 5m.
 	ColdStartTimeout time.Duration `yaml:"coldStartTimeout"`
+	// MaxTimeToRevoke, when set, fails a control whose restored policy
+	// took longer to refuse again. Default 0: measured and reported only.
+	MaxTimeToRevoke time.Duration `yaml:"maxTimeToRevoke"`
 	// ClusterLockTimeout bounds the wait for another run on the same
 	// cluster to finish (the run lease). Default 10m.
 	ClusterLockTimeout time.Duration `yaml:"clusterLockTimeout"`
@@ -151,6 +154,9 @@ type Options struct {
 	// ColdStartRepeats is how many cold sequences cold-start-isolation
 	// runs per client, each after the model scaled back to zero.
 	ColdStartRepeats int `yaml:"coldStartRepeats"`
+	// ControlRepeats is how many times each control removes and restores
+	// its resources, each a sample of the time to open and to revoke.
+	ControlRepeats int `yaml:"controlRepeats"`
 	// Install says, per component, whether to install it: all (install or
 	// upgrade in place), missing (only what is not found), none. Key "*" is
 	// the default for every component; unset, it is "all" on a kind cluster
@@ -215,6 +221,7 @@ func Defaults() Options {
 		Install:          map[string]string{},
 		ChatQnAProfile:   ProfileLight,
 		ColdStartRepeats: 2,
+		ControlRepeats:   3,
 		Timeouts:         DefaultTimeouts(),
 	}
 }
@@ -256,6 +263,9 @@ func (o Options) Validate() error {
 
 	if o.Mode != "" && !contains(Modes, o.Mode) {
 		bad("--mode %q is not a mode: accepted values are %s", o.Mode, join(Modes))
+	}
+	if o.ControlRepeats < 1 {
+		bad("--control-repeats is %d: each control needs at least one removal and restore", o.ControlRepeats)
 	}
 	if o.ColdStartRepeats < 1 {
 		bad("--cold-start-repeats is %d: at least one cold sequence is needed", o.ColdStartRepeats)

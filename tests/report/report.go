@@ -95,6 +95,43 @@ type Suite struct {
 	// must see (what a cross-namespace request got while a model was
 	// cold), with curl's evidence.
 	Findings []Finding `json:"findings,omitempty"`
+	// Timings are the controls' times to open and to revoke.
+	Timings []Timing `json:"timings,omitempty"`
+}
+
+// Timing is how long a control's changes took to show in traffic, per
+// repetition: from the API write that removed the resources until the
+// refused requests were answered (open), and from the write that restored
+// them until they were refused again (revoke). ResolutionSeconds, the
+// round interval, bounds the precision.
+type Timing struct {
+	Control           string    `json:"control"`
+	Feature           string    `json:"feature,omitempty"`
+	OpenSeconds       []float64 `json:"openSeconds,omitempty"`
+	RevokeSeconds     []float64 `json:"revokeSeconds,omitempty"`
+	MedianOpen        float64   `json:"medianOpenSeconds,omitempty"`
+	MaxOpen           float64   `json:"maxOpenSeconds,omitempty"`
+	MedianRevoke      float64   `json:"medianRevokeSeconds,omitempty"`
+	MaxRevoke         float64   `json:"maxRevokeSeconds,omitempty"`
+	ResolutionSeconds float64   `json:"resolutionSeconds"`
+	// MaxTimeToRevokeSeconds, when set, made the revoke time a verdict.
+	MaxTimeToRevokeSeconds float64 `json:"maxTimeToRevokeSeconds,omitempty"`
+	Result                 Result  `json:"result,omitempty"`
+}
+
+// Stats returns the median and the maximum of samples (0, 0 for none).
+func Stats(samples []float64) (median, max float64) {
+	if len(samples) == 0 {
+		return 0, 0
+	}
+	sorted := append([]float64(nil), samples...)
+	sort.Float64s(sorted)
+	n := len(sorted)
+	median = sorted[n/2]
+	if n%2 == 0 {
+		median = (sorted[n/2-1] + sorted[n/2]) / 2
+	}
+	return median, sorted[n-1]
 }
 
 // Finding is an observation without a verdict.
@@ -232,6 +269,15 @@ func (r *Recorder) Check(suite, name string, err error) {
 		c.Result, c.Message = Failure, err.Error()
 	}
 	r.add(suite, c)
+}
+
+// Timing records a control's times.
+func (r *Recorder) Timing(suite string, t Timing) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t.Feature = r.current[suite]
+	s := r.suite(suite)
+	s.Timings = append(s.Timings, t)
 }
 
 // Finding records an observation that changes no result.

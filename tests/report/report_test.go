@@ -152,3 +152,15 @@ func TestSummarize(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, failed, "no report at all is a failure, not a green night")
 }
+
+func TestStats(t *testing.T) {
+	m, max := Stats([]float64{3, 1, 2})
+	assert.Equal(t, 2.0, m)
+	assert.Equal(t, 3.0, max)
+	m, max = Stats([]float64{4, 1, 3, 2})
+	assert.Equal(t, 2.5, m)
+	assert.Equal(t, 4.0, max)
+	m, max = Stats(nil)
+	assert.Zero(t, m)
+	assert.Zero(t, max)
+}

@@ -2,7 +2,8 @@
 // requests the suites' matrices make, with the same paths and bodies as the
 // real targets, and enforces nothing: KServe's V1 protocol
 // (GET /v1/models/<name>, POST /v1/models/<name>:predict), nginx's /home
-// page of ChatQnA, and httpbin's /get, /delay/<n> and /headers. The lab uses it to prove the
+// page of ChatQnA, and httpbin's /get, /delay/<n> and /headers; /control/
+// flips the model paths to 403 after a chosen delay. The lab uses it to prove the
 // harness, never KServe or OPEA. Listening on 127.0.0.1:15000 in a container
 // named istio-proxy, it stands in for an Envoy or ztunnel admin port: its
 // /config_dump names the pod, so a diagnostics bundle shows which pod the
@@ -18,6 +19,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -25,7 +27,25 @@ func main() {
 	addrs := flag.String("listen", ":80", "comma-separated listen addresses")
 	flag.Parse()
 	mux := http.NewServeMux()
-	mux.HandleFunc("/v1/models/", models)
+	mux.HandleFunc("/v1/models/", func(w http.ResponseWriter, r *http.Request) {
+		if denying() {
+			http.Error(w, "RBAC: access denied", http.StatusForbidden)
+			return
+		}
+		models(w, r)
+	})
+	// A policy with a known propagation delay, for measuring time to
+	// revoke: /control/deny?after=2s makes the model paths answer 403 two
+	// seconds later; /control/allow?after=... undoes it.
+	mux.HandleFunc("/control/", func(w http.ResponseWriter, r *http.Request) {
+		after, err := time.ParseDuration(r.URL.Query().Get("after"))
+		if err != nil {
+			after = 0
+		}
+		deny := strings.TrimPrefix(r.URL.Path, "/control/") == "deny"
+		time.AfterFunc(after, func() { setDenying(deny) })
+		fmt.Fprintf(w, "deny=%v after %s\n", deny, after)
+	})
 	mux.HandleFunc("/home", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, "<html><body><h1>Welcome to nginx!</h1><p>lab stand-in for chatqna-nginx</p></body></html>")
 	})
@@ -60,6 +80,23 @@ func main() {
 		go func(a string) { log.Fatal(http.ListenAndServe(a, mux)) }(a)
 	}
 	log.Fatal(http.ListenAndServe(list[0], mux))
+}
+
+var (
+	mu   sync.Mutex
+	deny bool
+)
+
+func denying() bool {
+	mu.Lock()
+	defer mu.Unlock()
+	return deny
+}
+
+func setDenying(v bool) {
+	mu.Lock()
+	defer mu.Unlock()
+	deny = v
 }
 
 func models(w http.ResponseWriter, r *http.Request) {
