@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 
+	"github.com/secure-inference/mesh-conformance/fixtures"
 	kindconfig "github.com/secure-inference/mesh-conformance/kind-config"
 	"github.com/secure-inference/mesh-conformance/tests/apply"
 	"github.com/secure-inference/mesh-conformance/tests/capacity"
@@ -35,6 +36,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
+	"github.com/secure-inference/mesh-conformance/tests/provenance"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
 	"github.com/secure-inference/mesh-conformance/tests/report"
 	"github.com/secure-inference/mesh-conformance/tests/runlock"
@@ -445,6 +447,7 @@ func (r *Run) Check(t *testing.T, name string, err error) {
 func (r *Run) Teardown() error {
 	var err error
 	r.finish.Do(func() {
+		r.Report.SetProvenance(r.provenance())
 		path, werr := r.Report.Write(r.Opts.OutputDir)
 		if werr == nil {
 			_, werr = r.Report.WriteJUnit(r.Opts.OutputDir)
@@ -473,6 +476,29 @@ func (r *Run) Teardown() error {
 		}
 	})
 	return err
+}
+
+// provenance gathers what the verdicts rest on, bounded: the suite's
+// source and fixtures, the charts installed, what the cluster ran.
+func (r *Run) provenance() *report.Provenance {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := &report.Provenance{Suite: provenance.SourceOf(ctx, fromRepoRoot(".")), Reproduce: provenance.Reproduce(os.Args)}
+	p.Fixtures, _ = provenance.Digests(fixtures.FS)
+	if r.Installer != nil {
+		for _, c := range r.Installer.Helm.Installed {
+			p.Charts = append(p.Charts, report.Chart{Release: c.Release, Namespace: c.Namespace, Chart: c.Chart, Version: c.Version, Source: c.Source, Digest: c.Digest})
+		}
+	}
+	if r.Kube != nil {
+		namespaces := append([]string{"istio-system", "istio-ingress", "cert-manager", "knative-serving", "kserve"}, r.namespaces...)
+		if c, err := provenance.ClusterOf(ctx, r.Kube, namespaces); err == nil {
+			p.Cluster = c
+		} else {
+			r.Logf("provenance: the cluster's part is missing: %v", err)
+		}
+	}
+	return p
 }
 
 // whileRemoved registers how to put back what a feature took away, so that

@@ -23,6 +23,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/secure-inference/mesh-conformance/tests/apply"
+	"github.com/secure-inference/mesh-conformance/tests/provenance"
 )
 
 // Release is one Helm release to install or upgrade.
@@ -61,6 +62,14 @@ type Helm struct {
 	Kubeconfig, Context string
 	// Logf receives progress lines; nil discards them.
 	Logf func(format string, args ...any)
+	// Installed lists the releases installed or upgraded, for provenance.
+	Installed []Installed
+}
+
+// Installed is one release as installed: the chart's name, version, where
+// it came from and the sha256 of what was loaded.
+type Installed struct {
+	Release, Namespace, Chart, Version, Source, Digest string
 }
 
 func (h *Helm) logf(format string, args ...any) {
@@ -90,7 +99,7 @@ type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-func (h *Helm) load(cfg *action.Configuration, settings *cli.EnvSettings, ref ChartRef) (*chart.Chart, error) {
+func (h *Helm) load(cfg *action.Configuration, settings *cli.EnvSettings, ref ChartRef) (*chart.Chart, string, error) {
 	var path string
 	if isRemote(ref.Source) {
 		// action.Install carries the ChartPathOptions that know every kind
@@ -108,7 +117,7 @@ func (h *Helm) load(cfg *action.Configuration, settings *cli.EnvSettings, ref Ch
 		}
 		p, err := locate.LocateChart(name, settings)
 		if err != nil {
-			return nil, fmt.Errorf("chart %s: %w", ref, err)
+			return nil, "", fmt.Errorf("chart %s: %w", ref, err)
 		}
 		path = p
 	} else {
@@ -118,14 +127,14 @@ func (h *Helm) load(cfg *action.Configuration, settings *cli.EnvSettings, ref Ch
 		}
 		path = filepath.Join(ref.Source, sub)
 		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("chart %s: no chart directory at %s: %w", ref, path, err)
+			return nil, "", fmt.Errorf("chart %s: no chart directory at %s: %w", ref, path, err)
 		}
 	}
 	ch, err := loader.Load(path)
 	if err != nil {
-		return nil, fmt.Errorf("loading chart %s: %w", ref, err)
+		return nil, "", fmt.Errorf("loading chart %s: %w", ref, err)
 	}
-	return ch, nil
+	return ch, path, nil
 }
 
 // Upgrade installs the release, or upgrades it when it exists: running a
@@ -135,7 +144,7 @@ func (h *Helm) Upgrade(ctx context.Context, r Release) (*release.Release, error)
 	if err != nil {
 		return nil, err
 	}
-	ch, err := h.load(cfg, settings, r.Chart)
+	ch, path, err := h.load(cfg, settings, r.Chart)
 	if err != nil {
 		return nil, err
 	}
@@ -164,6 +173,9 @@ func (h *Helm) Upgrade(ctx context.Context, r Release) (*release.Release, error)
 	if err != nil {
 		return nil, err
 	}
+	digest, _ := provenance.ChartDigest(path)
+	h.Installed = append(h.Installed, Installed{Release: r.Name, Namespace: r.Namespace, Chart: ch.Metadata.Name, Version: ch.Metadata.Version,
+		Source: r.Chart.Source, Digest: digest})
 	h.logf("helm: %s %s (%s) in %s: %s, revision %d, %s", r.Name, ch.Metadata.Version, r.Chart.Source, r.Namespace,
 		rel.Info.Status, rel.Version, time.Since(start).Round(time.Millisecond))
 	return rel, nil

@@ -74,6 +74,26 @@ func TestBaselineSuiteRunsEndToEnd(t *testing.T) {
 	assert.Equal(t, "kind-mc-lab-suite", rep.Environment.Cluster)
 	assert.Equal(t, "v1.34.4", rep.Environment.KubernetesVersion)
 	assert.Empty(t, containersOf(t, "mc-lab-suite"), "the cluster the run created is deleted")
+
+	// Provenance of a real run: the source it ran, what it applied, what
+	// the cluster ran (image digests from pod status).
+	p := rep.Provenance
+	require.NotNil(t, p)
+	assert.Len(t, p.Suite.Commit, 40, "the lab runs in a git checkout")
+	assert.Len(t, p.Fixtures["baseline/workloads.yaml"], 64)
+	require.NotNil(t, p.Cluster)
+	assert.NotEmpty(t, p.Cluster.KubeSystemUID)
+	require.NotEmpty(t, p.Cluster.Nodes)
+	assert.Equal(t, "v1.34.4", p.Cluster.Nodes[0].Kubelet)
+	var baselineImages []string
+	for _, im := range p.Cluster.Images {
+		if im.Namespace == "mc-baseline" {
+			baselineImages = append(baselineImages, im.Image+" "+im.ImageID)
+			assert.Contains(t, im.ImageID, "sha256:", "the runtime's digest")
+		}
+	}
+	assert.NotEmpty(t, baselineImages, "the baseline pods' images")
+	assert.NotEmpty(t, p.Reproduce)
 }
 
 // A setup step that fails (here: workloads that cannot be ready within a

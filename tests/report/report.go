@@ -56,7 +56,74 @@ type Report struct {
 	Date           time.Time      `json:"date"`
 	Implementation Implementation `json:"implementation,omitempty"`
 	Environment    Environment    `json:"environment"`
-	Suites         []Suite        `json:"suites"`
+	// Provenance says what the verdicts rest on: the suite's own source,
+	// what it applied, what ran.
+	Provenance *Provenance `json:"provenance,omitempty"`
+	Suites     []Suite     `json:"suites"`
+}
+
+// Provenance is what makes a report reproducible and trustworthy.
+type Provenance struct {
+	Suite SuiteSource `json:"suite"`
+	// Fixtures are the sha256 of every manifest and values file the suite
+	// carries, by path under fixtures/.
+	Fixtures map[string]string `json:"fixtures,omitempty"`
+	// Charts are the Helm releases as installed.
+	Charts []Chart `json:"charts,omitempty"`
+	// Cluster is what ran.
+	Cluster *ClusterProvenance `json:"cluster,omitempty"`
+	// Reproduce is the command line of the run, secrets redacted.
+	Reproduce []string `json:"reproduce,omitempty"`
+}
+
+// SuiteSource is the suite's own identity.
+type SuiteSource struct {
+	Module string `json:"module"`
+	Commit string `json:"commit,omitempty"`
+	// Dirty: the working tree differed from Commit; FixturesEdited: in
+	// fixtures/ (what the run applied is not what the commit holds).
+	Dirty          bool     `json:"dirty"`
+	FixturesEdited bool     `json:"fixturesEdited"`
+	Changed        []string `json:"changed,omitempty"`
+}
+
+// Chart is one Helm release as installed.
+type Chart struct {
+	Release   string `json:"release"`
+	Namespace string `json:"namespace"`
+	Chart     string `json:"chart"`
+	Version   string `json:"version,omitempty"`
+	Source    string `json:"source"`
+	Digest    string `json:"digest,omitempty"`
+}
+
+// ClusterProvenance identifies the cluster and what it ran.
+type ClusterProvenance struct {
+	// KubeSystemUID identifies the cluster (kube-system's UID).
+	KubeSystemUID string `json:"kubeSystemUID,omitempty"`
+	Nodes         []Node `json:"nodes,omitempty"`
+	// IstioRevision and RootCertSHA256 (of istio-ca-root-cert) identify
+	// the mesh and its trust root.
+	IstioRevision  string `json:"istioRevision,omitempty"`
+	RootCertSHA256 string `json:"rootCertSHA256,omitempty"`
+	// Images are the image digests pods ran, by image reference.
+	Images []Image `json:"images,omitempty"`
+}
+
+// Node is one node's versions.
+type Node struct {
+	Name             string `json:"name"`
+	Kubelet          string `json:"kubelet"`
+	ContainerRuntime string `json:"containerRuntime"`
+	OSImage          string `json:"osImage"`
+}
+
+// Image is what a container ran: its reference and the digest (imageID)
+// the runtime reported.
+type Image struct {
+	Namespace string `json:"namespace"`
+	Image     string `json:"image"`
+	ImageID   string `json:"imageID"`
 }
 
 // Implementation identifies the distribution under test.
@@ -223,14 +290,15 @@ type Cell struct {
 // concurrent use.
 type Recorder struct {
 	// Now stamps the report; tests set it for golden files.
-	Now     func() time.Time
-	mu      sync.Mutex
-	env     Environment
-	impl    Implementation
-	suites  map[string]*Suite
-	order   []string
-	current map[string]string // suite -> the feature running now
-	secrets []string
+	Now        func() time.Time
+	mu         sync.Mutex
+	env        Environment
+	impl       Implementation
+	provenance *Provenance
+	suites     map[string]*Suite
+	order      []string
+	current    map[string]string // suite -> the feature running now
+	secrets    []string
 }
 
 // NewRecorder starts a report; secrets are scrubbed from everything written.
@@ -239,6 +307,13 @@ func NewRecorder(env Environment, secrets ...string) *Recorder {
 }
 
 // SetEnvironment updates what the run ran on (versions found after start).
+// SetProvenance records what the run rests on.
+func (r *Recorder) SetProvenance(p *Provenance) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.provenance = p
+}
+
 func (r *Recorder) SetEnvironment(env Environment) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -353,7 +428,7 @@ func (r *Recorder) Matrix(suite string, res matrix.Result) {
 func (r *Recorder) Report() Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rep := Report{APIVersion: APIVersion, Kind: Kind, Date: r.Now().UTC().Truncate(time.Second), Implementation: r.impl, Environment: r.env}
+	rep := Report{APIVersion: APIVersion, Kind: Kind, Date: r.Now().UTC().Truncate(time.Second), Implementation: r.impl, Environment: r.env, Provenance: r.provenance}
 	names := append([]string(nil), r.order...)
 	sort.Strings(names)
 	for _, n := range names {
