@@ -50,7 +50,7 @@ for pkg in "${pkgs[@]}"; do
   supported=$("$bin/$s.test" --list-modes)
   case "${MODES:-}" in
     "") modes=("") ;;                              # the suite's documented mode
-    all) read -r -a modes <<<"${supported:-}"; [ ${#modes[@]} -gt 0 ] || modes=("") ;;
+    all) modes=(); while read -r m; do [ -n "$m" ] && modes+=("$m"); done <<<"${supported:-}"; [ ${#modes[@]} -gt 0 ] || modes=("") ;;
     *) modes=(); for m in $MODES; do modes+=("$m"); done ;;
   esac
   for m in "${modes[@]}"; do
@@ -59,7 +59,13 @@ for pkg in "${pkgs[@]}"; do
     [ -n "$m" ] && [ -z "$supported" ] && [ "$m" != "${modes[0]}" ] && continue  # a suite without modes runs once
     label=${m:-the mode of its document}
     echo "make e2e: $s in $label"
-    (cd "suites/$s" && "$bin/$s.test" -test.v -test.timeout 120m --output-dir="$out" "${args[@]}" "$@") || failed=1
+    # ${args[@]+...}: an empty array under set -u, even on bash 3.2 (macOS).
+    rc=0
+    (cd "suites/$s" && "$bin/$s.test" -test.v -test.timeout 120m --output-dir="$out" ${args[@]+"${args[@]}"} ${1+"$@"}) || rc=$?
+    # Interrupted (130 SIGINT, 143 SIGTERM): the suite tore down; stop here
+    # rather than create the next cluster.
+    if [ "$rc" -ge 128 ]; then echo "make e2e: interrupted (exit $rc)"; exit "$rc"; fi
+    [ "$rc" -eq 0 ] || failed=1
   done
 done
 echo

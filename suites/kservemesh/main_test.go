@@ -8,9 +8,11 @@ package kservemesh
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
@@ -45,12 +47,17 @@ func TestMain(m *testing.M) {
 	t := run.Opts.Timeouts
 	run.Env.Setup(
 		// Stop before installing anything when the cluster cannot hold it.
-		run.Capacity(func() []capacity.Request {
+		run.Capacity(func(ctx context.Context) []capacity.Request {
+			// Only what is not there yet: what runs is in the nodes'
+			// requests already (a kept cluster, a rerun).
 			var need []capacity.Request
 			for _, c := range []string{detect.Istio, detect.CertManager, detect.Knative, detect.KServe} {
-				if run.WillInstall(c) {
+				if run.Adds(c) {
 					need = append(need, install.Requests(c, options.ModeSidecar, install.KServeGateway)...)
 				}
+			}
+			if pods, err := run.Kube.CoreV1().Pods("user1").List(ctx, metav1.ListOptions{}); err == nil && len(pods.Items) > 0 {
+				return need
 			}
 			return append(need, cases.KServeWorkloads(install.Sidecar)...)
 		}),
@@ -110,7 +117,16 @@ func TestMain(m *testing.M) {
 					return err
 				}
 			}
-			return nil
+			// The cells mean what they say only if user1's and user2's
+			// clients have sidecars (a 403 to a user2 client without one
+			// would come through knative-local-gateway, as default's does)
+			// and default's has none.
+			for _, ns := range []string{"user1", "user2"} {
+				if err := ready.PodsWithContainer(ctx, run.Kube, ns, "app=sleep", "istio-proxy", t.ReadyTimeout); err != nil {
+					return fmt.Errorf("the %s client has no sidecar, so its cells would not test namespace isolation (is %s labelled for this Istio's injection, e.g. a revision label?): %w", ns, ns, err)
+				}
+			}
+			return ready.NoPodWithContainer(ctx, run.Kube, "default", "istio-proxy", t.ReadyTimeout)
 		}),
 	)
 	os.Exit(run.Env.Run(m))

@@ -36,7 +36,7 @@ func hostTLSFeature() features.Feature {
 			return ctx
 		}).
 		Assess("other-sni-refused", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			evidence, err := probe.TLSRefused(ctx, ingressAddress(), cases.OtherHost, run.Opts.Timeouts.RequestTimeout)
+			evidence, err := probe.TLSRefused(ctx, ingressAddress(), cases.OtherHost, cases.GatewayHost, run.Opts.Timeouts.RequestTimeout)
 			if err == nil {
 				t.Logf("refused as expected: %s", evidence)
 			}

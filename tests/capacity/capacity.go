@@ -106,21 +106,40 @@ func hasNoSchedule(n corev1.Node) bool {
 	return false
 }
 
-// podRequests is what the scheduler counts for a pod: the sum of its
-// containers' requests, or the largest init container's if that is more.
+// podRequests is what the scheduler counts for a pod (KEP-753): its
+// containers plus its native sidecars (init containers that keep running,
+// as Istio injects istio-proxy on Kubernetes 1.33+), or, if more, an init
+// container with the sidecars started before it.
 func podRequests(spec corev1.PodSpec) (resource.Quantity, resource.Quantity) {
-	var cpu, mem resource.Quantity
+	var cpu, mem, sideCPU, sideMem, initCPU, initMem resource.Quantity
+	for _, c := range spec.InitContainers {
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			sideCPU.Add(c.Resources.Requests[corev1.ResourceCPU])
+			sideMem.Add(c.Resources.Requests[corev1.ResourceMemory])
+			continue
+		}
+		q := c.Resources.Requests[corev1.ResourceCPU]
+		q.Add(sideCPU)
+		if q.Cmp(initCPU) > 0 {
+			initCPU = q
+		}
+		m := c.Resources.Requests[corev1.ResourceMemory]
+		m.Add(sideMem)
+		if m.Cmp(initMem) > 0 {
+			initMem = m
+		}
+	}
 	for _, c := range spec.Containers {
 		cpu.Add(c.Resources.Requests[corev1.ResourceCPU])
 		mem.Add(c.Resources.Requests[corev1.ResourceMemory])
 	}
-	for _, c := range spec.InitContainers {
-		if q := c.Resources.Requests[corev1.ResourceCPU]; q.Cmp(cpu) > 0 {
-			cpu = q
-		}
-		if q := c.Resources.Requests[corev1.ResourceMemory]; q.Cmp(mem) > 0 {
-			mem = q
-		}
+	cpu.Add(sideCPU)
+	mem.Add(sideMem)
+	if initCPU.Cmp(cpu) > 0 {
+		cpu = initCPU
+	}
+	if initMem.Cmp(mem) > 0 {
+		mem = initMem
 	}
 	return cpu, mem
 }

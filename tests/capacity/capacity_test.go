@@ -53,6 +53,15 @@ func TestComputeCountsWhatHoldsTheNodes(t *testing.T) {
 	assert.Equal(t, int64(1000), cpu.MilliValue())
 	assert.Equal(t, int64(128<<20), mem.Value())
 
+	// A native sidecar (restartable init container) adds to the
+	// containers; a plain init container started after it counts with it.
+	always := corev1.ContainerRestartPolicyAlways
+	sidecar := container("100m", "128Mi")
+	sidecar.RestartPolicy = &always
+	cpu, mem = podRequests(pod("n", corev1.PodRunning, []corev1.Container{sidecar, container("100m", "100Mi")}, container("50m", "128Mi")).Spec)
+	assert.Equal(t, int64(200), cpu.MilliValue(), "init 100m + sidecar 100m beats containers 50m + sidecar 100m")
+	assert.Equal(t, int64(256<<20), mem.Value(), "containers 128Mi + sidecar 128Mi")
+
 	// A NoSchedule control plane beside a worker: only the worker counts.
 	two := compute([]corev1.Node{node("cp", "4", "8Gi", corev1.Taint{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}), node("w", "2", "4Gi")}, nil)
 	assert.Equal(t, 1, two.Nodes)

@@ -176,7 +176,9 @@ func (k *Kind) checkPortMappings(configFile string) error {
 	}
 	have := map[string]bool{}
 	for _, n := range nodes {
-		out, err := exec.Command("docker", "inspect", "--format", "{{json .HostConfig.PortBindings}}", n.String()).Output()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		out, err := exec.CommandContext(ctx, "docker", "inspect", "--format", "{{json .HostConfig.PortBindings}}", n.String()).Output()
+		cancel()
 		if err != nil {
 			return fmt.Errorf("kind: inspecting node %s: %w", n.String(), err)
 		}

@@ -5,7 +5,7 @@
 // may be served while it wakes. A cold sequence waits until the target is
 // cold, sends one request with a timeout long enough for a cold start,
 // records exactly what came back and how long it took, then waits until
-// the target is warm again. What the target is (a real InferenceService, or
+// the target has a ready pod again. What the target is (a real InferenceService, or
 // a lab stand-in) is behind Target.
 package coldstart
 
@@ -35,6 +35,11 @@ func (s State) Cold() bool { return s.ReadyPods == 0 && s.Mode == ModeProxy }
 
 // Warm: ready pods served directly, the activator off the path.
 func (s State) Warm() bool { return s.ReadyPods > 0 && s.Mode == ModeServe }
+
+// Ready: a pod is ready. Without further traffic Knative may put the
+// activator back within one stable window, so the cold sequence times the
+// first ready pod rather than wait for Serve mode it might miss.
+func (s State) Ready() bool { return s.ReadyPods > 0 }
 
 func (s State) String() string { return fmt.Sprintf("%d ready pod(s), %s mode", s.ReadyPods, s.Mode) }
 
@@ -98,7 +103,7 @@ func (s Sample) Served() bool {
 }
 
 // Probe runs one cold sequence from pod: wait until cold, send req once,
-// wait until warm. An error means the sequence could not be observed (the
+// wait until a pod is ready. An error means the sequence could not be observed (the
 // target never went cold or warm, the exec failed): no verdict.
 func Probe(ctx context.Context, ex probe.Executor, pod probe.Pod, req probe.Request, t Target, s Settings) (Sample, error) {
 	_, cold, err := Wait(ctx, t, "scaled to zero with the activator on the path", State.Cold, s.ColdWait, s.Poll)
@@ -116,7 +121,7 @@ func Probe(ctx context.Context, ex probe.Executor, pod probe.Pod, req probe.Requ
 	if left < s.Poll {
 		left = s.Poll
 	}
-	if _, _, err := Wait(ctx, t, "ready again with the activator off the path", State.Warm, left, s.Poll); err != nil {
+	if _, _, err := Wait(ctx, t, "ready again", State.Ready, left, s.Poll); err != nil {
 		return sample, err
 	}
 	sample.TimeToReady = time.Since(start)

@@ -68,6 +68,9 @@ type Found struct {
 	Version   string
 	// Detail says where it was seen (and the Istio data-plane mode).
 	Detail string
+	// Ambient: istiod runs with ambient support (PILOT_ENABLE_AMBIENT,
+	// which only the ambient profile sets; Istio's default is false).
+	Ambient bool
 }
 
 func (f Found) String() string {
@@ -121,6 +124,9 @@ func Detect(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Interfac
 		}
 		if f.Installed && w.component == Istio {
 			f.Detail += ", " + istioMode(ctx, kube)
+			if d, err := kube.AppsV1().Deployments(w.namespace).Get(ctx, w.name, metav1.GetOptions{}); err == nil {
+				f.Ambient = envTrue(d.Spec.Template.Spec.Containers, "PILOT_ENABLE_AMBIENT")
+			}
 		}
 		out = append(out, f)
 	}
@@ -163,6 +169,33 @@ func istioMode(ctx context.Context, kube kubernetes.Interface) string {
 		return "ambient available (ztunnel present)"
 	}
 	return "sidecar only (no ztunnel)"
+}
+
+// envTrue tells whether any container sets name to "true".
+func envTrue(containers []corev1.Container, name string) bool {
+	for _, c := range containers {
+		for _, e := range c.Env {
+			if e.Name == name && e.Value == "true" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ForMode adjusts what was found to what a mode needs: in ambient mode an
+// istiod without ambient support does not count as found (istio-cni and
+// ztunnel beside it would not work), so the plan installs it or, when
+// installing is forbidden, stops and says why.
+func ForMode(found []Found, ambient bool) []Found {
+	out := append([]Found(nil), found...)
+	for i, f := range out {
+		if ambient && f.Component == Istio && f.Installed && !f.Ambient {
+			out[i].Installed = false
+			out[i].Detail = f.Detail + "; without ambient support (PILOT_ENABLE_AMBIENT is not true: istiod needs the ambient profile)"
+		}
+	}
+	return out
 }
 
 func deployment(ctx context.Context, kube kubernetes.Interface, component, namespace, name string) (Found, error) {

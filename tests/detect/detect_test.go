@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -115,4 +116,28 @@ func TestPartialIstioShapes(t *testing.T) {
 	zt := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "ztunnel"}}
 	steps = plan(fake.NewSimpleClientset(istiod, gw, cni, zt), kserveGateway, true, None)
 	assert.Empty(t, MissingComponents(steps))
+}
+
+// An istiod without ambient support does not count for ambient mode.
+func TestIstiodWithoutAmbientIsNotFoundForAmbient(t *testing.T) {
+	ctx := context.Background()
+	plain := dep("istio-system", "istiod", "docker.io/istio/pilot:1.27.1", nil)
+	amb := plain.DeepCopy()
+	amb.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "PILOT_ENABLE_AMBIENT", Value: "true"}}
+	for _, c := range []struct {
+		istiod  *appsv1.Deployment
+		ambient bool
+		want    bool
+	}{{plain, false, true}, {plain, true, false}, {amb, true, true}} {
+		found, err := Detect(ctx, fake.NewSimpleClientset(c.istiod), emptyDynamic(), Workload{})
+		require.NoError(t, err)
+		for _, f := range ForMode(found, c.ambient) {
+			if f.Component == Istio {
+				assert.Equal(t, c.want, f.Installed, "ambient=%v, PILOT_ENABLE_AMBIENT=%v", c.ambient, f.Ambient)
+				if !c.want {
+					assert.Contains(t, f.Detail, "without ambient support")
+				}
+			}
+		}
+	}
 }

@@ -239,7 +239,9 @@ func (r *Run) MatrixFeature(name, assess string, build func(ctx context.Context,
 // --max-time-to-revoke makes the slowest revoke a verdict. What was
 // removed is put back on failure and on Ctrl-C.
 func (r *Run) ControlFeature(name string, resources []*unstructured.Unstructured, without, restored matrix.Matrix) features.Feature {
-	remove := func(ctx context.Context) error { return r.Apply.Delete(ctx, resources...) }
+	remove := func(ctx context.Context) error {
+		return r.removing(func() error { return r.Apply.Delete(ctx, resources...) })
+	}
 	restore := func(ctx context.Context) error { return r.Apply.Apply(ctx, resources...) }
 	return r.Feature(name, "control").
 		Assess("refused-cells-answer-without-it-and-refuse-again-with-it", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -73,6 +74,7 @@ type Run struct {
 	gateway        detect.Workload
 	lock           *runlock.Lock
 	restoreMu      sync.Mutex
+	stopping       atomic.Bool
 	restorers      map[string]func(context.Context) error
 	claims         []string
 	plan           map[string]detect.Step
@@ -93,6 +95,18 @@ func (r *Run) WillInstall(component string) bool {
 	return false
 }
 
+// Adds tells whether the plan installs a part of a component that is not
+// there yet (what an upgrade in place adds to the scheduler's books is
+// already counted in what the nodes have requested).
+func (r *Run) Adds(component string) bool {
+	for _, s := range r.plan {
+		if detect.ComponentOf(s.Component) == component && s.Install && !s.Installed {
+			return true
+		}
+	}
+	return false
+}
+
 // NeedsIstio declares Istio's parts for a mode (istiod and the suite's
 // gateway; istio-cni and ztunnel in ambient mode), each detected and
 // planned on its own.
@@ -104,13 +118,13 @@ func (r *Run) NeedsIstio(mode options.Mode, gateway install.Gateway) {
 // Capacity is a setup step that stops the run before anything is installed
 // when the cluster's schedulable nodes cannot hold what the suite will
 // request (need is called once the plan is known).
-func (r *Run) Capacity(need func() []capacity.Request) env.Func {
+func (r *Run) Capacity(need func(ctx context.Context) []capacity.Request) env.Func {
 	return r.Step("capacity", func(ctx context.Context) error {
 		free, err := capacity.Measure(ctx, r.Kube)
 		if err != nil {
 			return err
 		}
-		n := need()
+		n := need(ctx)
 		cpu, mem := capacity.Sum(n)
 		r.Logf("capacity: the suite will request %dm CPU / %dMi; %d schedulable node(s): %dm / %dMi allocatable, %dm / %dMi already requested",
 			cpu.MilliValue(), mem.Value()>>20, free.Nodes, free.AllocatableCPU.MilliValue(), free.AllocatableMemory.Value()>>20,
@@ -337,6 +351,7 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 	if err != nil {
 		return ctx, err
 	}
+	found = detect.ForMode(found, r.Opts.Mode == options.ModeAmbient)
 	steps := detect.Plan(found, r.needs, func(c string) detect.Policy { return detect.Policy(r.Opts.InstallPolicy(detect.ComponentOf(c))) })
 	r.plan = map[string]detect.Step{}
 	for _, s := range steps {
@@ -350,6 +365,15 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 	skip := map[string]bool{}
 	for _, s := range steps {
 		skip[s.Component] = !s.Install
+		// Parts added beside an istiod that stays as found follow its
+		// version: a data plane newer than its control plane is
+		// unsupported.
+		if s.Component == detect.Istio && !s.Install && s.Installed && r.WillInstall(detect.Istio) {
+			if _, err := versions.Parse(s.Version); err == nil && s.Version != r.Versions.Istio {
+				r.Logf("Istio parts to add follow the istiod found (%s), not the pinned %s", s.Version, r.Versions.Istio)
+				r.Versions.Istio = strings.TrimPrefix(s.Version, "v")
+			}
+		}
 	}
 	r.Diagnostics = &diagnostics.Collector{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Config: rc, Extra: r.extra, Secrets: options.Secrets()}
 	r.Installer = &install.Installer{Kube: r.Kube, Apply: r.Apply, Opts: r.Opts, Versions: r.Versions, Wait: true, Logf: r.Logf, Skip: skip,
@@ -457,7 +481,10 @@ func (r *Run) Teardown() error {
 		} else {
 			r.Logf("report written to %s (and %s beside it)", path, report.JUnitFileName)
 		}
-		if r.lock != nil {
+		destroy := r.Kind != nil && r.Kind.Owned() && !r.Opts.Cluster.Keep
+		if r.lock != nil && !destroy {
+			// A cluster about to be deleted keeps its lease to the end: no
+			// other run may start on it meanwhile.
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			if lerr := r.lock.Release(ctx); lerr != nil {
 				r.Logf("run lease: releasing: %v (it expires by itself within %s)", lerr, runlock.DefaultDuration)
@@ -465,7 +492,7 @@ func (r *Run) Teardown() error {
 			cancel()
 		}
 		switch {
-		case r.Kind != nil && r.Kind.Owned() && !r.Opts.Cluster.Keep:
+		case destroy:
 			if derr := r.Kind.Destroy(context.Background()); derr != nil {
 				err = derr
 			}
@@ -518,6 +545,17 @@ func (r *Run) whileRemoved(name string, restore func(context.Context) error) (do
 	}
 }
 
+// removing runs a removal unless the run is stopping, never at the same
+// time as the restorers: a removal after Ctrl-C would outlive the run.
+func (r *Run) removing(remove func() error) error {
+	r.restoreMu.Lock()
+	defer r.restoreMu.Unlock()
+	if r.stopping.Load() {
+		return fmt.Errorf("the run is stopping: nothing more is removed")
+	}
+	return remove()
+}
+
 // runRestorers puts back everything still taken away, each bounded.
 func (r *Run) runRestorers() {
 	r.restoreMu.Lock()
@@ -551,6 +589,7 @@ func (r *Run) onSignal() {
 	go func() {
 		s := <-ch
 		r.Logf("%s received: tearing down", s)
+		r.stopping.Store(true)
 		r.runRestorers()
 		if err := r.Teardown(); err != nil {
 			klog.Errorf("teardown: %v", err)

@@ -7,6 +7,7 @@ package install
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -199,7 +200,11 @@ func (h *Helm) recoverPending(cfg *action.Configuration, r Release) error {
 		return fmt.Errorf("helm release %s in %s is %s (another operation is in progress, or one was interrupted) and this suite did not install it: "+
 			"finish or undo that operation (helm rollback %s, or helm uninstall %s -n %s) and run again", r.Name, r.Namespace, last.Info.Status, r.Name, r.Name, r.Namespace)
 	}
-	if _, derr := cfg.Releases.Deployed(r.Name); derr != nil {
+	deployed, derr := cfg.Releases.Deployed(r.Name)
+	if derr != nil && !errors.Is(derr, driver.ErrNoDeployedReleases) {
+		return fmt.Errorf("helm: reading the deployed revision of %s in %s: %w", r.Name, r.Namespace, derr)
+	}
+	if derr != nil {
 		h.logf("helm: %s in %s was left %s by an interrupted run and never deployed: uninstalling it before installing again", r.Name, r.Namespace, last.Info.Status)
 		un := action.NewUninstall(cfg)
 		un.Timeout = r.Timeout
@@ -208,9 +213,10 @@ func (h *Helm) recoverPending(cfg *action.Configuration, r Release) error {
 		}
 		return nil
 	}
-	h.logf("helm: %s in %s was left %s by an interrupted run: rolling back to its last deployed revision", r.Name, r.Namespace, last.Info.Status)
+	h.logf("helm: %s in %s was left %s by an interrupted run: rolling back to its last deployed revision %d", r.Name, r.Namespace, last.Info.Status, deployed.Version)
 	rb := action.NewRollback(cfg)
-	rb.Timeout, rb.Wait = r.Timeout, r.Wait
+	// Version 0 would mean current-1, which may be a failed revision.
+	rb.Timeout, rb.Wait, rb.Version = r.Timeout, r.Wait, deployed.Version
 	if err := rb.Run(r.Name); err != nil {
 		return fmt.Errorf("helm: rolling back the pending release %s in %s: %w", r.Name, r.Namespace, err)
 	}
@@ -242,7 +248,11 @@ func (h *Helm) installOrUpgrade(ctx context.Context, cfg *action.Configuration, 
 	}
 	up := action.NewUpgrade(cfg)
 	up.Namespace, up.Wait, up.Timeout = r.Namespace, r.Wait, r.Timeout
-	up.Labels = map[string]string{OwnerLabel: "mesh-conformance"}
+	// Helm merges labels into the release: mark only what this suite
+	// installed, never someone else's release it upgrades.
+	if last, err := cfg.Releases.Last(r.Name); err == nil && last.Labels[OwnerLabel] != "" {
+		up.Labels = map[string]string{OwnerLabel: "mesh-conformance"}
+	}
 	rel, err := up.RunWithContext(ctx, r.Name, ch, r.Values)
 	if err != nil {
 		return nil, fmt.Errorf("helm upgrade %s (%s) in %s: %w", r.Name, r.Chart, r.Namespace, err)

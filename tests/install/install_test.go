@@ -10,6 +10,7 @@ import (
 	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -178,6 +179,12 @@ func TestCheckClaimBound(t *testing.T) {
 	require.NoError(t, CheckClaimBound(ctx, fake.NewSimpleClientset(claim(corev1.ClaimBound)), "chatqna", "models"))
 	assert.ErrorContains(t, CheckClaimBound(ctx, fake.NewSimpleClientset(claim(corev1.ClaimPending)), "chatqna", "models"), "is Pending, not Bound")
 	assert.ErrorContains(t, CheckClaimBound(ctx, fake.NewSimpleClientset(), "chatqna", "models"), "create it before the run")
+
+	// kind's standard class binds on first use: Pending is fine there.
+	wffc := storagev1.VolumeBindingWaitForFirstConsumer
+	standard := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "standard", Annotations: map[string]string{"storageclass.kubernetes.io/is-default-class": "true"}},
+		VolumeBindingMode: &wffc}
+	require.NoError(t, CheckClaimBound(ctx, fake.NewSimpleClientset(standard, claim(corev1.ClaimPending)), "chatqna", "models"))
 }
 
 // Parts found in place under --install=missing are not released again.

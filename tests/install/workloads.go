@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -150,12 +151,16 @@ func DropSidecars(ctx context.Context, kube kubernetes.Interface, namespace stri
 }
 
 // CheckClaimBound is the premise of mounting a claim: it exists and is
-// Bound, or every pod that mounts it stays Pending until the install times
-// out.
+// Bound (or Pending under a WaitForFirstConsumer StorageClass, as kind's
+// standard class is: it binds when a pod uses it), or every pod that
+// mounts it stays Pending until the install times out.
 func CheckClaimBound(ctx context.Context, kube kubernetes.Interface, namespace, name string) error {
 	pvc, err := kube.CoreV1().PersistentVolumeClaims(namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("PersistentVolumeClaim %s/%s (--chatqna-model-pvc): %w; create it before the run, or drop the option to let each pod download its model", namespace, name, err)
+	}
+	if pvc.Status.Phase == corev1.ClaimPending && waitsForConsumer(ctx, kube, pvc) {
+		return nil // it binds when the first model pod uses it
 	}
 	if pvc.Status.Phase != corev1.ClaimBound {
 		return fmt.Errorf("PersistentVolumeClaim %s/%s (--chatqna-model-pvc) is %s, not Bound: the model pods would stay Pending; bind it first (a StorageClass or a PersistentVolume that matches it)", namespace, name, pvc.Status.Phase)
@@ -199,4 +204,24 @@ func (p Predictor) State(ctx context.Context) (coldstart.State, error) {
 		}
 	}
 	return st, nil
+}
+
+// waitsForConsumer tells whether a claim's StorageClass (or the default
+// one) binds only when a pod uses the claim.
+func waitsForConsumer(ctx context.Context, kube kubernetes.Interface, pvc *corev1.PersistentVolumeClaim) bool {
+	name := ""
+	if pvc.Spec.StorageClassName != nil {
+		name = *pvc.Spec.StorageClassName
+	}
+	classes, err := kube.StorageV1().StorageClasses().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false
+	}
+	for _, c := range classes.Items {
+		isDefault := c.Annotations["storageclass.kubernetes.io/is-default-class"] == "true"
+		if (c.Name == name || (name == "" && isDefault)) && c.VolumeBindingMode != nil {
+			return *c.VolumeBindingMode == storagev1.VolumeBindingWaitForFirstConsumer
+		}
+	}
+	return false
 }

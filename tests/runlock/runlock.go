@@ -74,22 +74,27 @@ func Acquire(ctx context.Context, kube kubernetes.Interface, identity string, s 
 			}
 		case err != nil:
 			return nil, fmt.Errorf("reading the run lease %s/%s: %w", Namespace, Name, err)
-		case holder(cur) == identity || holder(cur) == "":
-			if err := takeOver(ctx, kube, cur, identity, now, s.Duration); err == nil {
+		case holder(cur) == identity || holder(cur) == "" || stale(cur, s.Now()):
+			err := takeOver(ctx, kube, cur, identity, now, s.Duration)
+			if err == nil {
+				if h := holder(cur); h != "" && h != identity {
+					s.Logf("run lease: took over from %s, which stopped renewing it at %s (its run is gone)", h, renewed(cur))
+				}
 				return start(kube, identity, s), nil
 			}
-		case stale(cur, s.Now()):
-			if err := takeOver(ctx, kube, cur, identity, now, s.Duration); err == nil {
-				s.Logf("run lease: took over from %s, which stopped renewing it at %s (its run is gone)", holder(cur), renewed(cur))
-				return start(kube, identity, s), nil
+			if !apierrors.IsConflict(err) {
+				return nil, fmt.Errorf("taking over the run lease %s/%s: %w", Namespace, Name, err)
 			}
 		default:
-			if !s.Now().Before(deadline) {
+			s.Logf("run lease: held by %s (started %s); waiting up to %s", holder(cur), acquired(cur), deadline.Sub(s.Now()).Round(time.Second))
+		}
+		if !s.Now().Before(deadline) {
+			if cur != nil && holder(cur) != "" && holder(cur) != identity {
 				return nil, fmt.Errorf("another run holds this cluster: %s, started %s, last renewed %s; "+
 					"two runs on one cluster rewrite each other's setup: wait for it to finish, stop it, or use another cluster "+
 					"(a lease left by a killed run expires %s after its last renewal)", holder(cur), acquired(cur), renewed(cur), s.Duration)
 			}
-			s.Logf("run lease: held by %s (started %s); waiting up to %s", holder(cur), acquired(cur), deadline.Sub(s.Now()).Round(time.Second))
+			return nil, fmt.Errorf("could not take the run lease %s/%s within %s", Namespace, Name, s.Wait)
 		}
 		select {
 		case <-ctx.Done():
