@@ -203,6 +203,14 @@ func (r *Run) MarkBaselineFailed() {
 func Setup(suite string, pinned versions.Set, modes ...options.Mode) *Run {
 	o := options.Defaults()
 	options.Register(flag.CommandLine, &o)
+	// A bad flag: the flag package prints one line naming it (and the
+	// accepted values), then this usage, and exits 2.
+	flag.CommandLine.Usage = func() {
+		if msg := options.UnknownFlag(flag.CommandLine, os.Args[1:]); msg != "" {
+			fmt.Fprintln(os.Stderr, msg)
+		}
+		options.Usage(os.Stderr, suite)()
+	}
 	cfg, err := envconf.NewFromFlags()
 	if err == nil {
 		o, err = options.Load(flag.CommandLine, o)

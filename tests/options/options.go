@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -373,7 +375,13 @@ func ReadConfigFile(path string, base Options) (Options, error) {
 	dec.KnownFields(true)
 	out := base
 	if err := dec.Decode(&out); err != nil && err.Error() != "EOF" {
-		return base, fmt.Errorf("--config %s: %v (the accepted keys are the fields of options.Options; see README, 'Config file')", path, err)
+		hint := ""
+		if m := unknownKey.FindStringSubmatch(err.Error()); m != nil {
+			if near := Nearest(m[1], configKeys()); near != "" {
+				hint = fmt.Sprintf("; did you mean %q?", near)
+			}
+		}
+		return base, fmt.Errorf("--config %s: %v%s (the keys are those of the README's flag table)", path, err, hint)
 	}
 	if out.ChartSources == nil {
 		out.ChartSources = map[string]string{}
@@ -383,6 +391,20 @@ func ReadConfigFile(path string, base Options) (Options, error) {
 	}
 	out.ConfigFile = path
 	return out, nil
+}
+
+// unknownKey finds the key yaml's strict decoding refused.
+var unknownKey = regexp.MustCompile(`field (\S+) not found in type`)
+
+// configKeys are the last parts of every config file key.
+func configKeys() []string {
+	o := Defaults()
+	var out []string
+	for _, k := range yamlKeys(reflect.ValueOf(&o).Elem(), "") {
+		parts := strings.Split(k, ".")
+		out = append(out, parts[len(parts)-1])
+	}
+	return out
 }
 
 func contains[T comparable](list []T, v T) bool {
