@@ -477,6 +477,17 @@ func (r *Run) Check(t *testing.T, name string, err error) {
 // (unless --keep-cluster), and says what stays. It runs once, at the end or
 // on Ctrl-C/SIGTERM.
 func (r *Run) Teardown() error {
+	err := r.teardown()
+	if r.stopping.Load() {
+		// A signal arrived: its handler tears down and exits with
+		// 128+signal. The run's own path (a step failing because the
+		// cluster went away) must not exit first with another code.
+		select {}
+	}
+	return err
+}
+
+func (r *Run) teardown() error {
 	var err error
 	r.finish.Do(func() {
 		r.Report.SetProvenance(r.provenance())
@@ -599,7 +610,7 @@ func (r *Run) onSignal() {
 		r.Logf("%s received: tearing down", s)
 		r.stopping.Store(true)
 		r.runRestorers()
-		if err := r.Teardown(); err != nil {
+		if err := r.teardown(); err != nil {
 			klog.Errorf("teardown: %v", err)
 		}
 		os.Exit(ExitCode(s))
