@@ -124,59 +124,87 @@ func TestFailedSetupStepLeavesDiagnostics(t *testing.T) {
 	assert.Empty(t, containersOf(t, "mc-lab-setupfail"), "the cluster the run created is deleted")
 }
 
+// suiteRun is the baseline suite binary running on its own lab cluster,
+// its output collected as it comes.
+type suiteRun struct {
+	cmd     *exec.Cmd
+	out     string
+	reached chan struct{}
+	mu      sync.Mutex
+	lines   []string
+}
+
+// startSuite starts the suite; reached closes at the first line holding
+// marker.
+func startSuite(t *testing.T, clusterName, marker string, extra ...string) *suiteRun {
+	bin := suiteBinary(t)
+	s := &suiteRun{out: t.TempDir(), reached: make(chan struct{})}
+	s.cmd = exec.Command(bin, append(suiteArgs(clusterName, s.out), extra...)...)
+	s.cmd.Dir = filepath.Join(repoRoot(), "suites", "baseline")
+	stderr, err := s.cmd.StderrPipe()
+	require.NoError(t, err)
+	s.cmd.Stdout = s.cmd.Stderr
+	require.NoError(t, s.cmd.Start())
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		once := sync.Once{}
+		for sc.Scan() {
+			s.mu.Lock()
+			s.lines = append(s.lines, sc.Text())
+			s.mu.Unlock()
+			if strings.Contains(sc.Text(), marker) {
+				once.Do(func() { close(s.reached) })
+			}
+		}
+	}()
+	return s
+}
+
+func (s *suiteRun) logs() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return tail(strings.Join(s.lines, "\n"), 30)
+}
+
+// waitMarker waits (bounded) until the marker was logged.
+func (s *suiteRun) waitMarker(t *testing.T, marker string) {
+	select {
+	case <-s.reached:
+	case <-time.After(5 * time.Minute):
+		_ = s.cmd.Process.Kill()
+		t.Fatalf("the run never logged %q:\n%s", marker, s.logs())
+	}
+}
+
+// wait waits (bounded) for the run to end and returns how it ended.
+func (s *suiteRun) wait(t *testing.T, limit time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		t.Log(s.logs())
+		return err
+	case <-time.After(limit):
+		_ = s.cmd.Process.Kill()
+		t.Fatalf("the run did not end within %s:\n%s", limit, s.logs())
+		return nil
+	}
+}
+
 // interrupt starts the baseline suite binary on its own cluster, sends sig
 // once a log line contains marker (and delay has passed), and checks what
 // the suite promises: exit 128+signal, the report written, the cluster it
 // created deleted.
 func interrupt(t *testing.T, clusterName, marker string, delay time.Duration, sig syscall.Signal, extra ...string) {
-	bin, out := suiteBinary(t), t.TempDir()
-	cmd := exec.Command(bin, append(suiteArgs(clusterName, out), extra...)...)
-	cmd.Dir = filepath.Join(repoRoot(), "suites", "baseline")
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	cmd.Stdout = cmd.Stderr
-	require.NoError(t, cmd.Start())
-	reached := make(chan struct{})
-	var mu sync.Mutex
-	var lines []string
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		once := sync.Once{}
-		for sc.Scan() {
-			mu.Lock()
-			lines = append(lines, sc.Text())
-			mu.Unlock()
-			if strings.Contains(sc.Text(), marker) {
-				once.Do(func() { close(reached) })
-			}
-		}
-	}()
-	logs := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return tail(strings.Join(lines, "\n"), 30)
-	}
-	select {
-	case <-reached:
-	case <-time.After(5 * time.Minute):
-		_ = cmd.Process.Kill()
-		t.Fatalf("the run never logged %q:\n%s", marker, logs())
-	}
+	s := startSuite(t, clusterName, marker, extra...)
+	s.waitMarker(t, marker)
 	time.Sleep(delay)
-	require.NoError(t, cmd.Process.Signal(sig))
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err = <-done:
-	case <-time.After(3 * time.Minute):
-		_ = cmd.Process.Kill()
-		t.Fatalf("the run did not end within 3 minutes of %s:\n%s", sig, logs())
-	}
-	t.Log(logs())
+	require.NoError(t, s.cmd.Process.Signal(sig))
+	err := s.wait(t, 3*time.Minute)
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit)
 	assert.Equal(t, 128+int(sig), exit.ExitCode())
-	readReport(t, out)
+	readReport(t, s.out)
 	assert.Empty(t, containersOf(t, clusterName), "an interrupted run deletes the cluster it created")
 }
 
@@ -200,49 +228,13 @@ func TestTerminateWhileWritingDiagnostics(t *testing.T) {
 // restart does): the run recovers within its limits or stops with an error,
 // and either way writes its report and deletes the cluster it created.
 func TestNodeRestartedMidRun(t *testing.T) {
-	bin, out := suiteBinary(t), t.TempDir()
-	const name = "mc-lab-restart"
-	cmd := exec.Command(bin, append(suiteArgs(name, out), "--ready-timeout=90s")...)
-	cmd.Dir = filepath.Join(repoRoot(), "suites", "baseline")
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	cmd.Stdout = cmd.Stderr
-	require.NoError(t, cmd.Start())
-	reached := make(chan struct{})
-	var mu sync.Mutex
-	var lines []string
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		once := sync.Once{}
-		for sc.Scan() {
-			mu.Lock()
-			lines = append(lines, sc.Text())
-			mu.Unlock()
-			if strings.Contains(sc.Text(), "step baseline-workloads ...") {
-				once.Do(func() { close(reached) })
-			}
-		}
-	}()
-	select {
-	case <-reached:
-	case <-time.After(5 * time.Minute):
-		_ = cmd.Process.Kill()
-		t.Fatal("the run never reached its setup step")
-	}
+	const name, marker = "mc-lab-restart", "step baseline-workloads ..."
+	s := startSuite(t, name, marker, "--ready-timeout=90s")
+	s.waitMarker(t, marker)
 	restart, err := exec.Command("docker", "restart", "--time", "5", name+"-control-plane").CombinedOutput()
 	require.NoError(t, err, string(restart))
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err = <-done:
-	case <-time.After(8 * time.Minute):
-		_ = cmd.Process.Kill()
-		t.Fatal("the run did not end within 8 minutes of the restart")
-	}
-	mu.Lock()
-	t.Log(tail(strings.Join(lines, "\n"), 30))
-	mu.Unlock()
-	rep := readReport(t, out)
+	err = s.wait(t, 8*time.Minute)
+	rep := readReport(t, s.out)
 	if err != nil {
 		assert.Equal(t, report.Failure, rep.Suites[0].Result, "a run that could not recover says so")
 	} else {
