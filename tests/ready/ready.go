@@ -22,23 +22,26 @@ import (
 const interval = 2 * time.Second
 
 // poll runs check until it reports done, an error, or limit passes; on
-// timeout the error carries check's last account of what is missing.
+// timeout the error carries check's last account of what is missing, and
+// the last API error only when there was never such an account (an error
+// near the deadline, such as the client's rate limiter refusing to wait
+// past it, says nothing about the workload).
 func poll(ctx context.Context, limit time.Duration, what string, check func(ctx context.Context) (missing string, err error)) error {
-	var last string
+	var missing, apiErr string
 	err := wait.PollUntilContextTimeout(ctx, interval, limit, true, func(ctx context.Context) (bool, error) {
-		missing, err := check(ctx)
+		m, err := check(ctx)
 		if err != nil {
-			// Transient API errors are retried until the limit; the one
-			// the deadline itself causes would hide what was missing.
-			if ctx.Err() == nil || last == "" {
-				last = err.Error()
-			}
+			apiErr = err.Error() // transient API errors are retried until the limit
 			return false, nil
 		}
-		last = missing
-		return missing == "", nil
+		missing = m
+		return m == "", nil
 	})
 	if err != nil {
+		last := missing
+		if last == "" {
+			last = apiErr
+		}
 		return fmt.Errorf("%s not ready within %s: %s", what, limit, last)
 	}
 	return nil
