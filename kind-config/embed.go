@@ -9,5 +9,5 @@ import "embed"
 var FS embed.FS
 
 // OPEAHostHTTPSPort is the host port opeaistio.yaml maps to the gateway's
-// HTTPS node port (install.OPEAGateway); the suite probes TLS ingress there.
+// HTTPS node port (opeaistio.IstioGateway); the suite probes TLS ingress there.
 const OPEAHostHTTPSPort = 30443

@@ -15,6 +15,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/secure-inference/mesh-conformance/suites/kservemesh"
+	"github.com/secure-inference/mesh-conformance/suites/opeaistio"
 	"github.com/secure-inference/mesh-conformance/tests/apply"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
@@ -33,7 +35,7 @@ type CRDSource struct {
 // CRDSources are the real upstream CRDs at the suites' pinned versions,
 // fetched through the Go module proxy (no registry, no hand-written copies).
 func CRDSources() []CRDSource {
-	k, o := versions.KServeMesh, versions.OPEAIstio
+	k, o := kservemesh.Versions, opeaistio.Versions
 	return []CRDSource{
 		{"istio.io/api", "v" + k.Istio, []string{"kubernetes/customresourcedefinitions.gen.yaml"}, ""},
 		{"sigs.k8s.io/gateway-api", o.GatewayAPI, []string{"config/crd/standard/*.yaml"}, ""},

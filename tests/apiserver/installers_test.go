@@ -16,12 +16,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
+	"github.com/secure-inference/mesh-conformance/suites/kservemesh"
+	"github.com/secure-inference/mesh-conformance/suites/opeaistio"
 	"github.com/secure-inference/mesh-conformance/tests/apiserver"
 	"github.com/secure-inference/mesh-conformance/tests/apply"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/options"
-	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
 
 // The installers run for real against their own fresh API server (the
@@ -93,7 +94,7 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 	require.NoError(t, a.Apply(ctx, crds...))
 	require.NoError(t, a.WaitEstablished(ctx, time.Minute, crds...))
 
-	v := versions.KServeMesh
+	v := kservemesh.Versions
 	opts := options.Defaults()
 	opts.ChartSources = map[string]string{
 		"istio":   filepath.Join(moduleDir(t, "istio.io/istio", istioModuleVersion), "manifests", "charts"),
@@ -105,7 +106,7 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 		Helm: &install.Helm{Kubeconfig: kubeconfig, Logf: t.Logf}}
 
 	t.Run("istio sidecar with the KServe gateway", func(t *testing.T) {
-		require.NoError(t, in.Istio(ctx, options.ModeSidecar, install.KServeGateway))
+		require.NoError(t, in.Istio(ctx, options.ModeSidecar, kservemesh.IstioGateway))
 		gw, err := kc.AppsV1().Deployments("istio-system").Get(ctx, "istio-ingressgateway", metav1.GetOptions{})
 		require.NoError(t, err)
 		assert.Equal(t, "ingressgateway", gw.Spec.Template.Labels["istio"], "net-istio's gateways select istio=ingressgateway")
@@ -115,18 +116,18 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 		// This shape (sidecar Istio with the KServe gateway) asked for by
 		// the OPEA suite in ambient mode with --install=none: the plan
 		// stops on what is missing, before anything is touched.
-		found, err := detect.Detect(ctx, kc, a.Dynamic, detect.Workload{Namespace: install.OPEAGateway.Namespace, Name: install.OPEAGateway.Name})
+		found, err := detect.Detect(ctx, kc, a.Dynamic, detect.Workload{Namespace: opeaistio.IstioGateway.Namespace, Name: opeaistio.IstioGateway.Name})
 		require.NoError(t, err)
 		steps := detect.Plan(found, detect.IstioParts(true), func(string) detect.Policy { return detect.None })
 		assert.Equal(t, []string{detect.IstioGateway, detect.IstioCNI, detect.Ztunnel}, detect.MissingComponents(steps))
-		found, err = detect.Detect(ctx, kc, a.Dynamic, detect.Workload{Namespace: install.KServeGateway.Namespace, Name: install.KServeGateway.Name})
+		found, err = detect.Detect(ctx, kc, a.Dynamic, detect.Workload{Namespace: kservemesh.IstioGateway.Namespace, Name: kservemesh.IstioGateway.Name})
 		require.NoError(t, err)
 		steps = detect.Plan(found, detect.IstioParts(false), func(string) detect.Policy { return detect.None })
 		assert.Empty(t, detect.MissingComponents(steps), "the KServe suite finds all it needs")
 	})
 
 	t.Run("istio ambient with the OPEA gateway, upgrading istiod", func(t *testing.T) {
-		require.NoError(t, in.Istio(ctx, options.ModeAmbient, install.OPEAGateway))
+		require.NoError(t, in.Istio(ctx, options.ModeAmbient, opeaistio.IstioGateway))
 		for _, ds := range []string{"istio-cni-node", "ztunnel"} {
 			_, err := kc.AppsV1().DaemonSets("istio-system").Get(ctx, ds, metav1.GetOptions{})
 			assert.NoError(t, err, ds)
@@ -145,7 +146,7 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "istio-ingress", gw.Spec.Template.Labels["app"], "the OPEA Gateway selects app=istio-ingress")
 		// Idempotent: the same install again upgrades in place.
-		require.NoError(t, in.Istio(ctx, options.ModeAmbient, install.OPEAGateway))
+		require.NoError(t, in.Istio(ctx, options.ModeAmbient, opeaistio.IstioGateway))
 	})
 
 	t.Run("kserve and the ingress config merge", func(t *testing.T) {
@@ -176,7 +177,7 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 		close(done)
 		require.NoError(t, err)
 		t.Logf("KServe webhooks redirected to the tier's server: %d", <-redirected)
-		assert.Positive(t, hook.Calls(install.SklearnRuntime), "the runtime went through KServe's validating webhook")
+		assert.Positive(t, hook.Calls(kservemesh.SklearnRuntime), "the runtime went through KServe's validating webhook")
 		// The runtimes are there (kserve.servingruntime.enabled), so the
 		// InferenceServices' premise holds: a regression in the runtime
 		// chart's values fails here, not on a user's first run.
@@ -186,8 +187,8 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 		for _, rt := range rts.Items {
 			names = append(names, rt.GetName())
 		}
-		assert.Contains(t, names, install.SklearnRuntime, "ClusterServingRuntimes installed: %v", names)
-		require.NoError(t, install.CheckRuntime(ctx, a.Dynamic, install.SklearnRuntime))
+		assert.Contains(t, names, kservemesh.SklearnRuntime, "ClusterServingRuntimes installed: %v", names)
+		require.NoError(t, install.CheckRuntime(ctx, a.Dynamic, kservemesh.SklearnRuntime))
 		assert.ErrorContains(t, install.CheckRuntime(ctx, a.Dynamic, "kserve-no-such-runtime"), "kserve.servingruntime.enabled=true")
 
 		cm, err := kc.CoreV1().ConfigMaps(install.KServeNamespace).Get(ctx, install.KServeConfigMap, metav1.GetOptions{})
@@ -231,7 +232,7 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 	})
 
 	t.Run("detection sees what the installs left behind", func(t *testing.T) {
-		found, err := detect.Detect(ctx, kc, a.Dynamic, detect.Workload{Namespace: install.OPEAGateway.Namespace, Name: install.OPEAGateway.Name})
+		found, err := detect.Detect(ctx, kc, a.Dynamic, detect.Workload{Namespace: opeaistio.IstioGateway.Namespace, Name: opeaistio.IstioGateway.Name})
 		require.NoError(t, err)
 		byName := map[string]detect.Found{}
 		for _, f := range found {

@@ -220,17 +220,20 @@ func (r *Run) feature(name, kind, support string) *features.FeatureBuilder {
 	return features.New(name).WithLabel("suite", r.Suite).WithLabel("kind", kind).WithLabel(SupportLabel, support)
 }
 
-// MatrixFeature is a feature whose one assessment runs a matrix, built when
-// the assessment runs (it may need what setup created, such as addresses).
-func (r *Run) MatrixFeature(name, assess string, build func(ctx context.Context, t *testing.T) matrix.Matrix) features.Feature {
-	return r.Feature(name, "matrix").
-		Assess(assess, func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			r.Matrix(ctx, t, build(ctx, t))
+// MatrixBody is the body of a feature whose one assessment runs a matrix,
+// built when the assessment runs (it may need what setup created, such as
+// addresses).
+func MatrixBody(assess string, build func(ctx context.Context, t *testing.T, r *Run) matrix.Matrix) func(*Run, string, *features.FeatureBuilder) *features.FeatureBuilder {
+	return func(r *Run, _ string, b *features.FeatureBuilder) *features.FeatureBuilder {
+		return b.Assess(assess, func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			r.Matrix(ctx, t, build(ctx, t, r))
 			return ctx
-		}).Feature()
+		})
+	}
 }
 
-// ControlFeature proves that a refusal comes from the given resources:
+// ControlBody is the body of a control: it proves that a refusal comes
+// from the given resources:
 // with them removed the control matrix must pass (the refused request now
 // answers), and with them restored the restored matrix must pass again. A
 // suite that passes with its policy absent would be worse than none. Each
@@ -238,53 +241,58 @@ func (r *Run) MatrixFeature(name, assess string, build func(ctx context.Context,
 // the round that began the passing streak (time to open, time to revoke);
 // --max-time-to-revoke makes the slowest revoke a verdict. What was
 // removed is put back on failure and on Ctrl-C.
-func (r *Run) ControlFeature(name string, resources []*unstructured.Unstructured, without, restored matrix.Matrix) features.Feature {
+func ControlBody(resources []*unstructured.Unstructured, without, restored func(r *Run) matrix.Matrix) func(*Run, string, *features.FeatureBuilder) *features.FeatureBuilder {
+	return func(r *Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
+		return r.control(b, name, resources, without(r), restored(r))
+	}
+}
+
+func (r *Run) control(b *features.FeatureBuilder, name string, resources []*unstructured.Unstructured, without, restored matrix.Matrix) *features.FeatureBuilder {
 	remove := func(ctx context.Context) error {
 		return r.removing(func() error { return r.Apply.Delete(ctx, resources...) })
 	}
 	restore := func(ctx context.Context) error { return r.Apply.Apply(ctx, resources...) }
-	return r.Feature(name, "control").
-		Assess("refused-cells-answer-without-it-and-refuse-again-with-it", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			to := r.Opts.Timeouts
-			timing := report.Timing{Control: name, ResolutionSeconds: to.RoundInterval.Seconds(), MaxTimeToRevokeSeconds: to.MaxTimeToRevoke.Seconds()}
-			done := r.whileRemoved(name, restore)
-			defer done()
-			for i := 1; i <= r.Opts.ControlRepeats; i++ {
-				res, open, err := matrix.Converge(ctx, remove, without, r.Exec, r.Resolve, Settings(to))
-				r.Check(t, name+"/remove", err)
-				if err == nil {
-					r.judge(ctx, t, res)
-				}
-				back, revoke, rerr := matrix.Converge(ctx, restore, restored, r.Exec, r.Resolve, Settings(to))
-				r.Check(t, name+"/restore", rerr)
-				if rerr == nil {
-					r.judge(ctx, t, back)
-				}
-				if err != nil || rerr != nil || !res.Passed() || !back.Passed() {
-					break // a failing control is no timing sample; its matrices say why
-				}
-				timing.OpenSeconds = append(timing.OpenSeconds, open.Seconds())
-				timing.RevokeSeconds = append(timing.RevokeSeconds, revoke.Seconds())
-				r.Logf("%s %d/%d: open after %s, refused again after %s (resolution %s)", name, i, r.Opts.ControlRepeats,
-					open.Round(time.Millisecond), revoke.Round(time.Millisecond), to.RoundInterval)
+	return b.Assess("refused-cells-answer-without-it-and-refuse-again-with-it", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		to := r.Opts.Timeouts
+		timing := report.Timing{Control: name, ResolutionSeconds: to.RoundInterval.Seconds(), MaxTimeToRevokeSeconds: to.MaxTimeToRevoke.Seconds()}
+		done := r.whileRemoved(name, restore)
+		defer done()
+		for i := 1; i <= r.Opts.ControlRepeats; i++ {
+			res, open, err := matrix.Converge(ctx, remove, without, r.Exec, r.Resolve, Settings(to))
+			r.Check(t, name+"/remove", err)
+			if err == nil {
+				r.judge(ctx, t, res)
 			}
-			timing.MedianOpen, timing.MaxOpen = report.Stats(timing.OpenSeconds)
-			timing.MedianRevoke, timing.MaxRevoke = report.Stats(timing.RevokeSeconds)
-			if to.MaxTimeToRevoke > 0 && len(timing.RevokeSeconds) > 0 {
-				timing.Result = report.Success
-				if timing.MaxRevoke > to.MaxTimeToRevoke.Seconds() {
-					timing.Result = report.Failure
-					t.Errorf("%s: the restored resources took up to %.1fs to refuse again, over --max-time-to-revoke=%s", name, timing.MaxRevoke, to.MaxTimeToRevoke)
-				}
+			back, revoke, rerr := matrix.Converge(ctx, restore, restored, r.Exec, r.Resolve, Settings(to))
+			r.Check(t, name+"/restore", rerr)
+			if rerr == nil {
+				r.judge(ctx, t, back)
 			}
-			r.Report.Timing(r.Suite, timing)
-			return ctx
-		}).
+			if err != nil || rerr != nil || !res.Passed() || !back.Passed() {
+				break // a failing control is no timing sample; its matrices say why
+			}
+			timing.OpenSeconds = append(timing.OpenSeconds, open.Seconds())
+			timing.RevokeSeconds = append(timing.RevokeSeconds, revoke.Seconds())
+			r.Logf("%s %d/%d: open after %s, refused again after %s (resolution %s)", name, i, r.Opts.ControlRepeats,
+				open.Round(time.Millisecond), revoke.Round(time.Millisecond), to.RoundInterval)
+		}
+		timing.MedianOpen, timing.MaxOpen = report.Stats(timing.OpenSeconds)
+		timing.MedianRevoke, timing.MaxRevoke = report.Stats(timing.RevokeSeconds)
+		if to.MaxTimeToRevoke > 0 && len(timing.RevokeSeconds) > 0 {
+			timing.Result = report.Success
+			if timing.MaxRevoke > to.MaxTimeToRevoke.Seconds() {
+				timing.Result = report.Failure
+				t.Errorf("%s: the restored resources took up to %.1fs to refuse again, over --max-time-to-revoke=%s", name, timing.MaxRevoke, to.MaxTimeToRevoke)
+			}
+		}
+		r.Report.Timing(r.Suite, timing)
+		return ctx
+	}).
 		Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			// Idempotent: whatever happened above, the resources are back.
 			r.Check(t, name+"/restored", restore(ctx))
 			return ctx
-		}).Feature()
+		})
 }
 
 // ColdSequences runs cold sequences against a scale-to-zero target from

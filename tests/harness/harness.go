@@ -68,6 +68,7 @@ type Run struct {
 	// wrote for the cluster it created (Opts keeps what the user asked for).
 	kubeconfig     string
 	kubeContext    string
+	kindConfig     string
 	extra          []diagnostics.Extra
 	namespaces     []string
 	needs          []string
@@ -118,8 +119,8 @@ func (r *Run) NeedsIstio(mode options.Mode, gateway install.Gateway) {
 // Capacity is a setup step that stops the run before anything is installed
 // when the cluster's schedulable nodes cannot hold what the suite will
 // request (need is called once the plan is known).
-func (r *Run) Capacity(need func(ctx context.Context) []capacity.Request) env.Func {
-	return r.Step("capacity", func(ctx context.Context) error {
+func (r *Run) Capacity(need func(ctx context.Context) []capacity.Request) Step {
+	return Step{Name: "capacity", Run: func(ctx context.Context) error {
 		free, err := capacity.Measure(ctx, r.Kube)
 		if err != nil {
 			return err
@@ -130,7 +131,7 @@ func (r *Run) Capacity(need func(ctx context.Context) []capacity.Request) env.Fu
 			cpu.MilliValue(), mem.Value()>>20, free.Nodes, free.AllocatableCPU.MilliValue(), free.AllocatableMemory.Value()>>20,
 			free.RequestedCPU.MilliValue(), free.RequestedMemory.Value()>>20)
 		return capacity.Check(free, n)
-	})
+	}}
 }
 
 // Needs declares the components the suite installs, so the run can state
@@ -393,9 +394,12 @@ func (r *Run) kindConfigFile() (string, error) {
 	if r.Opts.Cluster.KindConfig != "" {
 		return r.Opts.Cluster.KindConfig, nil
 	}
-	data, err := kindconfig.FS.ReadFile(r.Suite + ".yaml")
-	if err != nil {
+	if r.kindConfig == "" {
 		return "", nil // kind's default single node
+	}
+	data, err := kindconfig.FS.ReadFile(r.kindConfig)
+	if err != nil {
+		return "", fmt.Errorf("kind config %s: %w", r.kindConfig, err)
 	}
 	f := filepath.Join(os.TempDir(), "mesh-conformance-"+r.Suite+"-kind.yaml")
 	return f, os.WriteFile(f, data, 0o644)

@@ -66,17 +66,6 @@ type Gateway struct {
 	NodePorts map[string]int
 }
 
-var (
-	// KServeGateway is released as istio-ingressgateway in istio-system: the
-	// labels istio=ingressgateway are what net-istio's gateways select.
-	KServeGateway = Gateway{Name: "istio-ingressgateway", Namespace: "istio-system"}
-	// OPEAGateway follows the OPEA helmfile (istio-ingress in
-	// istio-ingress), on node ports 30080/30443 that kind-config/opeaistio.yaml
-	// maps to the host. Every port is pinned, so that the status port never
-	// draws 30443 at random first.
-	OPEAGateway = Gateway{Name: "istio-ingress", Namespace: "istio-ingress", NodePorts: map[string]int{"status-port": 30021, "http2": 30080, "https": 30443}}
-)
-
 // istioChartPaths are the charts' folders in Istio's source tree
 // (manifests/charts), for a directory chart source.
 var istioChartPaths = map[string]string{
@@ -303,10 +292,6 @@ func (in *Installer) KServeReleases() []Release {
 func runtimeConfigValues() map[string]any {
 	return map[string]any{"kserve": map[string]any{"servingruntime": map[string]any{"enabled": true}}}
 }
-
-// SklearnRuntime is the ClusterServingRuntime that serves the suite's
-// modelFormat sklearn (kserve-runtime-configs, files/runtimes).
-const SklearnRuntime = "kserve-sklearnserver"
 
 // ClusterServingRuntimes is KServe's cluster-wide runtime resource.
 var ClusterServingRuntimes = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1alpha1", Resource: "clusterservingruntimes"}

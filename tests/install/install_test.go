@@ -26,6 +26,19 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
 
+// The suites' pins (suites/*/suite.go), repeated here: the suites import
+// this package, so its own tests cannot import them.
+var (
+	kservePins = versions.Set{Istio: "1.27.1", CertManager: "v1.17.0", GatewayAPI: "v1.5.1", KnativeServing: "1.21.1", KServe: "v0.20.0"}
+	opeaPins   = versions.Set{Istio: "1.27.1", CertManager: "v1.16.1", GatewayAPI: "v1.2.0", ChatQnA: "1.1.0"}
+)
+
+// The suites' gateways, likewise.
+var (
+	kserveGateway = Gateway{Name: "istio-ingressgateway", Namespace: "istio-system"}
+	opeaGateway   = Gateway{Name: "istio-ingress", Namespace: "istio-ingress", NodePorts: map[string]int{"status-port": 30021, "http2": 30080, "https": 30443}}
+)
+
 func installer(v versions.Set) *Installer {
 	return &Installer{Opts: options.Defaults(), Versions: v, Wait: true}
 }
@@ -39,12 +52,12 @@ func names(rels []Release) []string {
 }
 
 func TestIstioReleaseOrder(t *testing.T) {
-	in := installer(versions.OPEAIstio)
+	in := installer(opeaPins)
 	assert.Equal(t, []string{"istio-system/istio-base", "istio-system/istiod", "istio-system/istio-cni", "istio-system/ztunnel", "istio-ingress/istio-ingress"},
-		names(in.IstioReleases(options.ModeAmbient, OPEAGateway)), "the documented ambient order")
+		names(in.IstioReleases(options.ModeAmbient, opeaGateway)), "the documented ambient order")
 	assert.Equal(t, []string{"istio-system/istio-base", "istio-system/istiod", "istio-system/istio-ingressgateway"},
-		names(in.IstioReleases(options.ModeSidecar, KServeGateway)))
-	amb := in.IstioReleases(options.ModeAmbient, OPEAGateway)
+		names(in.IstioReleases(options.ModeSidecar, kserveGateway)))
+	amb := in.IstioReleases(options.ModeAmbient, opeaGateway)
 	assert.Equal(t, "ambient", amb[1].Values["profile"])
 	assert.Equal(t, "ambient", amb[2].Values["profile"])
 	assert.Equal(t, "default", amb[0].Values["defaultRevision"])
@@ -62,16 +75,16 @@ func TestIstioReleaseOrder(t *testing.T) {
 		func(o *options.Options) { o.Cluster.Kubeconfig = "/home/me/.kube/config" },
 		func(o *options.Options) { o.Cluster.KindConfig = "my-kind.yaml" },
 	} {
-		in := installer(versions.OPEAIstio)
+		in := installer(opeaPins)
 		other(&in.Opts)
-		ports, _ := json.Marshal(in.IstioReleases(options.ModeAmbient, OPEAGateway)[4].Values)
+		ports, _ := json.Marshal(in.IstioReleases(options.ModeAmbient, opeaGateway)[4].Values)
 		assert.NotContains(t, string(ports), "nodePort")
 	}
 }
 
 func TestKServeReleasesFollowTheChartLayoutOfTheVersion(t *testing.T) {
-	assert.Equal(t, []string{"kserve/kserve-crd", "kserve/kserve-resources", "kserve/kserve-runtime-configs"}, names(installer(versions.KServeMesh).KServeReleases()))
-	old := versions.KServeMesh.With(versions.Set{KServe: "v0.15.2"})
+	assert.Equal(t, []string{"kserve/kserve-crd", "kserve/kserve-resources", "kserve/kserve-runtime-configs"}, names(installer(kservePins).KServeReleases()))
+	old := kservePins.With(versions.Set{KServe: "v0.15.2"})
 	rels := installer(old).KServeReleases()
 	assert.Equal(t, []string{"kserve/kserve-crd", "kserve/kserve"}, names(rels))
 	assert.Equal(t, "kserve-resources", rels[1].Chart.Path, "v0.15's chart named kserve lives in charts/kserve-resources")
@@ -79,7 +92,7 @@ func TestKServeReleasesFollowTheChartLayoutOfTheVersion(t *testing.T) {
 }
 
 func TestKnativeOperatorChart(t *testing.T) {
-	in := installer(versions.KServeMesh)
+	in := installer(kservePins)
 	assert.Equal(t, "https://github.com/knative/operator/releases/download/knative-v1.21.1/knative-operator-v1.21.1.tgz", in.KnativeOperatorChart().Source)
 	in.Opts.ChartSources = map[string]string{"knative": "/mirror/charts"}
 	assert.Equal(t, "/mirror/charts", in.KnativeOperatorChart().Source)
@@ -189,11 +202,11 @@ func TestCheckClaimBound(t *testing.T) {
 
 // Parts found in place under --install=missing are not released again.
 func TestIstioReleasesSkipWhatThePlanLeaves(t *testing.T) {
-	in := installer(versions.OPEAIstio)
+	in := installer(opeaPins)
 	in.Skip = map[string]bool{detect.Istio: true, detect.IstioGateway: true}
-	assert.Equal(t, []string{"istio-system/istio-cni", "istio-system/ztunnel"}, names(in.IstioReleases(options.ModeAmbient, OPEAGateway)))
+	assert.Equal(t, []string{"istio-system/istio-cni", "istio-system/ztunnel"}, names(in.IstioReleases(options.ModeAmbient, opeaGateway)))
 	in.Skip = map[string]bool{detect.IstioCNI: true, detect.Ztunnel: true}
-	assert.Equal(t, []string{"istio-system/istio-base", "istio-system/istiod", "istio-ingress/istio-ingress"}, names(in.IstioReleases(options.ModeAmbient, OPEAGateway)))
+	assert.Equal(t, []string{"istio-system/istio-base", "istio-system/istiod", "istio-ingress/istio-ingress"}, names(in.IstioReleases(options.ModeAmbient, opeaGateway)))
 }
 
 // The predictor's state from its real objects: the ServerlessService's

@@ -14,7 +14,7 @@ var Sidecar = capacity.Req("istio-proxy sidecar", "100m", "128Mi")
 
 // Requests is what installing a component adds to the scheduler's books,
 // from the charts' default values at the pinned versions (each figure's
-// source beside it). The preflight counts only components the plan will
+// source beside it). The capacity step counts only components the plan will
 // install: those already on the cluster are in its measured requests.
 func Requests(component string, mode options.Mode, gateways ...Gateway) []capacity.Request {
 	switch component {

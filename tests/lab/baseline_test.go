@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/secure-inference/mesh-conformance/tests/cases"
+	"github.com/secure-inference/mesh-conformance/suites/baseline"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
@@ -22,7 +22,7 @@ import (
 // The baseline's classification on a real network: refused, DNS failure
 // and timeout look on kube-proxy's network as they do on loopback.
 func TestBaselinePassesOnAHealthyNetwork(t *testing.T) {
-	res := matrix.Run(context.Background(), cases.Baseline(), exec_, resolve, labSettings())
+	res := matrix.Run(context.Background(), baseline.Matrix(), exec_, resolve, labSettings())
 	recorder.Matrix("baseline", res)
 	t.Log("\n" + res.Table())
 	assert.True(t, res.Passed())
@@ -48,7 +48,7 @@ func TestBaselineFailsWhenRoutingBreaks(t *testing.T) {
 	}, time.Minute, time.Second)
 	s := labSettings()
 	s.MaxTimeToConsistency = 5 * time.Second
-	res := matrix.Run(ctx, cases.Baseline(), exec_, resolve, s)
+	res := matrix.Run(ctx, baseline.Matrix(), exec_, resolve, s)
 	t.Log("\n" + res.Table())
 	require.False(t, res.Passed())
 	var failed []string

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secure-inference/mesh-conformance/tests/cases"
+	"github.com/secure-inference/mesh-conformance/suites/kservemesh"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
@@ -17,7 +17,7 @@ const benchTargets = 25
 
 func benchMatrix() matrix.Matrix {
 	var cells []matrix.Cell
-	for _, from := range []matrix.Client{cases.KServeUser1, cases.KServeDefault} {
+	for _, from := range []matrix.Client{kservemesh.ClientUser1, kservemesh.ClientDefault} {
 		for i := 0; i < benchTargets; i++ {
 			cells = append(cells, matrix.Cell{Name: fmt.Sprintf("%s-%d", from.Name, i), Client: from,
 				Request: probe.Request{URL: fmt.Sprintf("http://sklearn-iris-burst-predictor.user1.svc.cluster.local/v1/models/m%d", i)},
@@ -49,7 +49,7 @@ func BenchmarkMatrixRound(b *testing.B) {
 
 // BenchmarkBareExec is the floor: one exec running one curl.
 func BenchmarkBareExec(b *testing.B) {
-	pod, err := resolve(context.Background(), cases.KServeUser1)
+	pod, err := resolve(context.Background(), kservemesh.ClientUser1)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/secure-inference/mesh-conformance/tests/cases"
+	"github.com/secure-inference/mesh-conformance/suites/kservemesh"
 	"github.com/secure-inference/mesh-conformance/tests/coldstart"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
@@ -56,7 +56,7 @@ func setCold(t *testing.T, cold bool) {
 func TestColdStartSequenceOnAStandIn(t *testing.T) {
 	ctx := context.Background()
 	t.Cleanup(func() { setCold(t, false) })
-	pod, err := resolve(ctx, cases.KServeUser2)
+	pod, err := resolve(ctx, kservemesh.ClientUser2)
 	require.NoError(t, err)
 	go func() {
 		time.Sleep(2 * time.Second)
@@ -65,7 +65,7 @@ func TestColdStartSequenceOnAStandIn(t *testing.T) {
 		setCold(t, false)
 	}()
 	s := coldstart.Settings{ColdWait: time.Minute, WarmWait: 2 * time.Minute, RequestTimeout: 5 * time.Second, Poll: 500 * time.Millisecond}
-	sample, err := coldstart.Probe(ctx, exec_, pod, cases.ModelRequest(cases.SklearnIrisCold), standinCold{}, s)
+	sample, err := coldstart.Probe(ctx, exec_, pod, kservemesh.ModelRequest(kservemesh.SklearnIrisCold), standinCold{}, s)
 	require.NoError(t, err)
 	t.Logf("cold: %s -> %s; first byte %s, ready after %s", sample.Cold, sample.Outcome, sample.TimeToFirstByte, sample.TimeToReady)
 	assert.True(t, sample.Cold.Cold())
@@ -73,7 +73,7 @@ func TestColdStartSequenceOnAStandIn(t *testing.T) {
 	assert.Equal(t, probe.KindRefused, sample.Outcome.Kind, "no endpoint while cold: refused, with curl's evidence")
 	assert.Greater(t, sample.TimeToReady, time.Second, "ready only once the stand-in scaled up")
 
-	res := matrix.Run(ctx, cases.KServeColdStartWarm(), exec_, resolve, labSettings())
+	res := matrix.Run(ctx, kservemesh.ColdStartWarm(), exec_, resolve, labSettings())
 	recorder.Matrix("kservemesh-on-standins", res)
 	t.Log("\n" + res.Table())
 	require.NoError(t, res.Err)

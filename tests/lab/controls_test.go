@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/secure-inference/mesh-conformance/tests/cases"
+	"github.com/secure-inference/mesh-conformance/suites/kservemesh"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
@@ -20,11 +20,11 @@ import (
 // measurement must land on that delay, within the round interval.
 func TestTimeToRevokeAndOpenOnAKnownDelay(t *testing.T) {
 	ctx := context.Background()
-	pod, err := resolve(ctx, cases.KServeUser1)
+	pod, err := resolve(ctx, kservemesh.ClientUser1)
 	require.NoError(t, err)
 	control := func(path string) func(context.Context) error {
 		return func(ctx context.Context) error {
-			outs, err := probe.Run(ctx, exec_, pod, []probe.Request{{URL: "http://" + cases.PredictorHost(cases.SklearnIris) + "/control/" + path}}, 5*time.Second)
+			outs, err := probe.Run(ctx, exec_, pod, []probe.Request{{URL: "http://" + kservemesh.PredictorHost(kservemesh.SklearnIris) + "/control/" + path}}, 5*time.Second)
 			if err == nil && outs[0].HTTPCode != 200 {
 				err = fmt.Errorf("stand-in control %s: %s", path, outs[0])
 			}
@@ -33,8 +33,8 @@ func TestTimeToRevokeAndOpenOnAKnownDelay(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = control("allow?after=0s")(ctx) })
 	cell := func(e matrix.Expectation) matrix.Matrix {
-		return matrix.Matrix{Name: "lab-timing", Cells: []matrix.Cell{{Name: "user1-to-sklearn-iris-status", Client: cases.KServeUser1,
-			Request: cases.ModelRequest(cases.SklearnIris), Expect: e}}}
+		return matrix.Matrix{Name: "lab-timing", Cells: []matrix.Cell{{Name: "user1-to-sklearn-iris-status", Client: kservemesh.ClientUser1,
+			Request: kservemesh.ModelRequest(kservemesh.SklearnIris), Expect: e}}}
 	}
 	s := labSettings()
 	s.RoundInterval, s.MaxTimeToConsistency = 250*time.Millisecond, 30*time.Second

@@ -17,7 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/secure-inference/mesh-conformance/tests/cases"
+	"github.com/secure-inference/mesh-conformance/suites/kservemesh"
 	"github.com/secure-inference/mesh-conformance/tests/cluster"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
@@ -51,8 +51,8 @@ func faultSettings() matrix.Settings {
 // counted, not judged.
 func TestAKilledClientPodIsReplacedMidMatrix(t *testing.T) {
 	ctx := context.Background()
-	m := cases.KServeIsolation().Only("lab-client-killed", "user1-to-sklearn-iris-status")
-	old, err := resolve(ctx, cases.KServeUser1)
+	m := kservemesh.Isolation().Only("lab-client-killed", "user1-to-sklearn-iris-status")
+	old, err := resolve(ctx, kservemesh.ClientUser1)
 	require.NoError(t, err)
 	ex := &afterExec{Executor: exec_, hook: func() {
 		zero := int64(0)
@@ -70,7 +70,7 @@ func TestAKilledClientPodIsReplacedMidMatrix(t *testing.T) {
 	c := res.Cells[0]
 	assert.GreaterOrEqual(t, c.EnvErrors, 1, "the round in the killed pod is an environment error")
 	assert.Contains(t, c.LastEnvError, old.Name, "the error names the pod")
-	now, err := resolve(ctx, cases.KServeUser1)
+	now, err := resolve(ctx, kservemesh.ClientUser1)
 	require.NoError(t, err)
 	assert.NotEqual(t, old.Name, now.Name)
 }
@@ -95,7 +95,7 @@ func TestAPIServerPauseIsWaitedOut(t *testing.T) {
 			unpause()
 		}()
 	}}
-	m := cases.KServeIsolation().Only("lab-apiserver-paused", "user1-to-sklearn-iris-status", "default-to-sklearn-iris-burst-status")
+	m := kservemesh.Isolation().Only("lab-apiserver-paused", "user1-to-sklearn-iris-status", "default-to-sklearn-iris-burst-status")
 	start := time.Now()
 	res := matrix.Run(ctx, m, ex, resolve, faultSettings())
 	<-paused

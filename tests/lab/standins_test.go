@@ -20,7 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/secure-inference/mesh-conformance/tests/cases"
+	"github.com/secure-inference/mesh-conformance/suites/kservemesh"
+	"github.com/secure-inference/mesh-conformance/suites/opeaistio"
 	"github.com/secure-inference/mesh-conformance/tests/cluster"
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
@@ -41,7 +42,7 @@ func failedNames(res matrix.Result) []string {
 }
 
 func TestKServeCellsFailOnlyWhereEnforcementIsNeeded(t *testing.T) {
-	res := matrix.Run(context.Background(), cases.KServeIsolation(), exec_, resolve, labSettings())
+	res := matrix.Run(context.Background(), kservemesh.Isolation(), exec_, resolve, labSettings())
 	recorder.Matrix("kservemesh-on-standins", res)
 	t.Log("\n" + res.Table())
 	require.NoError(t, res.Err)
@@ -101,7 +102,7 @@ func assertDump(t *testing.T, dir, pattern string) {
 }
 
 func TestKServeMTLSIdentityNeedsTheMesh(t *testing.T) {
-	res := matrix.Run(context.Background(), cases.KServeMTLSIdentity(mesh.DefaultTrustDomain), exec_, resolve, labSettings())
+	res := matrix.Run(context.Background(), kservemesh.MTLSIdentity(mesh.DefaultTrustDomain), exec_, resolve, labSettings())
 	recorder.Matrix("kservemesh-on-standins", res)
 	t.Log("\n" + res.Table())
 	require.Len(t, res.Failed(), 1, "no sidecar adds X-Forwarded-Client-Cert")
@@ -112,7 +113,7 @@ func TestKServeMTLSIdentityNeedsTheMesh(t *testing.T) {
 // does its control's (no AuthorizationPolicy answers 403 either). Both fail
 // with the stand-in's 200 as evidence, never as an environment error.
 func TestKServeStrictCellsNeedTheMesh(t *testing.T) {
-	for _, m := range []matrix.Matrix{cases.KServeStrictMTLS(), cases.KServeStrictControl()} {
+	for _, m := range []matrix.Matrix{kservemesh.StrictMTLS(), kservemesh.StrictControl()} {
 		res := matrix.Run(context.Background(), m, exec_, resolve, labSettings())
 		recorder.Matrix("kservemesh-on-standins", res)
 		t.Log("\n" + res.Table())
@@ -128,7 +129,7 @@ func TestOPEACellsFailOnlyWhereTheGatewayOrSTRICTIsNeeded(t *testing.T) {
 	ctx := context.Background()
 	svc, err := kube.CoreV1().Services("istio-ingress").Get(ctx, "istio-ingress", metav1.GetOptions{})
 	require.NoError(t, err)
-	res := matrix.Run(ctx, cases.OPEAIngressAndMTLS("ambient", cases.Gateway{Address: svc.Spec.ClusterIP, CACertPEM: selfSignedPEM(t)}),
+	res := matrix.Run(ctx, opeaistio.IngressAndMTLS("ambient", opeaistio.Gateway{Address: svc.Spec.ClusterIP, CACertPEM: selfSignedPEM(t)}),
 		exec_, resolve, labSettings())
 	recorder.Matrix("opeaistio-on-standins", res)
 	t.Log("\n" + res.Table())

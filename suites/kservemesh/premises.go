@@ -9,7 +9,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
-	"github.com/secure-inference/mesh-conformance/tests/cases"
+	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 )
 
@@ -18,34 +18,38 @@ import (
 // InferenceService, no top-level VirtualService and no ExternalName Service
 // of its name in user1 (KServe's ingress reconciler creates both, named
 // after the InferenceService, only while the flag is false).
-func virtualHostFeature() features.Feature {
-	f := run.Feature("virtual-host-disabled", "premise")
-	for _, isvc := range []string{cases.SklearnIris, cases.SklearnIrisBurst} {
-		f = f.Assess(isvc+"-has-no-top-level-virtual-service", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			run.Check(t, "virtual-host-disabled/"+isvc, install.CheckNoTopLevelHost(ctx, run.Kube, run.Istio, "user1", isvc))
-			return ctx
-		})
-	}
-	return f.Feature()
+var virtualHostFeature = harness.Feature{
+	Name: "virtual-host-disabled", Kind: "premise", Manifests: []string{"kservemesh/inferenceservices.yaml"},
+	Body: func(r *harness.Run, name string, f *features.FeatureBuilder) *features.FeatureBuilder {
+		for _, isvc := range []string{SklearnIris, SklearnIrisBurst} {
+			f = f.Assess(isvc+"-has-no-top-level-virtual-service", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+				r.Check(t, name+"/"+isvc, install.CheckNoTopLevelHost(ctx, r.Kube, r.Istio, "user1", isvc))
+				return ctx
+			})
+		}
+		return f
+	},
 }
 
 // activatorPremiseFeature: the matrix means what it claims only if the
 // activator is on the path of sklearn-iris-burst (its ServerlessService in
 // Proxy mode) and off the path of sklearn-iris (Serve mode).
-func activatorPremiseFeature() features.Feature {
-	want := map[string]string{cases.SklearnIris: "Serve", cases.SklearnIrisBurst: "Proxy"}
-	f := run.Feature("activator-premise", "premise")
-	for _, isvc := range []string{cases.SklearnIris, cases.SklearnIrisBurst} {
-		f = f.Assess(isvc+"-sks-"+want[isvc], func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			run.Check(t, "activator-premise/"+isvc, sksMode(ctx, isvc, want[isvc]))
-			return ctx
-		})
-	}
-	return f.Feature()
+var activatorPremiseFeature = harness.Feature{
+	Name: "activator-premise", Kind: "premise", Manifests: []string{"kservemesh/inferenceservices.yaml"},
+	Body: func(r *harness.Run, name string, f *features.FeatureBuilder) *features.FeatureBuilder {
+		want := map[string]string{SklearnIris: "Serve", SklearnIrisBurst: "Proxy"}
+		for _, isvc := range []string{SklearnIris, SklearnIrisBurst} {
+			f = f.Assess(isvc+"-sks-"+want[isvc], func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+				r.Check(t, name+"/"+isvc, sksMode(ctx, r, isvc, want[isvc]))
+				return ctx
+			})
+		}
+		return f
+	},
 }
 
-func sksMode(ctx context.Context, isvc, want string) error {
-	list, err := run.Apply.Dynamic.Resource(install.ServerlessServices).Namespace("user1").List(ctx, metav1.ListOptions{
+func sksMode(ctx context.Context, r *harness.Run, isvc, want string) error {
+	list, err := r.Apply.Dynamic.Resource(install.ServerlessServices).Namespace("user1").List(ctx, metav1.ListOptions{
 		LabelSelector: "serving.knative.dev/service=" + isvc + "-predictor"})
 	if err != nil {
 		return fmt.Errorf("listing ServerlessServices of %s: %w", isvc, err)

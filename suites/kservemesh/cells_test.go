@@ -1,4 +1,4 @@
-package cases
+package kservemesh
 
 import (
 	"testing"
@@ -15,7 +15,7 @@ import (
 )
 
 func TestKServeIsolationIsTheDocumentsMatrix(t *testing.T) {
-	m := KServeIsolation()
+	m := Isolation()
 	got := map[string]matrix.ExpectKind{}
 	for _, c := range m.Cells {
 		got[c.Name] = c.Expect.Kind
@@ -29,14 +29,14 @@ func TestKServeIsolationIsTheDocumentsMatrix(t *testing.T) {
 		"default-to-sklearn-iris-burst-status": matrix.Allowed, "default-to-sklearn-iris-burst-predict": matrix.Allowed,
 	}, got)
 	for _, c := range m.Cells {
-		if c.Client != KServeUser1 && c.Expect.Kind == matrix.Allowed {
+		if c.Client != ClientUser1 && c.Expect.Kind == matrix.Allowed {
 			assert.Contains(t, c.Expect.Note, "net-istio issue 554", "the activator bypass is reported as the documented limitation")
 		}
 		if c.Expect.Kind == matrix.DeniedHTTP403 {
 			assert.Equal(t, "RBAC: access denied", c.Expect.BodyContains)
 			// Each refusal says which fact it proves.
 			want := IsolationByNamespace
-			if c.Client == KServeDefault {
+			if c.Client == ClientDefault {
 				want = RefusedViaLocalGateway
 			}
 			assert.Equal(t, want, c.Expect.Note, c.Name)
@@ -49,26 +49,26 @@ func TestKServeIsolationIsTheDocumentsMatrix(t *testing.T) {
 // control expects what PERMISSIVE gives (the policy's 403), and both
 // controls name cells that exist.
 func TestKServeStrictCellsAndControls(t *testing.T) {
-	strict := KServeStrictMTLS()
+	strict := StrictMTLS()
 	require.Len(t, strict.Cells, 1)
 	c := strict.Cells[0]
-	assert.Equal(t, KServeDefault, c.Client, "the only client without a sidecar")
+	assert.Equal(t, ClientDefault, c.Client, "the only client without a sidecar")
 	assert.Equal(t, "http://httpbin.user1.svc.cluster.local:8000/headers", c.Request.URL)
 	assert.Equal(t, matrix.DeniedL4, c.Expect.Kind)
-	ctl := KServeStrictControl().Cells[0]
+	ctl := StrictControl().Cells[0]
 	assert.Equal(t, c.Request, ctl.Request)
 	assert.Equal(t, matrix.DeniedHTTP403, ctl.Expect.Kind)
 	assert.Equal(t, "RBAC: access denied", ctl.Expect.BodyContains)
 
-	for _, ctl := range KServePolicyControl().Cells {
+	for _, ctl := range PolicyControl().Cells {
 		assert.Equal(t, matrix.Allowed, ctl.Expect.Kind)
 	}
-	assert.Len(t, KServeIsolation().Only("r", "default-to-sklearn-iris-status", "user2-to-sklearn-iris-status").Cells, 2)
+	assert.Len(t, Isolation().Only("r", "default-to-sklearn-iris-status", "user2-to-sklearn-iris-status").Cells, 2)
 	assert.Len(t, strict.Only("r", "default-to-httpbin-plaintext").Cells, 1)
 }
 
 func TestKServeIdentityUsesTheTrustDomainAndALargeExcerpt(t *testing.T) {
-	c := KServeMTLSIdentity("example.org").Cells[0]
+	c := MTLSIdentity("example.org").Cells[0]
 	assert.Equal(t, "URI=spiffe://example.org/ns/user1/sa/sleep", c.Expect.BodyContains)
 	assert.GreaterOrEqual(t, c.Request.BodyBytes, 4096, "with B3 tracing headers the URI lands past 512 bytes")
 }
@@ -79,9 +79,9 @@ func TestKServeIdentityUsesTheTrustDomainAndALargeExcerpt(t *testing.T) {
 func TestKServeRequestsFitA4CPURunner(t *testing.T) {
 	var need []capacity.Request
 	for _, c := range []string{detect.Istio, detect.CertManager, detect.Knative, detect.KServe} {
-		need = append(need, install.Requests(c, options.ModeSidecar, install.KServeGateway)...)
+		need = append(need, install.Requests(c, options.ModeSidecar, IstioGateway)...)
 	}
-	need = append(need, KServeWorkloads(install.Sidecar)...)
+	need = append(need, Workloads(install.Sidecar)...)
 	cpu, mem := capacity.Sum(need)
 	t.Logf("KServe suite requests %dm CPU / %dMi", cpu.MilliValue(), mem.Value()>>20)
 	assert.Equal(t, int64(2065), cpu.MilliValue())
@@ -95,38 +95,14 @@ func TestKServeRequestsFitA4CPURunner(t *testing.T) {
 	assert.Error(t, capacity.Check(free, withRuntimeDefaults))
 }
 
-func TestOPEAMatrix(t *testing.T) {
-	for _, mode := range options.Modes {
-		m := OPEAIngressAndMTLS(mode, Gateway{Address: "10.96.0.10", CACertPEM: "PEM"})
-		byName := map[string]matrix.Cell{}
-		for _, c := range m.Cells {
-			byName[c.Name] = c
-		}
-		assert.Equal(t, matrix.DeniedL4, byName["outside-mesh-to-chatqna-nginx"].Expect.Kind, mode)
-		assert.Equal(t, []string{"chatqna.intel.com:443:10.96.0.10"}, byName["https-matching-sni"].Request.Resolve)
-		assert.Equal(t, "PEM", byName["https-matching-sni"].Request.CACertPEM)
-		assert.True(t, byName["https-other-sni-refused"].Request.Insecure)
-		assert.Equal(t, "https://", byName["http-redirects-to-https"].Expect.LocationPrefix)
-	}
-}
-
-func TestOPEAChatQnAQueryIsTheDocumentsRequest(t *testing.T) {
-	c := OPEAChatQnAQuery(Gateway{Address: "10.96.0.10", CACertPEM: "PEM"})
-	assert.Equal(t, "POST https://chatqna.intel.com/v1/chatqna", c.Request.String())
-	assert.JSONEq(t, `{"messages": "What is the TLS?"}`, c.Request.Body)
-	assert.Equal(t, []string{"chatqna.intel.com:443:10.96.0.10"}, c.Request.Resolve)
-	assert.Equal(t, "PEM", c.Request.CACertPEM, "the issued certificate, not -k")
-	assert.Equal(t, matrix.Allowed, c.Expect.Kind)
-}
-
 func TestKServeColdStartCells(t *testing.T) {
-	m := KServeColdStartWarm()
+	m := ColdStartWarm()
 	kinds := map[string]matrix.ExpectKind{}
 	for _, c := range m.Cells {
 		kinds[c.Client.Name] = c.Expect.Kind
 		assert.Equal(t, "http://sklearn-iris-cold-predictor.user1.svc.cluster.local/v1/models/sklearn-iris-cold", c.Request.URL)
 	}
 	assert.Equal(t, map[string]matrix.ExpectKind{"user1": matrix.Allowed, "user2": matrix.DeniedHTTP403, "default": matrix.DeniedHTTP403}, kinds)
-	assert.Equal(t, []matrix.Client{KServeUser2, KServeDefault}, KServeColdClients, "the cold requests come from outside user1")
+	assert.Equal(t, []matrix.Client{ClientUser2, ClientDefault}, ColdClients, "the cold requests come from outside user1")
 	assert.Contains(t, ColdStartNote, "the warm refusal is the verdict")
 }

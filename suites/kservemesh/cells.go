@@ -1,8 +1,4 @@
-// Package cases holds each suite's reachability matrices as data: clients,
-// requests and expectations, apart from any install. The suites run them on
-// the documented setups; the offline lab runs the very same cells against
-// stand-in targets to prove the harness (not KServe, not OPEA).
-package cases
+package kservemesh
 
 import (
 	"fmt"
@@ -19,9 +15,9 @@ import (
 // sidecar: outside the mesh). Requests run in the "sleep" application
 // container, never in istio-proxy.
 var (
-	KServeUser1   = matrix.Client{Name: "user1", Namespace: "user1", Selector: "app=sleep", Container: "sleep"}
-	KServeUser2   = matrix.Client{Name: "user2", Namespace: "user2", Selector: "app=sleep", Container: "sleep"}
-	KServeDefault = matrix.Client{Name: "default", Namespace: "default", Selector: "app=sleep", Container: "sleep"}
+	ClientUser1   = matrix.Client{Name: "user1", Namespace: "user1", Selector: "app=sleep", Container: "sleep"}
+	ClientUser2   = matrix.Client{Name: "user2", Namespace: "user2", Selector: "app=sleep", Container: "sleep"}
+	ClientDefault = matrix.Client{Name: "default", Namespace: "default", Selector: "app=sleep", Container: "sleep"}
 )
 
 // InferenceServices of the KServe suite.
@@ -71,24 +67,24 @@ func PredictRequest(isvc string) probe.Request {
 	}
 }
 
-// KServeIsolation is the document's matrix, by model status and by predict,
+// Isolation is the document's matrix, by model status and by predict,
 // with the current upstream page's user2: from user1 both models answer;
 // from user2 (another mesh namespace) sklearn-iris is refused by namespace
 // and sklearn-iris-burst answers through the activator; from default (no
 // sidecar) likewise, the refusal coming through the local gateway.
-func KServeIsolation() matrix.Matrix {
+func Isolation() matrix.Matrix {
 	var cells []matrix.Cell
 	for _, isvc := range []string{SklearnIris, SklearnIrisBurst} {
-		for _, from := range []matrix.Client{KServeUser1, KServeUser2, KServeDefault} {
+		for _, from := range []matrix.Client{ClientUser1, ClientUser2, ClientDefault} {
 			status := matrix.Expect(matrix.Allowed).WithBody(`"ready":true`)
 			predict := matrix.Expect(matrix.Allowed).WithBody(`"predictions"`)
 			switch {
-			case from == KServeUser1:
+			case from == ClientUser1:
 			case isvc == SklearnIris:
 				// The document runs this setup with sidecars: a 403 from
 				// the predictor's sidecar.
 				why := IsolationByNamespace
-				if from == KServeDefault {
+				if from == ClientDefault {
 					why = RefusedViaLocalGateway
 				}
 				status = matrix.DeniedByPolicy(options.ModeSidecar).WithNote(why)
@@ -104,13 +100,13 @@ func KServeIsolation() matrix.Matrix {
 	return matrix.Matrix{Name: "kserve-namespace-isolation", Cells: cells}
 }
 
-// KServePolicyControl is the control: with the AuthorizationPolicy removed,
+// PolicyControl is the control: with the AuthorizationPolicy removed,
 // the denied cells must answer 200, or the 403 did not come from the policy.
-func KServePolicyControl() matrix.Matrix {
+func PolicyControl() matrix.Matrix {
 	allowed := matrix.Expect(matrix.Allowed).WithNote("control: AuthorizationPolicy allow-serving-tests removed")
 	return matrix.Matrix{Name: "kserve-policy-control", Cells: []matrix.Cell{
-		{Name: "default-to-sklearn-iris-status-without-policy", Client: KServeDefault, Request: ModelRequest(SklearnIris), Expect: allowed.WithBody(`"ready":true`)},
-		{Name: "user2-to-sklearn-iris-status-without-policy", Client: KServeUser2, Request: ModelRequest(SklearnIris), Expect: allowed.WithBody(`"ready":true`)},
+		{Name: "default-to-sklearn-iris-status-without-policy", Client: ClientDefault, Request: ModelRequest(SklearnIris), Expect: allowed.WithBody(`"ready":true`)},
+		{Name: "user2-to-sklearn-iris-status-without-policy", Client: ClientUser2, Request: ModelRequest(SklearnIris), Expect: allowed.WithBody(`"ready":true`)},
 	}}
 }
 
@@ -118,48 +114,48 @@ func KServePolicyControl() matrix.Matrix {
 // X-Forwarded-Client-Cert header its sidecar adds.
 var HTTPBinHeaders = probe.Request{URL: "http://httpbin.user1.svc.cluster.local:8000/headers", BodyBytes: 8 << 10}
 
-// KServeStrictMTLS: a plaintext client (default, no sidecar) straight to a
+// StrictMTLS: a plaintext client (default, no sidecar) straight to a
 // user1 workload. Every other cell reaches user1 over mTLS (from a sidecar,
 // or re-originated by knative-local-gateway), so only this cell sees what
 // STRICT does: the sidecar resets a connection that is not mTLS.
-func KServeStrictMTLS() matrix.Matrix {
+func StrictMTLS() matrix.Matrix {
 	return matrix.Matrix{Name: "kserve-strict-mtls", Cells: []matrix.Cell{{
-		Name: "default-to-httpbin-plaintext", Client: KServeDefault, Request: HTTPBinHeaders,
+		Name: "default-to-httpbin-plaintext", Client: ClientDefault, Request: HTTPBinHeaders,
 		Expect: matrix.Expect(matrix.DeniedL4).WithNote("PeerAuthentication default is STRICT: a plaintext connection is reset"),
 	}}}
 }
 
-// KServeStrictControl is what PERMISSIVE gives the same cell (the
+// StrictControl is what PERMISSIVE gives the same cell (the
 // PeerAuthentication removed): the plaintext request reaches the
 // AuthorizationPolicy, which finds no identity to admit and answers 403.
 // So a reset under STRICT is STRICT's doing, not the policy's.
-func KServeStrictControl() matrix.Matrix {
+func StrictControl() matrix.Matrix {
 	return matrix.Matrix{Name: "kserve-strict-control", Cells: []matrix.Cell{{
-		Name: "default-to-httpbin-plaintext-without-peerauthentication", Client: KServeDefault, Request: HTTPBinHeaders,
+		Name: "default-to-httpbin-plaintext-without-peerauthentication", Client: ClientDefault, Request: HTTPBinHeaders,
 		Expect: matrix.DeniedByPolicy(options.ModeSidecar).WithNote("control: PeerAuthentication default removed (PERMISSIVE): plaintext reaches the AuthorizationPolicy"),
 	}}}
 }
 
-// KServeMTLSIdentity proves an allowed in-mesh call was mTLS: httpbin echoes
+// MTLSIdentity proves an allowed in-mesh call was mTLS: httpbin echoes
 // the X-Forwarded-Client-Cert header its sidecar adds, which carries the
 // caller's SPIFFE identity in the mesh's trust domain.
-func KServeMTLSIdentity(trustDomain string) matrix.Matrix {
+func MTLSIdentity(trustDomain string) matrix.Matrix {
 	return matrix.Matrix{Name: "kserve-mtls-identity", Cells: []matrix.Cell{{
 		Name:    "user1-to-httpbin-headers",
-		Client:  KServeUser1,
+		Client:  ClientUser1,
 		Request: HTTPBinHeaders,
 		Expect:  matrix.Expect(matrix.Allowed).WithBody("URI=spiffe://" + trustDomain + "/ns/user1/sa/sleep"),
 	}}}
 }
 
-// KServeWorkloads is what the suite's own workloads request once Istio
+// Workloads is what the suite's own workloads request once Istio
 // injects them: two predictors (kserve-container 50m/128Mi from
 // fixtures/kservemesh/inferenceservices.yaml, queue-proxy 25m as Knative
 // 1.21 requests by default, istio-proxy), httpbin and the user1 and user2
 // clients (a sidecar each; the containers request nothing), the sidecars
 // the document adds to the activator and the autoscaler. The storage
 // initializer (100m/100Mi) is an init container: it never adds.
-func KServeWorkloads(sidecar capacity.Request) []capacity.Request {
+func Workloads(sidecar capacity.Request) []capacity.Request {
 	predictor := capacity.Req("predictor (kserve-container + queue-proxy)", "75m", "128Mi")
 	var out []capacity.Request
 	for _, isvc := range []string{SklearnIris, SklearnIrisBurst, SklearnIrisCold} {
@@ -178,9 +174,9 @@ func named(r capacity.Request, owner string) capacity.Request {
 	return r
 }
 
-// KServeColdClients send the cold requests: the mesh client of another
+// ColdClients send the cold requests: the mesh client of another
 // namespace, and the client outside the mesh.
-var KServeColdClients = []matrix.Client{KServeUser2, KServeDefault}
+var ColdClients = []matrix.Client{ClientUser2, ClientDefault}
 
 // ColdStartNote is how a cold request is reported: an observation, not a
 // verdict, since the document's own limitation (the activator cannot be
@@ -189,16 +185,16 @@ const ColdStartNote = "cold start: with no ready pod the activator is on the pat
 	"which the knative-serving rule admits (knative net-istio issue 554); a 200 here means isolation did not hold while the model woke, " +
 	"a 403 means the refusal survived the cold start; the warm refusal is the verdict"
 
-// KServeColdStartWarm is the verdict of cold-start-isolation: once
+// ColdStartWarm is the verdict of cold-start-isolation: once
 // sklearn-iris-cold is warm again (ready pods, the activator off the path)
 // the callers of other namespaces are refused, and user1 is served.
-func KServeColdStartWarm() matrix.Matrix {
+func ColdStartWarm() matrix.Matrix {
 	ok := matrix.Expect(matrix.Allowed).WithBody(`"ready":true`)
 	return matrix.Matrix{Name: "kserve-cold-start-warm", Cells: []matrix.Cell{
-		{Name: "user1-to-sklearn-iris-cold-warm", Client: KServeUser1, Request: ModelRequest(SklearnIrisCold), Expect: ok},
-		{Name: "user2-to-sklearn-iris-cold-warm", Client: KServeUser2, Request: ModelRequest(SklearnIrisCold),
+		{Name: "user1-to-sklearn-iris-cold-warm", Client: ClientUser1, Request: ModelRequest(SklearnIrisCold), Expect: ok},
+		{Name: "user2-to-sklearn-iris-cold-warm", Client: ClientUser2, Request: ModelRequest(SklearnIrisCold),
 			Expect: matrix.DeniedByPolicy(options.ModeSidecar).WithNote(IsolationByNamespace)},
-		{Name: "default-to-sklearn-iris-cold-warm", Client: KServeDefault, Request: ModelRequest(SklearnIrisCold),
+		{Name: "default-to-sklearn-iris-cold-warm", Client: ClientDefault, Request: ModelRequest(SklearnIrisCold),
 			Expect: matrix.DeniedByPolicy(options.ModeSidecar).WithNote(RefusedViaLocalGateway)},
 	}}
 }

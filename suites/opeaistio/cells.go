@@ -1,4 +1,4 @@
-package cases
+package opeaistio
 
 import (
 	"time"
@@ -11,8 +11,8 @@ import (
 // The OPEA suite's clients: sleep in chatqna (enrolled in the mesh with its
 // namespace) and in outside (not enrolled).
 var (
-	OPEAInside  = matrix.Client{Name: "chatqna", Namespace: "chatqna", Selector: "app=sleep", Container: "sleep"}
-	OPEAOutside = matrix.Client{Name: "outside", Namespace: "outside", Selector: "app=sleep", Container: "sleep"}
+	ClientInside  = matrix.Client{Name: "chatqna", Namespace: "chatqna", Selector: "app=sleep", Container: "sleep"}
+	ClientOutside = matrix.Client{Name: "outside", Namespace: "outside", Selector: "app=sleep", Container: "sleep"}
 )
 
 const (
@@ -42,21 +42,21 @@ func (g Gateway) request(scheme, host, port string) probe.Request {
 	return r
 }
 
-// OPEAIngressAndMTLS is the OPEA matrix. With STRICT mTLS a client outside
+// IngressAndMTLS is the OPEA matrix. With STRICT mTLS a client outside
 // the mesh is refused below HTTP in both modes (a plaintext connection to a
 // sidecar or to ztunnel is reset); the gateway reaches ChatQnA over mTLS
 // (HBONE in ambient), so TLS ingress works from outside.
-func OPEAIngressAndMTLS(mode options.Mode, gw Gateway) matrix.Matrix {
+func IngressAndMTLS(mode options.Mode, gw Gateway) matrix.Matrix {
 	refused := matrix.Expect(matrix.DeniedL4).WithNote("STRICT mTLS: a plaintext client outside the mesh is reset (" + string(mode) + " mode)")
 	return matrix.Matrix{Name: "opea-ingress-and-mtls", Cells: []matrix.Cell{
-		{Name: "https-matching-sni", Client: OPEAOutside, Request: gw.request("https", GatewayHost, "443"),
+		{Name: "https-matching-sni", Client: ClientOutside, Request: gw.request("https", GatewayHost, "443"),
 			Expect: matrix.Expect(matrix.Allowed).WithNote("TLS terminated by opea-gateway with the issued *.intel.com certificate")},
-		{Name: "http-redirects-to-https", Client: OPEAOutside, Request: gw.request("http", GatewayHost, "80"),
+		{Name: "http-redirects-to-https", Client: ClientOutside, Request: gw.request("http", GatewayHost, "80"),
 			Expect: matrix.Expect(matrix.Redirect).WithLocation("https://")},
-		{Name: "https-other-sni-refused", Client: OPEAOutside, Request: withInsecure(gw.request("https", OtherHost, "443")),
+		{Name: "https-other-sni-refused", Client: ClientOutside, Request: withInsecure(gw.request("https", OtherHost, "443")),
 			Expect: matrix.Expect(matrix.TLSRefused)},
-		{Name: "outside-mesh-to-chatqna-nginx", Client: OPEAOutside, Request: probe.Request{URL: ChatQnANginxURL}, Expect: refused},
-		{Name: "inside-mesh-to-chatqna-nginx", Client: OPEAInside, Request: probe.Request{URL: ChatQnANginxURL}, Expect: matrix.Expect(matrix.Allowed)},
+		{Name: "outside-mesh-to-chatqna-nginx", Client: ClientOutside, Request: probe.Request{URL: ChatQnANginxURL}, Expect: refused},
+		{Name: "inside-mesh-to-chatqna-nginx", Client: ClientInside, Request: probe.Request{URL: ChatQnANginxURL}, Expect: matrix.Expect(matrix.Allowed)},
 	}}
 }
 
@@ -65,26 +65,26 @@ func withInsecure(r probe.Request) probe.Request {
 	return r
 }
 
-// OPEAStrictControl is the control: with the PeerAuthentication removed,
+// StrictControl is the control: with the PeerAuthentication removed,
 // the outside client reaches chatqna-nginx, or the refusal was not mTLS.
-func OPEAStrictControl() matrix.Matrix {
+func StrictControl() matrix.Matrix {
 	return matrix.Matrix{Name: "opea-strict-control", Cells: []matrix.Cell{{
-		Name: "outside-mesh-to-chatqna-nginx-without-strict", Client: OPEAOutside, Request: probe.Request{URL: ChatQnANginxURL},
+		Name: "outside-mesh-to-chatqna-nginx-without-strict", Client: ClientOutside, Request: probe.Request{URL: ChatQnANginxURL},
 		Expect: matrix.Expect(matrix.Allowed).WithNote("control: PeerAuthentication default removed from chatqna"),
 	}}}
 }
 
-// OPEAChatQnAQuery is the document's own request through the TLS ingress,
+// ChatQnAQuery is the document's own request through the TLS ingress,
 // POST /v1/chatqna (curl -ks https://${DNS}/v1/chatqna -d '{"messages":
 // "What is the TLS?"}'), here with the issued certificate trusted instead of
 // -k. Only the full profile runs the backends that answer it; the model's
 // first answer may take a while on CPU, hence its own request timeout.
-func OPEAChatQnAQuery(gw Gateway) matrix.Cell {
+func ChatQnAQuery(gw Gateway) matrix.Cell {
 	r := gw.request("https", GatewayHost, "443")
 	r.URL = "https://" + GatewayHost + "/v1/chatqna"
 	r.Method, r.Body = "POST", `{"messages": "What is the TLS?"}`
 	r.Headers = map[string]string{"Content-Type": "application/json"}
 	r.Timeout = 2 * time.Minute
-	return matrix.Cell{Name: "https-chatqna-query", Client: OPEAOutside, Request: r,
+	return matrix.Cell{Name: "https-chatqna-query", Client: ClientOutside, Request: r,
 		Expect: matrix.Expect(matrix.Allowed).WithNote("full profile: the document's POST /v1/chatqna through the TLS ingress")}
 }

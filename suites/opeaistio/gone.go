@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/secure-inference/mesh-conformance/tests/harness"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -14,13 +16,13 @@ import (
 )
 
 // gone waits (bounded) until every object is deleted.
-func gone(ctx context.Context, objs []*unstructured.Unstructured) error {
+func gone(ctx context.Context, r *harness.Run, objs []*unstructured.Unstructured) error {
 	for _, o := range objs {
-		ri, err := run.Apply.Resource(o)
+		ri, err := r.Apply.Resource(o)
 		if err != nil {
 			return err
 		}
-		err = wait.PollUntilContextTimeout(ctx, time.Second, run.Opts.Timeouts.ReadyTimeout, true, func(ctx context.Context) (bool, error) {
+		err = wait.PollUntilContextTimeout(ctx, time.Second, r.Opts.Timeouts.ReadyTimeout, true, func(ctx context.Context) (bool, error) {
 			_, err := ri.Get(ctx, o.GetName(), metav1.GetOptions{})
 			return apierrors.IsNotFound(err), nil
 		})

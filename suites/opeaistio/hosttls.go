@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secure-inference/mesh-conformance/tests/harness"
+	"github.com/secure-inference/mesh-conformance/tests/report"
+
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	kindconfig "github.com/secure-inference/mesh-conformance/kind-config"
-	"github.com/secure-inference/mesh-conformance/tests/cases"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
 
@@ -25,24 +27,27 @@ import (
 // suite's kind config maps to 127.0.0.1, or --ingress-address. It is an
 // extended feature: a cluster whose ingress this machine cannot reach does
 // not claim it.
-func hostTLSFeature() features.Feature {
-	return run.ExtendedFeature(hostTLSIngress, "matrix").
-		Assess("matching-sni-serves-issued-certificate", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			issued, pemBytes, err := issuedCertificate(ctx)
-			if err == nil {
-				err = hostGET(ctx, ingressAddress(), cases.GatewayHost, pemBytes, issued)
-			}
-			run.Check(t, "host-tls-ingress/matching-sni", err)
-			return ctx
-		}).
-		Assess("other-sni-refused", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			evidence, err := probe.TLSRefused(ctx, ingressAddress(), cases.OtherHost, cases.GatewayHost, run.Opts.Timeouts.RequestTimeout)
-			if err == nil {
-				t.Logf("refused as expected: %s", evidence)
-			}
-			run.Check(t, "host-tls-ingress/other-sni", err)
-			return ctx
-		}).Feature()
+var hostTLSFeature = harness.Feature{
+	Name: hostTLSIngress, Kind: "matrix", Support: report.Extended, Manifests: []string{"opeaistio/istio-gateway-and-virtual-service.yaml", "opeaistio/istio-gateway-ca-and-cert.yaml"},
+	Body: func(r *harness.Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
+		return b.
+			Assess("matching-sni-serves-issued-certificate", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+				issued, pemBytes, err := issuedCertificate(ctx, r)
+				if err == nil {
+					err = hostGET(ctx, r, ingressAddress(r), GatewayHost, pemBytes, issued)
+				}
+				r.Check(t, name+"/matching-sni", err)
+				return ctx
+			}).
+			Assess("other-sni-refused", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+				evidence, err := probe.TLSRefused(ctx, ingressAddress(r), OtherHost, GatewayHost, r.Opts.Timeouts.RequestTimeout)
+				if err == nil {
+					t.Logf("refused as expected: %s", evidence)
+				}
+				r.Check(t, name+"/other-sni", err)
+				return ctx
+			})
+	},
 }
 
 // hostTLSIngress is the extended feature's name.
@@ -50,21 +55,21 @@ const hostTLSIngress = "host-tls-ingress"
 
 // claimHostTLS claims host-tls-ingress on the suite's own kind cluster, and
 // refuses a claim that has no address to probe.
-func claimHostTLS() error {
-	if run.Opts.OwnKindCluster() {
-		run.Claim(hostTLSIngress)
+func claimHostTLS(r *harness.Run) error {
+	if r.Opts.OwnKindCluster() {
+		r.Claim(hostTLSIngress)
 		return nil
 	}
-	if run.Claimed(hostTLSIngress) && run.Opts.IngressAddress == "" {
+	if r.Claimed(hostTLSIngress) && r.Opts.IngressAddress == "" {
 		return fmt.Errorf("%s is claimed but this machine's address of the TLS ingress is unknown: pass --ingress-address=HOST:PORT, or --exempt-features=%s", hostTLSIngress, hostTLSIngress)
 	}
 	return nil
 }
 
 // ingressAddress is where this machine reaches the TLS ingress.
-func ingressAddress() string {
-	if run.Opts.IngressAddress != "" {
-		return run.Opts.IngressAddress
+func ingressAddress(r *harness.Run) string {
+	if r.Opts.IngressAddress != "" {
+		return r.Opts.IngressAddress
 	}
 	return fmt.Sprintf("127.0.0.1:%d", kindconfig.OPEAHostHTTPSPort)
 }
@@ -72,18 +77,18 @@ func ingressAddress() string {
 // hostGET sends GET /home with SNI host, trusting only the issued
 // certificate, retried (bounded) until the gateway has the credential, and
 // checks the served leaf is the issued certificate.
-func hostGET(ctx context.Context, addr, host string, caPEM []byte, issued *x509.Certificate) error {
+func hostGET(ctx context.Context, r *harness.Run, addr, host string, caPEM []byte, issued *x509.Certificate) error {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return fmt.Errorf("the issued certificate is not PEM")
 	}
-	client := &http.Client{Timeout: run.Opts.Timeouts.RequestTimeout, Transport: &http.Transport{
+	client := &http.Client{Timeout: r.Opts.Timeouts.RequestTimeout, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{ServerName: host, RootCAs: pool},
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, network, addr)
 		},
 	}}
-	to := run.Opts.Timeouts
+	to := r.Opts.Timeouts
 	deadline := time.Now().Add(to.MaxTimeToConsistency)
 	maxAttempts := int(to.MaxTimeToConsistency/to.RoundInterval) + 1
 	var last error

@@ -1,0 +1,169 @@
+// Package kservemesh reproduces kserve-servicemesh.md ("Deploy
+// InferenceService in ServiceMesh mode") with the corrections of FACTS.md,
+// and proves with traffic that the cluster enforces it.
+//
+// The suite is the value Suite; main_test.go hands it to the harness, and
+// the lab runs its cells (cells.go) against stand-ins.
+//
+//	go test ./suites/kservemesh/ -args --dry-run    # list the features
+//	go test ./suites/kservemesh/                    # kind cluster, installs, checks
+package kservemesh
+
+import (
+	"context"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/secure-inference/mesh-conformance/fixtures"
+	"github.com/secure-inference/mesh-conformance/suites/baseline"
+	"github.com/secure-inference/mesh-conformance/tests/capacity"
+	"github.com/secure-inference/mesh-conformance/tests/detect"
+	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
+	"github.com/secure-inference/mesh-conformance/tests/harness"
+	"github.com/secure-inference/mesh-conformance/tests/install"
+	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/ready"
+	"github.com/secure-inference/mesh-conformance/tests/versions"
+)
+
+// Suite is the KServe service-mesh suite.
+var Suite = harness.Suite{
+	Name: "kservemesh",
+	// kserve-servicemesh.md configures Istio sidecars only.
+	Modes:        []options.Mode{options.ModeSidecar},
+	Versions:     Versions,
+	KindConfig:   "kservemesh.yaml",
+	IstioGateway: &IstioGateway,
+	Components:   []string{detect.CertManager, detect.Knative, detect.KServe},
+	Namespaces:   []string{baseline.Client.Namespace, "user1", "user2", "default", install.KServeNamespace, install.KnativeNamespace, "istio-system"},
+	Diagnostics: []diagnostics.Extra{
+		{GVR: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Namespace: install.KServeNamespace, Name: install.KServeConfigMap},
+		{GVR: install.ServerlessServices, Namespace: "user1"},
+		{GVR: schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}, Namespace: "user1"},
+	},
+	Setup: setup,
+	// Premises first, then the matrices, then the controls that remove
+	// and restore the policy and the PeerAuthentication.
+	Features: []harness.Feature{
+		baseline.Feature,
+		virtualHostFeature,
+		activatorPremiseFeature,
+		isolationFeature,
+		strictMTLSFeature,
+		mtlsIdentityFeature,
+		policyControlFeature,
+		strictControlFeature,
+		coldStartFeature,
+	},
+}
+
+// Versions is KServe v0.20.0's own tested dependency set (its
+// hack/setup/global-vars.env): Istio 1.27.1, Knative Serving 1.21.1,
+// cert-manager v1.17.0, Gateway API v1.5.1.
+var Versions = versions.Set{
+	NodeImage:      versions.NodeImage134,
+	Istio:          "1.27.1",
+	CertManager:    "v1.17.0",
+	GatewayAPI:     "v1.5.1",
+	KnativeServing: "1.21.1",
+	KServe:         "v0.20.0",
+}
+
+// IstioGateway is released as istio-ingressgateway in istio-system: the
+// labels istio=ingressgateway are what net-istio's gateways select.
+var IstioGateway = install.Gateway{Name: "istio-ingressgateway", Namespace: "istio-system"}
+
+// SklearnRuntime is the ClusterServingRuntime that serves the suite's
+// InferenceServices (modelFormat sklearn).
+const SklearnRuntime = "kserve-sklearnserver"
+
+func setup(r *harness.Run) []harness.Step {
+	in := func() *install.Installer { return r.Installer }
+	t := r.Opts.Timeouts
+	return []harness.Step{
+		// Stop before installing anything when the cluster cannot hold it.
+		r.Capacity(func(ctx context.Context) []capacity.Request {
+			// Only what is not there yet: what runs is in the nodes'
+			// requests already (a kept cluster, a rerun).
+			var need []capacity.Request
+			for _, c := range []string{detect.Istio, detect.CertManager, detect.Knative, detect.KServe} {
+				if r.Adds(c) {
+					need = append(need, install.Requests(c, options.ModeSidecar, IstioGateway)...)
+				}
+			}
+			if pods, err := r.Kube.CoreV1().Pods("user1").List(ctx, metav1.ListOptions{}); err == nil && len(pods.Items) > 0 {
+				return need
+			}
+			return append(need, Workloads(install.Sidecar)...)
+		}),
+		baseline.Workloads(r),
+		// Components, pinned to KServe v0.20's own dependency set.
+		{Name: "istio", Component: detect.Istio, Run: func(ctx context.Context) error {
+			return in().Istio(ctx, options.ModeSidecar, IstioGateway)
+		}},
+		{Name: "cert-manager", Component: detect.CertManager, Run: func(ctx context.Context) error { return in().CertManager(ctx) }},
+		{Name: "knative-operator", Component: detect.Knative, Run: func(ctx context.Context) error { return in().KnativeOperator(ctx) }},
+		{Name: "knative-serving", Component: detect.Knative, Run: func(ctx context.Context) error {
+			return in().KnativeServing(ctx, fixtures.MustLoad("kservemesh/knative-serving.yaml"))
+		}},
+		{Name: "kserve", Component: detect.KServe, Run: func(ctx context.Context) error { return in().KServe(ctx) }},
+
+		// The document's steps, in its order.
+		{Name: "namespace-user1", Run: func(ctx context.Context) error {
+			return fixtures.Apply(ctx, r.Apply, "kservemesh/namespace.yaml")
+		}},
+		// The step itself checks that the activator's and autoscaler's new
+		// pods carry istio-proxy (a premise repeating that check could not
+		// fail): its result in the report is that premise.
+		{Name: "knative-serving-sidecars", Run: func(ctx context.Context) error { return in().KnativeSidecars(ctx) }},
+		{Name: "auth", Run: func(ctx context.Context) error { return fixtures.Apply(ctx, r.Apply, "kservemesh/auth.yaml") }},
+		{Name: "disable-istio-virtual-host", Run: func(ctx context.Context) error { return in().DisableIstioVirtualHost(ctx) }},
+		{Name: "inferenceservices", Run: func(ctx context.Context) error {
+			// Premise: a runtime serves modelFormat sklearn, or the
+			// InferenceServices could only time out NoSupportingRuntime.
+			if err := install.CheckRuntime(ctx, r.Apply.Dynamic, SklearnRuntime); err != nil {
+				return err
+			}
+			objs := append(fixtures.MustLoad("kservemesh/inferenceservices.yaml"), fixtures.MustLoad("kservemesh/inferenceservice-cold.yaml")...)
+			if err := r.Apply.Apply(ctx, objs...); err != nil {
+				return err
+			}
+			for _, o := range objs {
+				ri, err := r.Apply.Resource(o)
+				if err != nil {
+					return err
+				}
+				// Its own limit: a new node pulls two large Python images
+				// and the storage initializer downloads the model.
+				if err := ready.Condition(ctx, ri, o.GetName(), "Ready", t.InferenceServiceReadyTimeout); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{Name: "httpbin-and-clients", Run: func(ctx context.Context) error {
+			for _, f := range []string{"kservemesh/httpbin.yaml", "kservemesh/clients.yaml"} {
+				if err := fixtures.Apply(ctx, r.Apply, f); err != nil {
+					return err
+				}
+			}
+			for _, ns := range []string{"user1", "user2", "default"} {
+				if err := ready.Deployments(ctx, r.Kube, ns, "app in (sleep,httpbin)", t.ReadyTimeout); err != nil {
+					return err
+				}
+			}
+			// The cells mean what they say only if user1's and user2's
+			// clients have sidecars (a 403 to a user2 client without one
+			// would come through knative-local-gateway, as default's does)
+			// and default's has none.
+			for _, ns := range []string{"user1", "user2"} {
+				if err := ready.PodsWithContainer(ctx, r.Kube, ns, "app=sleep", "istio-proxy", t.ReadyTimeout); err != nil {
+					return fmt.Errorf("the %s client has no sidecar, so its cells would not test namespace isolation (is %s labelled for this Istio's injection, e.g. a revision label?): %w", ns, ns, err)
+				}
+			}
+			return ready.NoPodWithContainer(ctx, r.Kube, "default", "istio-proxy", t.ReadyTimeout)
+		}},
+	}
+}

@@ -1,0 +1,188 @@
+// Package opeaistio reproduces opea-istio.md ("OPEA with Istio": ChatQnA
+// behind an Istio TLS ingress gateway with a cert-manager certificate, and
+// strict mTLS) with the corrections of FACTS.md, in ambient mode as
+// documented and in sidecar mode.
+//
+// The suite is the value Suite; main_test.go hands it to the harness, and
+// the lab runs its cells (cells.go) against stand-ins.
+//
+//	go test ./suites/opeaistio/ -args --mode=ambient
+//	go test ./suites/opeaistio/ -args --dry-run
+package opeaistio
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/secure-inference/mesh-conformance/fixtures"
+	"github.com/secure-inference/mesh-conformance/suites/baseline"
+	"github.com/secure-inference/mesh-conformance/tests/detect"
+	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
+	"github.com/secure-inference/mesh-conformance/tests/harness"
+	"github.com/secure-inference/mesh-conformance/tests/install"
+	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/ready"
+	"github.com/secure-inference/mesh-conformance/tests/versions"
+)
+
+// Suite is the OPEA ChatQnA with Istio suite.
+var Suite = harness.Suite{
+	Name: "opeaistio",
+	// opea-istio.md describes ambient mode; the suite also runs with sidecars.
+	Modes:        []options.Mode{options.ModeAmbient, options.ModeSidecar},
+	Versions:     Versions,
+	KindConfig:   "opeaistio.yaml",
+	IstioGateway: &IstioGateway,
+	Components:   []string{detect.CertManager, detect.GatewayAPI, detect.ChatQnA},
+	Namespaces:   []string{baseline.Client.Namespace, install.ChatQnANamespace, "outside", gatewayNamespace, "istio-system", "cert-manager"},
+	Diagnostics: []diagnostics.Extra{
+		{GVR: schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "certificates"}, Namespace: gatewayNamespace},
+		{GVR: schema.GroupVersionResource{Version: "v1", Resource: "services"}, Namespace: gatewayNamespace},
+	},
+	Prepare: func(r *harness.Run) error {
+		if _, err := chatqnaValues(r); err != nil {
+			return err
+		}
+		return claimHostTLS(r)
+	},
+	Setup: setup,
+	Features: []harness.Feature{
+		baseline.Feature,
+		enrollmentFeature,
+		certificateFeature,
+		ingressAndMTLSFeature,
+		hostTLSFeature,
+		strictControlFeature,
+		cleanupFeature,
+	},
+}
+
+// Versions follow opea-project/GenAIInfra kubernetes-addons/istio: its
+// helmfile pins cert-manager v1.16.1 and ChatQnA 1.1.0, the document
+// applies the Gateway API v1.2.0 standard CRDs. Istio is not pinned
+// upstream; 1.27.1 (ambient is GA from 1.24) keeps one Istio for both
+// suites.
+var Versions = versions.Set{
+	NodeImage:   versions.NodeImage134,
+	Istio:       "1.27.1",
+	CertManager: "v1.16.1",
+	GatewayAPI:  "v1.2.0",
+	ChatQnA:     "1.1.0",
+}
+
+// IstioGateway follows the OPEA helmfile (istio-ingress in istio-ingress),
+// on node ports 30080/30443 that kind-config/opeaistio.yaml maps to the
+// host. Every port is pinned, so that the status port never draws 30443 at
+// random first.
+var IstioGateway = install.Gateway{Name: "istio-ingress", Namespace: gatewayNamespace,
+	NodePorts: map[string]int{"status-port": 30021, "http2": 30080, "https": 30443}}
+
+func setup(r *harness.Run) []harness.Step {
+	in := func() *install.Installer { return r.Installer }
+	mode, t := r.Opts.Mode, r.Opts.Timeouts
+	return []harness.Step{
+		baseline.Workloads(r),
+		// The helmfile's releases, in its order, then the Gateway API CRDs.
+		{Name: "istio-" + string(mode), Component: detect.Istio, Run: func(ctx context.Context) error { return in().Istio(ctx, mode, IstioGateway) }},
+		{Name: "cert-manager", Component: detect.CertManager, Run: func(ctx context.Context) error { return in().CertManager(ctx) }},
+		{Name: "gateway-api-crds", Component: detect.GatewayAPI, Run: func(ctx context.Context) error { return in().GatewayAPICRDs(ctx) }},
+		{Name: "chatqna-" + string(r.Opts.ChatQnAProfile), Component: detect.ChatQnA, Run: func(ctx context.Context) error {
+			if pvc := r.Opts.ChatQnAModelPVC; pvc != "" {
+				if err := install.CheckClaimBound(ctx, r.Kube, install.ChatQnANamespace, pvc); err != nil {
+					return err
+				}
+			}
+			values, err := chatqnaValues(r)
+			if err != nil {
+				return err
+			}
+			scaled, err := in().ChatQnA(ctx, r.Opts.ChatQnAProfile, values, "sleep")
+			if len(scaled) > 0 {
+				r.Report.Check(r.Suite, "setup/light-profile-scaled", fmt.Errorf("values left running, scaled to zero by the installer: %v", scaled))
+			}
+			return err
+		}},
+		// What the document leaves out: ChatQnA is never enrolled in the mesh.
+		{Name: "enroll-chatqna", Run: func(ctx context.Context) error { return enrollChatQnA(ctx, r, mode) }},
+		{Name: "clients", Run: func(ctx context.Context) error {
+			if err := fixtures.Apply(ctx, r.Apply, "opeaistio/clients.yaml"); err != nil {
+				return err
+			}
+			for _, ns := range []string{"outside", install.ChatQnANamespace} {
+				if err := ready.Deployments(ctx, r.Kube, ns, "app=sleep", t.ReadyTimeout); err != nil {
+					return err
+				}
+			}
+			if mode != options.ModeAmbient {
+				return nil
+			}
+			// A namespace that ran with sidecars (a kept or user's cluster)
+			// keeps them until its pods restart, and istio-cni never
+			// redirects a pod with a sidecar.
+			restarted, err := install.DropSidecars(ctx, r.Kube, install.ChatQnANamespace, t.ReadyTimeout)
+			if len(restarted) > 0 {
+				r.Logf("ambient: restarted %v in %s to drop their sidecars", restarted, install.ChatQnANamespace)
+			}
+			return err
+		}},
+		// The document's steps.
+		{Name: "gateway-and-virtual-service", Run: func(ctx context.Context) error {
+			return fixtures.Apply(ctx, r.Apply, "opeaistio/istio-gateway-and-virtual-service.yaml")
+		}},
+		{Name: "gateway-certificate", Run: func(ctx context.Context) error {
+			objs := fixtures.MustLoad("opeaistio/istio-gateway-ca-and-cert.yaml")
+			if err := r.Apply.Apply(ctx, objs...); err != nil {
+				return err
+			}
+			for _, o := range objs {
+				ri, err := r.Apply.Resource(o)
+				if err != nil {
+					return err
+				}
+				if err := ready.Condition(ctx, ri, o.GetName(), "Ready", t.ReadyTimeout); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{Name: "strict-mtls", Run: func(ctx context.Context) error {
+			return fixtures.Apply(ctx, r.Apply, "opeaistio/istio-mtls-strict.yaml")
+		}},
+	}
+}
+
+// chatqnaValues builds the chart values of a profile. The full profile's
+// token is read from the environment only and goes nowhere but the values.
+func chatqnaValues(r *harness.Run) (map[string]any, error) {
+	if r.Opts.ChatQnAProfile == options.ProfileLight {
+		return fixtures.Values("opeaistio/chatqna-light.values.yaml")
+	}
+	token := os.Getenv(options.HuggingFaceTokenEnv)
+	if token == "" {
+		token = os.Getenv("HF_TOKEN")
+	}
+	if token == "" {
+		return nil, fmt.Errorf("--chatqna-profile=full downloads models from Hugging Face: set $%s (or $HF_TOKEN), or use --chatqna-profile=light", options.HuggingFaceTokenEnv)
+	}
+	global := map[string]any{"HUGGINGFACEHUB_API_TOKEN": token}
+	// The helmfile's modelUsePVC: model-volume mounts a claim nothing
+	// creates; only a claim the user names (and the preflight found Bound).
+	if pvc := r.Opts.ChatQnAModelPVC; pvc != "" {
+		global["modelUsePVC"] = pvc
+	}
+	return map[string]any{"global": global}, nil
+}
+
+// enrollChatQnA labels chatqna for the mode; in sidecar mode every running
+// deployment is restarted so that its pods get sidecars (ambient needs no
+// restart: istio-cni redirects running pods).
+func enrollChatQnA(ctx context.Context, r *harness.Run, mode options.Mode) error {
+	changed, err := install.Enroll(ctx, r.Kube, install.ChatQnANamespace, mode)
+	if err != nil || !changed || mode != options.ModeSidecar {
+		return err
+	}
+	return install.RestartRunning(ctx, r.Kube, install.ChatQnANamespace)
+}

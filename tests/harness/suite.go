@@ -1,0 +1,141 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"sigs.k8s.io/e2e-framework/pkg/env"
+	"sigs.k8s.io/e2e-framework/pkg/features"
+
+	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
+	"github.com/secure-inference/mesh-conformance/tests/install"
+	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/report"
+	"github.com/secure-inference/mesh-conformance/tests/versions"
+)
+
+// Suite is one conformance suite as a value, the way Gateway API's
+// ConformanceTest carries its name, features, manifests and body: what it
+// pins, where it runs, what it needs, its ordered setup steps and its
+// features. A suite's package declares it; its main_test.go hands it to
+// Main and Features; the lab runs its cells against stand-ins.
+type Suite struct {
+	// Name is the suite's short name: its folder under suites/, fixtures/
+	// and the output directory, and the prefix of its kind cluster.
+	Name string
+	// Modes are the data-plane modes the suite runs in, its document's own
+	// first (the default of --mode). None: the suite has no mesh.
+	Modes []options.Mode
+	// Versions are the pinned component versions; options override them.
+	Versions versions.Set
+	// KindConfig is the suite's kind cluster configuration, a file under
+	// kind-config/ (empty: kind's default single node).
+	KindConfig string
+	// IstioGateway is the ingress gateway the suite's Istio has; nil: the
+	// suite installs no Istio.
+	IstioGateway *install.Gateway
+	// Components are what the suite installs besides Istio (detect's
+	// names): found in place, they are used, not installed again.
+	Components []string
+	// Namespaces are diagnosed (pods, events, logs, proxy configuration)
+	// when a setup step or a check fails.
+	Namespaces []string
+	// Diagnostics are resources added to every diagnostics bundle.
+	Diagnostics []diagnostics.Extra
+	// Prepare checks the suite's own options (with the run's, before any
+	// cluster is touched): an error ends the run with exit code 2.
+	Prepare func(r *Run) error
+	// Setup lists the setup steps in order, once the options are known.
+	Setup func(r *Run) []Step
+	// Features are run in order after setup.
+	Features []Feature
+
+	run *Run
+}
+
+// Step is one named setup step.
+type Step struct {
+	Name string
+	// Component marks an install step of that component (detect's names):
+	// it is skipped when the plan found the component in place.
+	Component string
+	Run       func(ctx context.Context) error
+}
+
+// Feature is one feature of a suite: its short name, support level, kind
+// and manifests are data (--dry-run and the report list them without a
+// cluster); Body adds its assessments.
+type Feature struct {
+	// Name is the short name flags and the report use.
+	Name string
+	// Support is report.Core (always claimed) or report.Extended (runs
+	// only when claimed).
+	Support string
+	// Kind is premise, matrix, control, baseline or cleanup (the kind
+	// label, for --labels).
+	Kind string
+	// Manifests are the fixtures (paths under fixtures/) the feature
+	// applies, removes or reads.
+	Manifests []string
+	// Body adds the assessments and teardowns to the builder the harness
+	// started with the feature's name and labels; name is that name, for
+	// the names of checks.
+	Body func(r *Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder
+}
+
+// build makes the e2e-framework feature.
+func (f Feature) build(r *Run) features.Feature {
+	support := f.Support
+	if support == "" {
+		support = report.Core
+	}
+	return f.Body(r, f.Name, r.feature(f.Name, f.Kind, support)).Feature()
+}
+
+// Main is a suite's TestMain: options, the cluster, the setup steps, then
+// the package's tests (Features), then the teardown; it exits the process.
+func Main(m *testing.M, s *Suite) {
+	r := Setup(s.Name, s.Versions, s.Modes...)
+	r.kindConfig = s.KindConfig
+	s.run = r
+	if s.Prepare != nil {
+		if err := s.Prepare(r); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
+			os.Exit(2)
+		}
+	}
+	r.AddDiagnostics(s.Diagnostics...)
+	r.DiagnoseNamespaces(s.Namespaces...)
+	if s.IstioGateway != nil {
+		r.NeedsIstio(r.Opts.Mode, *s.IstioGateway)
+	}
+	r.Needs(s.Components...)
+	var funcs []env.Func
+	if s.Setup != nil {
+		for _, st := range s.Setup(r) {
+			if st.Component != "" {
+				funcs = append(funcs, r.Install(st.Component, st.Name, st.Run))
+			} else {
+				funcs = append(funcs, r.Step(st.Name, st.Run))
+			}
+		}
+	}
+	r.Env.Setup(funcs...)
+	os.Exit(r.Env.Run(m))
+}
+
+// Features runs the suite's features in order (see Run.Test); Main must
+// have started the run.
+func Features(t *testing.T, s *Suite) {
+	t.Helper()
+	if s.run == nil {
+		t.Fatalf("suite %s: harness.Features needs harness.Main(m, ...) in the package's TestMain", s.Name)
+	}
+	fs := make([]features.Feature, len(s.Features))
+	for i, f := range s.Features {
+		fs[i] = f.build(s.run)
+	}
+	s.run.Test(t, fs...)
+}
