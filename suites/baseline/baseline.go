@@ -51,6 +51,7 @@ func Workloads(r *harness.Run) harness.Step {
 // every later matrix says its verdict means nothing.
 var Feature = harness.Feature{
 	Name: "baseline", Kind: "baseline", Manifests: []string{Fixture},
+	Matrices: func(*harness.Run) []matrix.Matrix { return []matrix.Matrix{Matrix()} },
 	Body: func(r *harness.Run, _ string, b *features.FeatureBuilder) *features.FeatureBuilder {
 		return b.Assess("plain-networking-and-classification", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			if res := r.Matrix(ctx, t, Matrix()); !res.Passed() {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/install"
+	"github.com/secure-inference/mesh-conformance/tests/matrix"
 )
 
 // coldStartFeature is cold-start-isolation: sklearn-iris-cold scales to
@@ -18,6 +19,8 @@ import (
 // the verdict is the warm matrix: once ready again, both are refused.
 var coldStartFeature = harness.Feature{
 	Name: "cold-start-isolation", Kind: "matrix", Manifests: []string{"kservemesh/inferenceservice-cold.yaml", "kservemesh/auth.yaml"},
+	// The cold requests are findings, not cells: the warm matrix is the verdict.
+	Matrices: func(*harness.Run) []matrix.Matrix { return []matrix.Matrix{ColdStartWarm()} },
 	Body: func(r *harness.Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
 		return b.Assess("cold-requests-recorded", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			target := install.Predictor{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Namespace: "user1", ISVC: SklearnIrisCold}

@@ -15,14 +15,16 @@ import (
 // the activator (the documented limitation).
 var isolationFeature = harness.Feature{
 	Name: "namespace-isolation", Kind: "matrix", Manifests: []string{"kservemesh/auth.yaml", "kservemesh/inferenceservices.yaml", "kservemesh/clients.yaml"},
-	Body: harness.MatrixBody("matrix", func(context.Context, *testing.T, *harness.Run) matrix.Matrix { return Isolation() }),
+	Body:     harness.MatrixBody("matrix", func(context.Context, *testing.T, *harness.Run) matrix.Matrix { return Isolation() }),
+	Matrices: func(*harness.Run) []matrix.Matrix { return []matrix.Matrix{Isolation()} },
 }
 
 // strictMTLSFeature: a plaintext client straight to a user1 workload is
 // reset, which only STRICT mTLS does.
 var strictMTLSFeature = harness.Feature{
 	Name: "strict-mtls", Kind: "matrix", Manifests: []string{"kservemesh/auth.yaml", "kservemesh/httpbin.yaml", "kservemesh/clients.yaml"},
-	Body: harness.MatrixBody("plaintext-is-reset", func(context.Context, *testing.T, *harness.Run) matrix.Matrix { return StrictMTLS() }),
+	Body:     harness.MatrixBody("plaintext-is-reset", func(context.Context, *testing.T, *harness.Run) matrix.Matrix { return StrictMTLS() }),
+	Matrices: func(*harness.Run) []matrix.Matrix { return []matrix.Matrix{StrictMTLS()} },
 }
 
 // mtlsIdentityFeature: an allowed in-mesh call carries the caller's SPIFFE
@@ -37,4 +39,7 @@ var mtlsIdentityFeature = harness.Feature{
 		}
 		return MTLSIdentity(td)
 	}),
+	Matrices: func(*harness.Run) []matrix.Matrix {
+		return []matrix.Matrix{MTLSIdentity("<trust domain of the istio ConfigMap>")}
+	},
 }

@@ -16,14 +16,12 @@ import (
 // strictControlFeature proves the refusal is STRICT mTLS: without the
 // PeerAuthentication the outside client gets 200; with it restored, it is
 // refused again.
-var strictControlFeature = harness.Feature{
-	Name: "strict-control", Kind: "control", Manifests: []string{"opeaistio/istio-mtls-strict.yaml"},
-	Body: harness.ControlBody(fixtures.MustLoad("opeaistio/istio-mtls-strict.yaml"),
-		func(*harness.Run) matrix.Matrix { return StrictControl() },
-		func(r *harness.Run) matrix.Matrix {
-			return IngressAndMTLS(r.Opts.Mode, Gateway{}).Only("opea-strict-restored", "outside-mesh-to-chatqna-nginx")
-		}),
-}
+var strictControlFeature = harness.Control(harness.Feature{Name: "strict-control", Manifests: []string{"opeaistio/istio-mtls-strict.yaml"}},
+	fixtures.MustLoad("opeaistio/istio-mtls-strict.yaml"),
+	func(*harness.Run) matrix.Matrix { return StrictControl() },
+	func(r *harness.Run) matrix.Matrix {
+		return IngressAndMTLS(r.Opts.Mode, Gateway{}).Only("opea-strict-restored", "outside-mesh-to-chatqna-nginx")
+	})
 
 // cleanupFeature is the document's cleanup, corrected: it deletes the
 // gateway, the certificate and the PeerAuthentication (the document says

@@ -27,13 +27,19 @@ var ingressAndMTLSFeature = harness.Feature{
 		if err != nil {
 			t.Fatalf("issued certificate: %v", err)
 		}
-		gw := Gateway{Address: svc.Spec.ClusterIP, CACertPEM: string(pemBytes)}
-		m := IngressAndMTLS(r.Opts.Mode, gw)
-		if r.Opts.ChatQnAProfile == options.ProfileFull {
-			// The full profile runs the model servers: the document's own
-			// request, answered by the whole pipeline.
-			m.Cells = append(m.Cells, ChatQnAQuery(gw))
-		}
-		return m
+		return ingressMatrix(r, Gateway{Address: svc.Spec.ClusterIP, CACertPEM: string(pemBytes)})
 	}),
+	Matrices: func(r *harness.Run) []matrix.Matrix {
+		return []matrix.Matrix{ingressMatrix(r, Gateway{Address: "<gateway ClusterIP>", CACertPEM: "<issued certificate>"})}
+	},
+}
+
+func ingressMatrix(r *harness.Run, gw Gateway) matrix.Matrix {
+	m := IngressAndMTLS(r.Opts.Mode, gw)
+	if r.Opts.ChatQnAProfile == options.ProfileFull {
+		// The full profile runs the model servers: the document's own
+		// request, answered by the whole pipeline.
+		m.Cells = append(m.Cells, ChatQnAQuery(gw))
+	}
+	return m
 }

@@ -232,8 +232,8 @@ func MatrixBody(assess string, build func(ctx context.Context, t *testing.T, r *
 	}
 }
 
-// ControlBody is the body of a control: it proves that a refusal comes
-// from the given resources:
+// Control makes f a control: it proves that a refusal comes from the given
+// resources:
 // with them removed the control matrix must pass (the refused request now
 // answers), and with them restored the restored matrix must pass again. A
 // suite that passes with its policy absent would be worse than none. Each
@@ -241,10 +241,13 @@ func MatrixBody(assess string, build func(ctx context.Context, t *testing.T, r *
 // the round that began the passing streak (time to open, time to revoke);
 // --max-time-to-revoke makes the slowest revoke a verdict. What was
 // removed is put back on failure and on Ctrl-C.
-func ControlBody(resources []*unstructured.Unstructured, without, restored func(r *Run) matrix.Matrix) func(*Run, string, *features.FeatureBuilder) *features.FeatureBuilder {
-	return func(r *Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
+func Control(f Feature, resources []*unstructured.Unstructured, without, restored func(r *Run) matrix.Matrix) Feature {
+	f.Kind = "control"
+	f.Body = func(r *Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
 		return r.control(b, name, resources, without(r), restored(r))
 	}
+	f.Matrices = func(r *Run) []matrix.Matrix { return []matrix.Matrix{without(r), restored(r)} }
+	return f
 }
 
 func (r *Run) control(b *features.FeatureBuilder, name string, resources []*unstructured.Unstructured, without, restored matrix.Matrix) *features.FeatureBuilder {

@@ -3,7 +3,9 @@ package harness
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"testing"
 
 	"sigs.k8s.io/e2e-framework/pkg/env"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/install"
+	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/report"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
@@ -83,6 +86,10 @@ type Feature struct {
 	// started with the feature's name and labels; name is that name, for
 	// the names of checks.
 	Body func(r *Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder
+	// Matrices are the feature's matrices as --dry-run lists them, built
+	// from the options alone: what only the cluster knows (an address, the
+	// trust domain) appears as a <placeholder>.
+	Matrices func(r *Run) []matrix.Matrix
 }
 
 // build makes the e2e-framework feature.
@@ -112,9 +119,16 @@ func Main(m *testing.M, s *Suite) {
 		r.NeedsIstio(r.Opts.Mode, *s.IstioGateway)
 	}
 	r.Needs(s.Components...)
+	var steps []Step
+	if s.Setup != nil {
+		steps = s.Setup(r)
+	}
+	if r.Config.DryRunMode() {
+		s.plan(os.Stdout, r, steps)
+	}
 	var funcs []env.Func
 	if s.Setup != nil {
-		for _, st := range s.Setup(r) {
+		for _, st := range steps {
 			if st.Component != "" {
 				funcs = append(funcs, r.Install(st.Component, st.Name, st.Run))
 			} else {
@@ -124,6 +138,56 @@ func Main(m *testing.M, s *Suite) {
 	}
 	r.Env.Setup(funcs...)
 	os.Exit(r.Env.Run(m))
+}
+
+// plan prints what a run would do, as the report would name it: the setup
+// steps, then each feature with its support level and manifests, and each
+// of its matrices' cells with client, request and expectation.
+func (s *Suite) plan(w io.Writer, r *Run, steps []Step) {
+	mode := "no mesh"
+	if r.Opts.Mode != "" && len(s.Modes) > 0 {
+		mode = string(r.Opts.Mode) + " mode"
+	}
+	fmt.Fprintf(w, "%s (%s): dry run, nothing is touched\n\nsetup steps:\n", s.Name, mode)
+	for i, st := range steps {
+		what := ""
+		if st.Component != "" {
+			what = " (installs " + st.Component + " unless the cluster has it)"
+		}
+		fmt.Fprintf(w, "  %2d. %s%s\n", i+1, st.Name, what)
+	}
+	fmt.Fprintln(w, "\nfeatures:")
+	for _, f := range s.Features {
+		support := f.Support
+		if support == "" {
+			support = report.Core
+		}
+		claim := ""
+		if support == report.Extended && !r.Claimed(f.Name) {
+			claim = ", not claimed: --supported-features=" + f.Name + " runs it"
+		}
+		fmt.Fprintf(w, "- %s [%s, %s%s]\n", f.Name, support, f.Kind, claim)
+		if len(f.Manifests) > 0 {
+			fmt.Fprintf(w, "  manifests: %s\n", strings.Join(f.Manifests, ", "))
+		}
+		if f.Matrices == nil {
+			continue
+		}
+		for _, m := range f.Matrices(r) {
+			fmt.Fprint(w, indent(m.Plan(), "  "))
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+func indent(s, prefix string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "")
 }
 
 // Features runs the suite's features in order (see Run.Test); Main must

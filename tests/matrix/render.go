@@ -6,6 +6,25 @@ import (
 	"text/tabwriter"
 )
 
+// Plan renders the cells as a run would probe them: client, request and
+// expectation, as the report names them, with each expectation's note.
+func (m Matrix) Plan() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "matrix %s:\n", m.Name)
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  CELL\tFROM\tREQUEST\tEXPECTED")
+	for _, c := range m.Cells {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Name, c.Client.Name, c.Request, c.Expect)
+	}
+	tw.Flush()
+	for _, c := range m.Cells {
+		if c.Expect.Note != "" {
+			fmt.Fprintf(&b, "  note %s: %s\n", c.Name, c.Expect.Note)
+		}
+	}
+	return b.String()
+}
+
 // Table renders expected against observed, one row per cell, followed by the
 // evidence of every failing cell.
 func (r Result) Table() string {

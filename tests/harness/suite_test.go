@@ -1,0 +1,46 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/probe"
+	"github.com/secure-inference/mesh-conformance/tests/report"
+)
+
+// --dry-run lists the steps in order, each feature with its support level
+// (an unclaimed extended feature says how to claim it) and manifests, and
+// each matrix's cells with client, request and expectation.
+func TestDryRunPlanListsStepsFeaturesAndCells(t *testing.T) {
+	client := matrix.Client{Name: "outside", Namespace: "outside"}
+	m := matrix.Matrix{Name: "m", Cells: []matrix.Cell{{Name: "outside-to-model", Client: client,
+		Request: probe.Request{URL: "http://model.ns/v1"}, Expect: matrix.Expect(matrix.DeniedL4).WithNote("STRICT")}}}
+	s := &Suite{Name: "s", Modes: []options.Mode{options.ModeSidecar},
+		Features: []Feature{
+			{Name: "isolation", Kind: "matrix", Manifests: []string{"s/auth.yaml"}, Matrices: func(*Run) []matrix.Matrix { return []matrix.Matrix{m} }},
+			{Name: "host-tls", Kind: "matrix", Support: report.Extended},
+		}}
+	r := &Run{Suite: "s", Opts: options.Defaults()}
+	r.Opts.Mode = options.ModeSidecar
+	var out bytes.Buffer
+	s.plan(&out, r, []Step{{Name: "istio", Component: "istio"}, {Name: "auth", Run: func(context.Context) error { return nil }}})
+	got := out.String()
+	for _, want := range []string{
+		"s (sidecar mode): dry run, nothing is touched",
+		"1. istio (installs istio unless the cluster has it)",
+		"2. auth\n",
+		"- isolation [core, matrix]",
+		"manifests: s/auth.yaml",
+		"matrix m:",
+		"outside-to-model  outside  GET http://model.ns/v1  denied (reset/EOF)",
+		"note outside-to-model: STRICT",
+		"- host-tls [extended, matrix, not claimed: --supported-features=host-tls runs it]",
+	} {
+		assert.Contains(t, got, want)
+	}
+}
