@@ -24,4 +24,6 @@ var policyControlFeature = harness.Control(harness.Feature{Name: "policy-control
 var strictControlFeature = harness.Control(harness.Feature{Name: "strict-control", Manifests: []string{"kservemesh/auth.yaml"}},
 	[]*unstructured.Unstructured{fixtures.MustPick("kservemesh/auth.yaml", "PeerAuthentication", "default")},
 	func(*harness.Run) matrix.Matrix { return StrictControl() },
-	func(*harness.Run) matrix.Matrix { return StrictMTLS().Only("kserve-strict-restored", "default-to-httpbin-plaintext") })
+	func(*harness.Run) matrix.Matrix {
+		return StrictMTLS().Only("kserve-strict-restored", "default-to-httpbin-plaintext")
+	})
