@@ -17,10 +17,11 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 	"github.com/secure-inference/mesh-conformance/tests/report"
+	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
 
 // SupportLabel is the feature label that holds its support level
-// (report.Core or report.Extended).
+// (reportapi.Core or reportapi.Extended).
 const SupportLabel = "support"
 
 // Test runs a suite's features in order, as Gateway API conformance does:
@@ -36,7 +37,7 @@ func (r *Run) Test(t *testing.T, fs ...features.Feature) {
 	var extended []string
 	for _, f := range fs {
 		support[f.Name()] = supportOf(f)
-		if support[f.Name()] == report.Extended {
+		if support[f.Name()] == reportapi.Extended {
 			extended = append(extended, f.Name())
 		}
 	}
@@ -51,7 +52,7 @@ func (r *Run) Test(t *testing.T, fs ...features.Feature) {
 		switch support[c] {
 		case "":
 			t.Fatalf("--supported-features %q: no such feature in suite %s; its extended features are %s", c, r.Suite, listOrNone(extended))
-		case report.Core:
+		case reportapi.Core:
 			t.Fatalf("--supported-features %q: a core feature, always claimed; the extended features of suite %s are %s", c, r.Suite, listOrNone(extended))
 		}
 	}
@@ -60,10 +61,10 @@ func (r *Run) Test(t *testing.T, fs ...features.Feature) {
 		name, level := f.Name(), support[f.Name()]
 		switch {
 		case exempt[name]:
-			r.Report.Feature(r.Suite, report.Feature{Name: name, Support: level, Result: report.Skipped, Message: "exempt (--exempt-features)",
-				Unsupported: level == report.Extended})
-		case level == report.Extended && !r.Claimed(name):
-			r.Report.Feature(r.Suite, report.Feature{Name: name, Support: level, Result: report.Skipped, Unsupported: true,
+			r.Report.Feature(r.Suite, reportapi.Feature{Name: name, Support: level, Result: reportapi.Skipped, Message: "exempt (--exempt-features)",
+				Unsupported: level == reportapi.Extended})
+		case level == reportapi.Extended && !r.Claimed(name):
+			r.Report.Feature(r.Suite, reportapi.Feature{Name: name, Support: level, Result: reportapi.Skipped, Unsupported: true,
 				Message: "not claimed: pass --supported-features=" + name + " to run it"})
 		default:
 			runs = append(runs, newFeatureRun(r, f, level))
@@ -110,11 +111,11 @@ func (r *Run) ForThisSuite(names []string) []string {
 
 func supportOf(f features.Feature) string {
 	for _, v := range f.Labels()[SupportLabel] {
-		if v == report.Extended {
-			return report.Extended
+		if v == reportapi.Extended {
+			return reportapi.Extended
 		}
 	}
-	return report.Core
+	return reportapi.Core
 }
 
 func listOrNone(names []string) string {
@@ -168,12 +169,12 @@ func newFeatureRun(r *Run, f features.Feature, level string) *featureRun {
 		}).Feature().Steps()...)
 	}
 	end := features.New("").Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-		f := report.Feature{Name: fr.Name(), Support: fr.level, Result: report.Success}
+		f := reportapi.Feature{Name: fr.Name(), Support: fr.level, Result: reportapi.Success}
 		switch {
 		case t.Failed():
-			f.Result = report.Failure
+			f.Result = reportapi.Failure
 		case fr.assessed < fr.assessments:
-			f.Result, f.Message = report.Skipped, fmt.Sprintf("%d of %d assessments ran (--assess/--skip-assessment)", fr.assessed, fr.assessments)
+			f.Result, f.Message = reportapi.Skipped, fmt.Sprintf("%d of %d assessments ran (--assess/--skip-assessment)", fr.assessed, fr.assessments)
 		}
 		fr.run.Report.Feature(fr.run.Suite, f)
 		fr.recorded = true
@@ -188,10 +189,10 @@ func (fr *featureRun) after() {
 	switch {
 	case fr.recorded:
 	case fr.started:
-		fr.run.Report.Feature(fr.run.Suite, report.Feature{Name: fr.Name(), Support: fr.level, Result: report.Failure,
+		fr.run.Report.Feature(fr.run.Suite, reportapi.Feature{Name: fr.Name(), Support: fr.level, Result: reportapi.Failure,
 			Message: "stopped by a fatal error before its teardown"})
 	default:
-		fr.run.Report.Feature(fr.run.Suite, report.Feature{Name: fr.Name(), Support: fr.level, Result: report.Skipped,
+		fr.run.Report.Feature(fr.run.Suite, reportapi.Feature{Name: fr.Name(), Support: fr.level, Result: reportapi.Skipped,
 			Message: "did not run: not selected (--feature, --labels, --skip-features) or the run stopped before it"})
 	}
 }
@@ -208,12 +209,12 @@ func featureNames(fs []features.Feature) string {
 // (premise, matrix, control, baseline, cleanup) and support level, for
 // --labels selection.
 func (r *Run) Feature(name, kind string) *features.FeatureBuilder {
-	return r.feature(name, kind, report.Core)
+	return r.feature(name, kind, reportapi.Core)
 }
 
 // ExtendedFeature starts an extended feature: it runs only when claimed.
 func (r *Run) ExtendedFeature(name, kind string) *features.FeatureBuilder {
-	return r.feature(name, kind, report.Extended)
+	return r.feature(name, kind, reportapi.Extended)
 }
 
 func (r *Run) feature(name, kind, support string) *features.FeatureBuilder {
@@ -246,7 +247,7 @@ func (r *Run) ControlFeature(name string, resources []*unstructured.Unstructured
 	return r.Feature(name, "control").
 		Assess("refused-cells-answer-without-it-and-refuse-again-with-it", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			to := r.Opts.Timeouts
-			timing := report.Timing{Control: name, ResolutionSeconds: to.RoundInterval.Seconds(), MaxTimeToRevokeSeconds: to.MaxTimeToRevoke.Seconds()}
+			timing := reportapi.Timing{Control: name, ResolutionSeconds: to.RoundInterval.Seconds(), MaxTimeToRevokeSeconds: to.MaxTimeToRevoke.Seconds()}
 			done := r.whileRemoved(name, restore)
 			defer done()
 			for i := 1; i <= r.Opts.ControlRepeats; i++ {
@@ -271,9 +272,9 @@ func (r *Run) ControlFeature(name string, resources []*unstructured.Unstructured
 			timing.MedianOpen, timing.MaxOpen = report.Stats(timing.OpenSeconds)
 			timing.MedianRevoke, timing.MaxRevoke = report.Stats(timing.RevokeSeconds)
 			if to.MaxTimeToRevoke > 0 && len(timing.RevokeSeconds) > 0 {
-				timing.Result = report.Success
+				timing.Result = reportapi.Success
 				if timing.MaxRevoke > to.MaxTimeToRevoke.Seconds() {
-					timing.Result = report.Failure
+					timing.Result = reportapi.Failure
 					t.Errorf("%s: the restored resources took up to %.1fs to refuse again, over --max-time-to-revoke=%s", name, timing.MaxRevoke, to.MaxTimeToRevoke)
 				}
 			}
@@ -316,8 +317,8 @@ func (r *Run) ColdSequences(ctx context.Context, t *testing.T, name string, targ
 			}
 			r.Logf("%s: %s -> %s cold (%s): %s, first byte after %s, ready after %s", name, c.Name, req, sample.Cold, sample.Outcome,
 				sample.TimeToFirstByte.Round(time.Millisecond), sample.TimeToReady.Round(time.Millisecond))
-			r.Report.Finding(r.Suite, report.Finding{Name: fmt.Sprintf("%s/%s-%d", name, c.Name, i), Client: c.Name, Request: req.String(),
-				Observed: sample.Outcome.String() + " (" + served + ")", Note: note, Evidence: sample.Outcome.Evidence,
+			r.Report.Finding(r.Suite, reportapi.Finding{Name: fmt.Sprintf("%s/%s-%d", name, c.Name, i), Client: c.Name, Request: req.String(),
+				Observed: sample.Outcome.String() + " (" + served + ")", Note: note, Evidence: ReportEvidence(sample.Outcome.Evidence),
 				Seconds: map[string]float64{"timeToFirstByte": sample.TimeToFirstByte.Seconds(), "timeToReady": sample.TimeToReady.Seconds()}})
 			out = append(out, sample)
 		}

@@ -40,6 +40,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/provenance"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
 	"github.com/secure-inference/mesh-conformance/tests/report"
+	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 	"github.com/secure-inference/mesh-conformance/tests/runlock"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
@@ -234,8 +235,8 @@ func Setup(suite string, pinned versions.Set, modes ...options.Mode) *Run {
 	}
 	o.OutputDir = filepath.Join(fromRepoRoot(o.OutputDir), suite)
 	r := &Run{Suite: suite, Opts: o, Versions: pinned.With(o.Versions), Config: cfg, Env: env.NewWithConfig(cfg)}
-	r.Report = report.NewRecorder(report.Environment{Mode: string(o.Mode), Versions: r.Versions.Map()}, options.Secrets()...)
-	r.Report.SetImplementation(report.Implementation(o.Implementation))
+	r.Report = report.NewRecorder(reportapi.Environment{Mode: string(o.Mode), Versions: r.Versions.Map()}, options.Secrets()...)
+	r.Report.SetImplementation(reportapi.Implementation(o.Implementation))
 	if len(modes) > 0 && !slices.Contains(modes, o.Mode) {
 		why := fmt.Sprintf("the suite's document configures %s mode only; run with --mode=%s", joinModes(modes), modes[0])
 		r.Report.Skip(suite, "all", why)
@@ -349,7 +350,7 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 	if err != nil {
 		return ctx, fmt.Errorf("cannot reach the cluster's API server (check --kubeconfig/--context): %w", err)
 	}
-	r.Report.SetEnvironment(report.Environment{Cluster: clusterName, KubernetesVersion: sv.GitVersion, Mode: string(r.Opts.Mode), Versions: r.Versions.Map()})
+	r.Report.SetEnvironment(reportapi.Environment{Cluster: clusterName, KubernetesVersion: sv.GitVersion, Mode: string(r.Opts.Mode), Versions: r.Versions.Map()})
 	r.Exec = probe.PodExecutor{Config: rc, Client: r.Kube}
 	// One run per cluster: before anything is read or touched.
 	if r.lock, err = runlock.Acquire(ctx, r.Kube, runlock.Identity(r.Suite), runlock.Settings{Wait: r.Opts.Timeouts.ClusterLockTimeout, Logf: r.Logf}); err != nil {
@@ -446,7 +447,7 @@ func (r *Run) Matrix(ctx context.Context, t *testing.T, m matrix.Matrix) matrix.
 // a cell did not pass.
 func (r *Run) judge(ctx context.Context, t *testing.T, res matrix.Result) matrix.Result {
 	t.Helper()
-	r.Report.Matrix(r.Suite, res)
+	r.Report.Matrix(r.Suite, ReportMatrix(res))
 	if r.baselineFailed {
 		t.Errorf("%s", BaselineMeaning)
 	}
@@ -526,14 +527,14 @@ func (r *Run) teardown() error {
 
 // provenance gathers what the verdicts rest on, bounded: the suite's
 // source and fixtures, the charts installed, what the cluster ran.
-func (r *Run) provenance() *report.Provenance {
+func (r *Run) provenance() *reportapi.Provenance {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	p := &report.Provenance{Suite: provenance.SourceOf(ctx, fromRepoRoot(".")), Reproduce: provenance.Reproduce(os.Args)}
+	p := &reportapi.Provenance{Suite: provenance.SourceOf(ctx, fromRepoRoot(".")), Reproduce: provenance.Reproduce(os.Args)}
 	p.Fixtures, _ = provenance.Digests(fixtures.FS)
 	if r.Installer != nil {
 		for _, c := range r.Installer.Helm.Installed {
-			p.Charts = append(p.Charts, report.Chart{Release: c.Release, Namespace: c.Namespace, Chart: c.Chart, Version: c.Version, Source: c.Source, Digest: c.Digest})
+			p.Charts = append(p.Charts, reportapi.Chart{Release: c.Release, Namespace: c.Namespace, Chart: c.Chart, Version: c.Version, Source: c.Source, Digest: c.Digest})
 		}
 	}
 	if r.Kube != nil {

@@ -14,177 +14,15 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/secure-inference/mesh-conformance/tests/matrix"
-	"github.com/secure-inference/mesh-conformance/tests/probe"
+	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
 
 const (
-	// APIVersion of the report format. Bump it on any incompatible change.
-	APIVersion = "mesh-conformance.secure-inference.io/v1alpha1"
-	// Kind of the report document.
-	Kind = "ConformanceReport"
 	// FileName is the report's name in the output directory.
 	FileName = "report.yaml"
 	// Redacted replaces every secret value.
 	Redacted = "[REDACTED]"
 )
-
-// Result of a suite.
-type Result string
-
-const (
-	Success Result = "success"
-	// Partial: nothing failed, but a check was skipped.
-	Partial Result = "partial"
-	Failure Result = "failure"
-	// Skipped is the result of a feature that did not run.
-	Skipped Result = "skipped"
-)
-
-// Support levels of a feature, as in Gateway API conformance.
-const (
-	// Core features are always claimed: skipping one makes the suite partial.
-	Core = "core"
-	// Extended features run only when the implementation claims them.
-	Extended = "extended"
-)
-
-// Report is the document written to FileName.
-type Report struct {
-	APIVersion     string         `json:"apiVersion"`
-	Kind           string         `json:"kind"`
-	Date           time.Time      `json:"date"`
-	Implementation Implementation `json:"implementation,omitempty"`
-	Environment    Environment    `json:"environment"`
-	// Provenance says what the verdicts rest on: the suite's own source,
-	// what it applied, what ran.
-	Provenance *Provenance `json:"provenance,omitempty"`
-	Suites     []Suite     `json:"suites"`
-}
-
-// Provenance is what makes a report reproducible and trustworthy.
-type Provenance struct {
-	Suite SuiteSource `json:"suite"`
-	// Fixtures are the sha256 of every manifest and values file the suite
-	// carries, by path under fixtures/.
-	Fixtures map[string]string `json:"fixtures,omitempty"`
-	// Charts are the Helm releases as installed.
-	Charts []Chart `json:"charts,omitempty"`
-	// Cluster is what ran.
-	Cluster *ClusterProvenance `json:"cluster,omitempty"`
-	// Reproduce is the command line of the run, secrets redacted.
-	Reproduce []string `json:"reproduce,omitempty"`
-}
-
-// SuiteSource is the suite's own identity.
-type SuiteSource struct {
-	Module string `json:"module"`
-	Commit string `json:"commit,omitempty"`
-	// Dirty: the working tree differed from Commit; FixturesEdited: in
-	// fixtures/ (what the run applied is not what the commit holds).
-	Dirty          bool     `json:"dirty"`
-	FixturesEdited bool     `json:"fixturesEdited"`
-	Changed        []string `json:"changed,omitempty"`
-}
-
-// Chart is one Helm release as installed.
-type Chart struct {
-	Release   string `json:"release"`
-	Namespace string `json:"namespace"`
-	Chart     string `json:"chart"`
-	Version   string `json:"version,omitempty"`
-	Source    string `json:"source"`
-	Digest    string `json:"digest,omitempty"`
-}
-
-// ClusterProvenance identifies the cluster and what it ran.
-type ClusterProvenance struct {
-	// KubeSystemUID identifies the cluster (kube-system's UID).
-	KubeSystemUID string `json:"kubeSystemUID,omitempty"`
-	Nodes         []Node `json:"nodes,omitempty"`
-	// IstioRevision and RootCertSHA256 (of istio-ca-root-cert) identify
-	// the mesh and its trust root.
-	IstioRevision  string `json:"istioRevision,omitempty"`
-	RootCertSHA256 string `json:"rootCertSHA256,omitempty"`
-	// Images are the image digests pods ran, by image reference.
-	Images []Image `json:"images,omitempty"`
-}
-
-// Node is one node's versions.
-type Node struct {
-	Name             string `json:"name"`
-	Kubelet          string `json:"kubelet"`
-	ContainerRuntime string `json:"containerRuntime"`
-	OSImage          string `json:"osImage"`
-}
-
-// Image is what a container ran: its reference and the digest (imageID)
-// the runtime reported.
-type Image struct {
-	Namespace string `json:"namespace"`
-	Image     string `json:"image"`
-	ImageID   string `json:"imageID"`
-}
-
-// Implementation identifies the distribution under test.
-type Implementation struct {
-	Organization string `json:"organization,omitempty"`
-	Project      string `json:"project,omitempty"`
-	URL          string `json:"url,omitempty"`
-	Version      string `json:"version,omitempty"`
-	Contact      string `json:"contact,omitempty"`
-}
-
-// Environment describes what the run ran on.
-type Environment struct {
-	// Cluster is the kind cluster name, or "existing" with the context.
-	Cluster           string            `json:"cluster"`
-	KubernetesVersion string            `json:"kubernetesVersion,omitempty"`
-	Mode              string            `json:"mode"`
-	Versions          map[string]string `json:"versions,omitempty"`
-}
-
-// Suite is the result of one suite: the worse of its core and extended
-// results.
-type Suite struct {
-	Name   string `json:"name"`
-	Result Result `json:"result"`
-	// Core holds the features every implementation must pass, and the
-	// setup steps; a skipped core feature makes it partial, never success.
-	Core Profile `json:"core"`
-	// Extended holds the features an implementation may claim; those it
-	// does not claim are listed as unsupported and change no result.
-	Extended *Profile  `json:"extended,omitempty"`
-	Features []Feature `json:"features,omitempty"`
-	Checks   []Check   `json:"checks,omitempty"`
-	Matrices []Matrix  `json:"matrices,omitempty"`
-	// Findings are observations that carry no verdict but that a reader
-	// must see (what a cross-namespace request got while a model was
-	// cold), with curl's evidence.
-	Findings []Finding `json:"findings,omitempty"`
-	// Timings are the controls' times to open and to revoke.
-	Timings []Timing `json:"timings,omitempty"`
-}
-
-// Timing is how long a control's changes took to show in traffic, per
-// repetition: from the API write that removed the resources until the
-// refused requests were answered (open), and from the write that restored
-// them until they were refused again (revoke). ResolutionSeconds, the
-// round interval, bounds the precision.
-type Timing struct {
-	Control           string    `json:"control"`
-	Feature           string    `json:"feature,omitempty"`
-	OpenSeconds       []float64 `json:"openSeconds,omitempty"`
-	RevokeSeconds     []float64 `json:"revokeSeconds,omitempty"`
-	MedianOpen        float64   `json:"medianOpenSeconds,omitempty"`
-	MaxOpen           float64   `json:"maxOpenSeconds,omitempty"`
-	MedianRevoke      float64   `json:"medianRevokeSeconds,omitempty"`
-	MaxRevoke         float64   `json:"maxRevokeSeconds,omitempty"`
-	ResolutionSeconds float64   `json:"resolutionSeconds"`
-	// MaxTimeToRevokeSeconds, when set, made the revoke time a verdict.
-	MaxTimeToRevokeSeconds float64 `json:"maxTimeToRevokeSeconds,omitempty"`
-	Result                 Result  `json:"result,omitempty"`
-}
 
 // Stats returns the median and the maximum of samples (0, 0 for none).
 func Stats(samples []float64) (median, max float64) {
@@ -201,129 +39,44 @@ func Stats(samples []float64) (median, max float64) {
 	return median, sorted[n-1]
 }
 
-// Finding is an observation without a verdict.
-type Finding struct {
-	Name string `json:"name"`
-	// Feature is the feature that made the observation.
-	Feature  string         `json:"feature,omitempty"`
-	Client   string         `json:"client,omitempty"`
-	Request  string         `json:"request,omitempty"`
-	Observed string         `json:"observed"`
-	Note     string         `json:"note,omitempty"`
-	Evidence probe.Evidence `json:"evidence"`
-	// Seconds holds timings by name (time to first byte, time to ready).
-	Seconds map[string]float64 `json:"seconds,omitempty"`
-}
-
-// Profile is the result of one support level of a suite.
-type Profile struct {
-	Result     Result     `json:"result,omitempty"`
-	Statistics Statistics `json:"statistics"`
-	// FailedFeatures and SkippedFeatures name the features behind the result.
-	FailedFeatures  []string `json:"failedFeatures,omitempty"`
-	SkippedFeatures []string `json:"skippedFeatures,omitempty"`
-	// SupportedFeatures and UnsupportedFeatures: extended only, what the
-	// implementation claimed and what it did not.
-	SupportedFeatures   []string `json:"supportedFeatures,omitempty"`
-	UnsupportedFeatures []string `json:"unsupportedFeatures,omitempty"`
-}
-
-// Statistics count the features of a profile by result.
-type Statistics struct {
-	Passed  int `json:"passed"`
-	Failed  int `json:"failed"`
-	Skipped int `json:"skipped"`
-}
-
-// Feature is the result of one feature of a suite.
-type Feature struct {
-	Name    string `json:"name"`
-	Support string `json:"support"`
-	Result  Result `json:"result"`
-	Message string `json:"message,omitempty"`
-	// Unsupported: an extended feature the implementation did not claim.
-	Unsupported bool `json:"unsupported,omitempty"`
-}
-
-// Check is a named assertion outside a matrix (a premise, a control).
-type Check struct {
-	Name string `json:"name"`
-	// Feature is the feature that ran the check; empty for setup steps.
-	Feature string `json:"feature,omitempty"`
-	Result  Result `json:"result"`
-	Message string `json:"message,omitempty"`
-}
-
-// Matrix is one probed matrix.
-type Matrix struct {
-	Name string `json:"name"`
-	// Feature is the feature that probed the matrix.
-	Feature         string  `json:"feature,omitempty"`
-	Rounds          int     `json:"rounds"`
-	DurationSeconds float64 `json:"durationSeconds"`
-	Error           string  `json:"error,omitempty"`
-	Cells           []Cell  `json:"cells"`
-}
-
-// Cell is one probed cell.
-type Cell struct {
-	Name            string  `json:"name"`
-	Client          string  `json:"client"`
-	Request         string  `json:"request"`
-	Expected        string  `json:"expected"`
-	Observed        string  `json:"observed"`
-	Result          Result  `json:"result"`
-	Attempts        int     `json:"attempts"`
-	DurationSeconds float64 `json:"durationSeconds"`
-	Note            string  `json:"note,omitempty"`
-	Reason          string  `json:"reason,omitempty"`
-	// EnvironmentErrors counts rounds the environment kept the cell from
-	// being probed (an exec failed or was cut, the client pod was gone).
-	// EnvironmentError marks a failure that comes only from them: no
-	// verdict on the cluster's enforcement, neither allowed nor denied.
-	EnvironmentErrors int            `json:"environmentErrors,omitempty"`
-	EnvironmentError  bool           `json:"environmentError,omitempty"`
-	Evidence          probe.Evidence `json:"evidence"`
-}
-
 // Recorder collects results from the features of a run; it is safe for
 // concurrent use.
 type Recorder struct {
 	// Now stamps the report; tests set it for golden files.
 	Now        func() time.Time
 	mu         sync.Mutex
-	env        Environment
-	impl       Implementation
-	provenance *Provenance
-	suites     map[string]*Suite
+	env        reportapi.Environment
+	impl       reportapi.Implementation
+	provenance *reportapi.Provenance
+	suites     map[string]*reportapi.Suite
 	order      []string
 	current    map[string]string // suite -> the feature running now
 	secrets    []string
 }
 
 // NewRecorder starts a report; secrets are scrubbed from everything written.
-func NewRecorder(env Environment, secrets ...string) *Recorder {
-	return &Recorder{Now: time.Now, env: env, suites: map[string]*Suite{}, current: map[string]string{}, secrets: secrets}
+func NewRecorder(env reportapi.Environment, secrets ...string) *Recorder {
+	return &Recorder{Now: time.Now, env: env, suites: map[string]*reportapi.Suite{}, current: map[string]string{}, secrets: secrets}
 }
 
 // SetEnvironment updates what the run ran on (versions found after start).
 // SetProvenance records what the run rests on.
-func (r *Recorder) SetProvenance(p *Provenance) {
+func (r *Recorder) SetProvenance(p *reportapi.Provenance) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.provenance = p
 }
 
-func (r *Recorder) SetEnvironment(env Environment) {
+func (r *Recorder) SetEnvironment(env reportapi.Environment) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.env = env
 }
 
-func (r *Recorder) suite(name string) *Suite {
+func (r *Recorder) suite(name string) *reportapi.Suite {
 	s, ok := r.suites[name]
 	if !ok {
-		s = &Suite{Name: name}
+		s = &reportapi.Suite{Name: name}
 		r.suites[name] = s
 		r.order = append(r.order, name)
 	}
@@ -331,7 +84,7 @@ func (r *Recorder) suite(name string) *Suite {
 }
 
 // SetImplementation records who runs the suite against what.
-func (r *Recorder) SetImplementation(i Implementation) {
+func (r *Recorder) SetImplementation(i reportapi.Implementation) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.impl = i
@@ -339,15 +92,15 @@ func (r *Recorder) SetImplementation(i Implementation) {
 
 // Check records a named check: err nil is success.
 func (r *Recorder) Check(suite, name string, err error) {
-	c := Check{Name: name, Result: Success}
+	c := reportapi.Check{Name: name, Result: reportapi.Success}
 	if err != nil {
-		c.Result, c.Message = Failure, err.Error()
+		c.Result, c.Message = reportapi.Failure, err.Error()
 	}
 	r.add(suite, c)
 }
 
 // Timing records a control's times.
-func (r *Recorder) Timing(suite string, t Timing) {
+func (r *Recorder) Timing(suite string, t reportapi.Timing) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t.Feature = r.current[suite]
@@ -356,7 +109,7 @@ func (r *Recorder) Timing(suite string, t Timing) {
 }
 
 // Finding records an observation that changes no result.
-func (r *Recorder) Finding(suite string, f Finding) {
+func (r *Recorder) Finding(suite string, f reportapi.Finding) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	f.Feature = r.current[suite]
@@ -366,7 +119,7 @@ func (r *Recorder) Finding(suite string, f Finding) {
 
 // Skip records a check that did not run; the suite becomes partial.
 func (r *Recorder) Skip(suite, name, why string) {
-	r.add(suite, Check{Name: name, Result: Partial, Message: "skipped: " + why})
+	r.add(suite, reportapi.Check{Name: name, Result: reportapi.Partial, Message: "skipped: " + why})
 }
 
 // Enter marks the start of a feature: the checks and matrices recorded
@@ -378,7 +131,7 @@ func (r *Recorder) Enter(suite, feature string) {
 }
 
 // Feature records the result of a feature (Success, Failure or Skipped).
-func (r *Recorder) Feature(suite string, f Feature) {
+func (r *Recorder) Feature(suite string, f reportapi.Feature) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.suite(suite)
@@ -388,7 +141,7 @@ func (r *Recorder) Feature(suite string, f Feature) {
 	}
 }
 
-func (r *Recorder) add(suite string, c Check) {
+func (r *Recorder) add(suite string, c reportapi.Check) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c.Feature = r.current[suite]
@@ -396,27 +149,10 @@ func (r *Recorder) add(suite string, c Check) {
 	s.Checks = append(s.Checks, c)
 }
 
-// Matrix records a probed matrix.
-func (r *Recorder) Matrix(suite string, res matrix.Result) {
-	m := Matrix{Name: res.Matrix, Rounds: res.Rounds, DurationSeconds: res.Duration.Seconds()}
-	if res.Err != nil {
-		m.Error = res.Err.Error()
-	}
-	for _, c := range res.Cells {
-		cell := Cell{
-			Name: c.Name, Client: c.Client.Name, Request: c.Request.String(), Expected: c.Expect.String(),
-			Observed: "-", Result: Failure, Attempts: c.Attempts, DurationSeconds: c.Duration.Seconds(),
-			Note: c.Expect.Note, Reason: c.Reason, Evidence: c.Last.Evidence,
-			EnvironmentErrors: c.EnvErrors, EnvironmentError: c.EnvironmentError,
-		}
-		if c.Attempts > 0 {
-			cell.Observed = c.Last.String()
-		}
-		if c.Passed && res.Err == nil {
-			cell.Result = Success
-		}
-		m.Cells = append(m.Cells, cell)
-	}
+// Matrix records a probed matrix, already in the report's terms (the
+// harness converts the engine's results: this package knows nothing of
+// probes).
+func (r *Recorder) Matrix(suite string, m reportapi.Matrix) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m.Feature = r.current[suite]
@@ -425,10 +161,10 @@ func (r *Recorder) Matrix(suite string, res matrix.Result) {
 }
 
 // Report assembles the report as it stands.
-func (r *Recorder) Report() Report {
+func (r *Recorder) Report() reportapi.Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rep := Report{APIVersion: APIVersion, Kind: Kind, Date: r.Now().UTC().Truncate(time.Second), Implementation: r.impl, Environment: r.env, Provenance: r.provenance}
+	rep := reportapi.Report{APIVersion: reportapi.APIVersion, Kind: reportapi.Kind, Date: r.Now().UTC().Truncate(time.Second), Implementation: r.impl, Environment: r.env, Provenance: r.provenance}
 	names := append([]string(nil), r.order...)
 	sort.Strings(names)
 	for _, n := range names {
@@ -448,20 +184,20 @@ func (r *Recorder) Report() Report {
 // skipped core feature or check, and is never success when no core feature
 // passed: a run that tested nothing proves nothing. The checks and cells of
 // an extended feature count only through that feature's result.
-func profiles(s Suite) (Profile, *Profile) {
-	core := Profile{Result: Success}
-	var ext *Profile
+func profiles(s reportapi.Suite) (reportapi.Profile, *reportapi.Profile) {
+	core := reportapi.Profile{Result: reportapi.Success}
+	var ext *reportapi.Profile
 	extended := map[string]bool{}
 	for _, f := range s.Features {
-		if f.Support == Extended {
+		if f.Support == reportapi.Extended {
 			extended[f.Name] = true
 		}
 	}
 	for _, f := range s.Features {
 		p := &core
-		if f.Support == Extended {
+		if f.Support == reportapi.Extended {
 			if ext == nil {
-				ext = &Profile{}
+				ext = &reportapi.Profile{}
 			}
 			if f.Unsupported {
 				ext.UnsupportedFeatures = append(ext.UnsupportedFeatures, f.Name)
@@ -469,21 +205,21 @@ func profiles(s Suite) (Profile, *Profile) {
 			}
 			ext.SupportedFeatures = append(ext.SupportedFeatures, f.Name)
 			if ext.Result == "" {
-				ext.Result = Success
+				ext.Result = reportapi.Success
 			}
 			p = ext
 		}
 		switch f.Result {
-		case Success:
+		case reportapi.Success:
 			p.Statistics.Passed++
-		case Failure:
+		case reportapi.Failure:
 			p.Statistics.Failed++
 			p.FailedFeatures = append(p.FailedFeatures, f.Name)
-			p.Result = Failure
+			p.Result = reportapi.Failure
 		default:
 			p.Statistics.Skipped++
 			p.SkippedFeatures = append(p.SkippedFeatures, f.Name)
-			p.Result = worse(p.Result, Partial)
+			p.Result = worse(p.Result, reportapi.Partial)
 		}
 	}
 	for _, c := range s.Checks {
@@ -496,23 +232,23 @@ func profiles(s Suite) (Profile, *Profile) {
 			continue
 		}
 		if m.Error != "" {
-			core.Result = Failure
+			core.Result = reportapi.Failure
 		}
 		for _, c := range m.Cells {
-			if c.Result != Success {
-				core.Result = Failure
+			if c.Result != reportapi.Success {
+				core.Result = reportapi.Failure
 			}
 		}
 	}
 	if core.Statistics.Passed == 0 {
-		core.Result = worse(core.Result, Partial)
+		core.Result = worse(core.Result, reportapi.Partial)
 	}
 	return core, ext
 }
 
 // worse orders results: failure, then partial, then success.
-func worse(a, b Result) Result {
-	rank := map[Result]int{Success: 0, Partial: 1, Skipped: 1, Failure: 2}
+func worse(a, b reportapi.Result) reportapi.Result {
+	rank := map[reportapi.Result]int{reportapi.Success: 0, reportapi.Partial: 1, reportapi.Skipped: 1, reportapi.Failure: 2}
 	if rank[b] > rank[a] {
 		return b
 	}

@@ -12,8 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
 
-	"github.com/secure-inference/mesh-conformance/tests/matrix"
-	"github.com/secure-inference/mesh-conformance/tests/probe"
+	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -25,18 +24,14 @@ func sample() *Recorder {
 		Versions: map[string]string{"istio": "1.27.1", "kserve": "v0.20.0"}}, token)
 	r.Now = func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }
 	r.SetImplementation(Implementation{Organization: "example", Project: "example-k8s", URL: "https://example.invalid", Version: "v1.2.3", Contact: "@example"})
-	in := matrix.Client{Name: "user1", Namespace: "user1"}
-	out := matrix.Client{Name: "default", Namespace: "default"}
-	url := "http://sklearn-iris-predictor.user1.svc.cluster.local/v1/models/sklearn-iris"
-	r.Matrix("kservemesh", matrix.Result{Matrix: "namespace-isolation", Rounds: 4, Duration: 3500 * time.Millisecond, Cells: []matrix.CellResult{
-		{Cell: matrix.Cell{Name: "user1-to-sklearn-iris", Client: in, Request: probe.Request{URL: url}, Expect: matrix.Expect(matrix.Allowed)},
-			Passed: true, Attempts: 3, Streak: 3, Duration: 2 * time.Second,
-			Last: probe.Outcome{Kind: probe.KindHTTP, HTTPCode: 200, Evidence: probe.Evidence{Body: `{"name":"sklearn-iris","ready":true}`}}},
-		{Cell: matrix.Cell{Name: "default-to-sklearn-iris", Client: out, Request: probe.Request{URL: url, Headers: map[string]string{"Authorization": "Bearer " + token}},
-			Expect: matrix.Expect(matrix.DeniedHTTP403).WithBody("RBAC: access denied")},
-			Attempts: 4, Duration: 3500 * time.Millisecond, Reason: "expected denied (HTTP 403), observed HTTP 200",
+	url := "GET http://sklearn-iris-predictor.user1.svc.cluster.local/v1/models/sklearn-iris"
+	r.Matrix("kservemesh", reportapi.Matrix{Name: "namespace-isolation", Rounds: 4, DurationSeconds: 3.5, Cells: []reportapi.Cell{
+		{Name: "user1-to-sklearn-iris", Client: "user1", Request: url, Expected: "allowed (2xx)", Observed: "HTTP 200", Result: Success,
+			Attempts: 3, DurationSeconds: 2, Evidence: reportapi.Evidence{Body: `{"name":"sklearn-iris","ready":true}`}},
+		{Name: "default-to-sklearn-iris", Client: "default", Request: url, Expected: `denied (HTTP 403), body has "RBAC: access denied"`,
+			Observed: "HTTP 200", Result: Failure, Attempts: 4, DurationSeconds: 3.5, Reason: "expected denied (HTTP 403), observed HTTP 200",
 			// A body echoing the token must not leak it.
-			Last: probe.Outcome{Kind: probe.KindHTTP, HTTPCode: 200, Evidence: probe.Evidence{Body: "echo: Bearer " + token}}},
+			Evidence: reportapi.Evidence{Body: "echo: Bearer " + token}},
 	}})
 	r.Feature("kservemesh", Feature{Name: "namespace-isolation", Support: Core, Result: Failure})
 	r.Enter("kservemesh", "activator-premise")
