@@ -34,7 +34,7 @@ func strictMTLSFeature() features.Feature {
 func mtlsIdentityFeature() features.Feature {
 	return run.MatrixFeature("mtls-identity", "xfcc-carries-caller-identity", func(ctx context.Context, t *testing.T) matrix.Matrix {
 		td, err := mesh.TrustDomain(ctx, run.Kube)
-		run.Check(t, "mtls-identity/trust-domain", err)
+		run.Check(ctx, t, "mtls-identity/trust-domain", err)
 		if err != nil {
 			return matrix.Matrix{Name: "kserve-mtls-identity"} // refused as empty: the check above says why
 		}

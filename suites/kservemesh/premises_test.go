@@ -22,7 +22,7 @@ func virtualHostFeature() features.Feature {
 	f := run.Feature("virtual-host-disabled", "premise")
 	for _, isvc := range []string{cases.SklearnIris, cases.SklearnIrisBurst} {
 		f = f.Assess(isvc+"-has-no-top-level-virtual-service", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			run.Check(t, "virtual-host-disabled/"+isvc, install.CheckNoTopLevelHost(ctx, run.Kube, run.Istio, "user1", isvc))
+			run.Check(ctx, t, "virtual-host-disabled/"+isvc, install.CheckNoTopLevelHost(ctx, run.Kube, run.Istio, "user1", isvc))
 			return ctx
 		})
 	}
@@ -37,7 +37,7 @@ func activatorPremiseFeature() features.Feature {
 	f := run.Feature("activator-premise", "premise")
 	for _, isvc := range []string{cases.SklearnIris, cases.SklearnIrisBurst} {
 		f = f.Assess(isvc+"-sks-"+want[isvc], func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			run.Check(t, "activator-premise/"+isvc, sksMode(ctx, isvc, want[isvc]))
+			run.Check(ctx, t, "activator-premise/"+isvc, sksMode(ctx, isvc, want[isvc]))
 			return ctx
 		})
 	}

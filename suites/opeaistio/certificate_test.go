@@ -42,7 +42,7 @@ func certificateFeature() features.Feature {
 			if err == nil && !slices.Contains(cert.DNSNames, wildcard) {
 				err = fmt.Errorf("issued certificate's DNS names are %v, want %s", cert.DNSNames, wildcard)
 			}
-			run.Check(t, "gateway-certificate/san", err)
+			run.Check(ctx, t, "gateway-certificate/san", err)
 			return ctx
 		}).Feature()
 }

@@ -29,10 +29,10 @@ func cleanupFeature() features.Feature {
 			for _, f := range files {
 				objs := fixtures.MustLoad(f)
 				if err := run.Apply.Delete(ctx, objs...); err != nil {
-					run.Check(t, "cleanup/"+f, err)
+					run.Check(ctx, t, "cleanup/"+f, err)
 					continue
 				}
-				run.Check(t, "cleanup/"+f, gone(ctx, objs))
+				run.Check(ctx, t, "cleanup/"+f, gone(ctx, objs))
 			}
 			return ctx
 		}).Feature()

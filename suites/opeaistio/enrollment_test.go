@@ -20,15 +20,15 @@ import (
 func enrollmentFeature() features.Feature {
 	return run.Feature("mesh-enrollment", "premise").
 		Assess("namespace-labelled", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			run.Check(t, "mesh-enrollment/namespace", install.CheckEnrolled(ctx, run.Kube, install.ChatQnANamespace, run.Opts.Mode))
+			run.Check(ctx, t, "mesh-enrollment/namespace", install.CheckEnrolled(ctx, run.Kube, install.ChatQnANamespace, run.Opts.Mode))
 			return ctx
 		}).
 		Assess("chatqna-nginx-in-mesh", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			run.Check(t, "mesh-enrollment/pods", podsEnrolled(ctx, "app="+install.ChatQnANginx, run.Opts.Mode, run.Opts.Timeouts.ReadyTimeout))
+			run.Check(ctx, t, "mesh-enrollment/pods", podsEnrolled(ctx, "app="+install.ChatQnANginx, run.Opts.Mode, run.Opts.Timeouts.ReadyTimeout))
 			return ctx
 		}).
 		Assess("inside-client-in-mesh", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			run.Check(t, "mesh-enrollment/inside-client", podsEnrolled(ctx, "app=sleep", run.Opts.Mode, run.Opts.Timeouts.ReadyTimeout))
+			run.Check(ctx, t, "mesh-enrollment/inside-client", podsEnrolled(ctx, "app=sleep", run.Opts.Mode, run.Opts.Timeouts.ReadyTimeout))
 			return ctx
 		}).Feature()
 }

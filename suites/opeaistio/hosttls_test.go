@@ -32,7 +32,7 @@ func hostTLSFeature() features.Feature {
 			if err == nil {
 				err = hostGET(ctx, ingressAddress(), cases.GatewayHost, pemBytes, issued)
 			}
-			run.Check(t, "host-tls-ingress/matching-sni", err)
+			run.Check(ctx, t, "host-tls-ingress/matching-sni", err)
 			return ctx
 		}).
 		Assess("other-sni-refused", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
@@ -40,7 +40,7 @@ func hostTLSFeature() features.Feature {
 			if err == nil {
 				t.Logf("refused as expected: %s", evidence)
 			}
-			run.Check(t, "host-tls-ingress/other-sni", err)
+			run.Check(ctx, t, "host-tls-ingress/other-sni", err)
 			return ctx
 		}).Feature()
 }

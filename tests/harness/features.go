@@ -128,14 +128,16 @@ func listOrNone(names []string) string {
 // featureRun wraps a feature to record its result: the feature's own
 // *testing.T says whether it failed; an assessment that --assess left out
 // makes it skipped; a feature that started but never reached its last
-// teardown was stopped by a fatal error.
+// teardown was stopped by a fatal error. Its first setup opens the
+// feature's report scope and puts it in the context that every later step
+// of the feature receives: checks and matrices find their feature there.
 type featureRun struct {
 	features.Feature
 	run         *Run
 	level       string
 	steps       []types.Step
-	started     bool
-	recorded    bool
+	scope       *report.Scope
+	t           *testing.T
 	assessments int
 	assessed    int
 }
@@ -146,10 +148,10 @@ func (fr *featureRun) Steps() []types.Step { return fr.steps }
 
 func newFeatureRun(r *Run, f features.Feature, level string) *featureRun {
 	fr := &featureRun{Feature: f, run: r, level: level}
-	begin := features.New("").Setup(func(ctx context.Context, _ *testing.T, _ *envconf.Config) context.Context {
-		fr.started = true
-		fr.run.Report.Enter(fr.run.Suite, fr.Name())
-		return ctx
+	begin := features.New("").Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		fr.scope, fr.t = r.Report.Start(r.Suite, fr.Name(), fr.level), t
+		r.running(fr, true)
+		return report.WithScope(ctx, fr.scope)
 	}).Feature().Steps()
 	steps := append([]types.Step(nil), begin...)
 	for _, s := range fr.Feature.Steps() {
@@ -169,31 +171,63 @@ func newFeatureRun(r *Run, f features.Feature, level string) *featureRun {
 		}).Feature().Steps()...)
 	}
 	end := features.New("").Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-		f := reportapi.Feature{Name: fr.Name(), Support: fr.level, Result: reportapi.Success}
+		result, msg := reportapi.Success, ""
 		switch {
 		case t.Failed():
-			f.Result = reportapi.Failure
+			result = reportapi.Failure
 		case fr.assessed < fr.assessments:
-			f.Result, f.Message = reportapi.Skipped, fmt.Sprintf("%d of %d assessments ran (--assess/--skip-assessment)", fr.assessed, fr.assessments)
+			result, msg = reportapi.Skipped, fmt.Sprintf("%d of %d assessments ran (--assess/--skip-assessment)", fr.assessed, fr.assessments)
 		}
-		fr.run.Report.Feature(fr.run.Suite, f)
-		fr.recorded = true
+		fr.finish(result, msg)
 		return ctx
 	}).Feature().Steps()
 	fr.steps = append(steps, end...)
 	return fr
 }
 
+// finish records the feature's result once, and forgets it as running.
+func (fr *featureRun) finish(result reportapi.Result, msg string) {
+	fr.scope.Finish(result, msg)
+	fr.run.running(fr, false)
+}
+
 // after records the features that did not record themselves.
 func (fr *featureRun) after() {
-	switch {
-	case fr.recorded:
-	case fr.started:
-		fr.run.Report.Feature(fr.run.Suite, reportapi.Feature{Name: fr.Name(), Support: fr.level, Result: reportapi.Failure,
-			Message: "stopped by a fatal error before its teardown"})
-	default:
+	if fr.scope == nil {
 		fr.run.Report.Feature(fr.run.Suite, reportapi.Feature{Name: fr.Name(), Support: fr.level, Result: reportapi.Skipped,
 			Message: "did not run: not selected (--feature, --labels, --skip-features) or the run stopped before it"})
+		return
+	}
+	// No effect if its teardown recorded it.
+	fr.finish(reportapi.Failure, "stopped by a fatal error before its teardown")
+}
+
+// running tracks the features under way, for stopRunning alone: results
+// never find their feature through it (they use the context).
+func (r *Run) running(fr *featureRun, on bool) {
+	r.runningMu.Lock()
+	defer r.runningMu.Unlock()
+	if on {
+		r.runningFeatures = append(r.runningFeatures, fr)
+	} else {
+		r.runningFeatures = slices.DeleteFunc(r.runningFeatures, func(o *featureRun) bool { return o == fr })
+	}
+}
+
+// stopRunning records the features a signal interrupts, before the report
+// is written: a feature whose test already failed has failed; any other
+// has no verdict, so it is skipped, never passed. The feature's own
+// teardown may still come; whichever records first decides.
+func (r *Run) stopRunning(sig string) {
+	r.runningMu.Lock()
+	open := slices.Clone(r.runningFeatures)
+	r.runningMu.Unlock()
+	for _, fr := range open {
+		if fr.t.Failed() {
+			fr.finish(reportapi.Failure, "failed, then interrupted ("+sig+")")
+		} else {
+			fr.finish(reportapi.Skipped, "interrupted ("+sig+") before it finished")
+		}
 	}
 }
 
@@ -252,12 +286,12 @@ func (r *Run) ControlFeature(name string, resources []*unstructured.Unstructured
 			defer done()
 			for i := 1; i <= r.Opts.ControlRepeats; i++ {
 				res, open, err := matrix.Converge(ctx, remove, without, r.Exec, r.Resolve, Settings(to))
-				r.Check(t, name+"/remove", err)
+				r.Check(ctx, t, name+"/remove", err)
 				if err == nil {
 					r.judge(ctx, t, res)
 				}
 				back, revoke, rerr := matrix.Converge(ctx, restore, restored, r.Exec, r.Resolve, Settings(to))
-				r.Check(t, name+"/restore", rerr)
+				r.Check(ctx, t, name+"/restore", rerr)
 				if rerr == nil {
 					r.judge(ctx, t, back)
 				}
@@ -278,12 +312,12 @@ func (r *Run) ControlFeature(name string, resources []*unstructured.Unstructured
 					t.Errorf("%s: the restored resources took up to %.1fs to refuse again, over --max-time-to-revoke=%s", name, timing.MaxRevoke, to.MaxTimeToRevoke)
 				}
 			}
-			r.Report.Timing(r.Suite, timing)
+			r.scope(ctx).Timing(timing)
 			return ctx
 		}).
 		Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			// Idempotent: whatever happened above, the resources are back.
-			r.Check(t, name+"/restored", restore(ctx))
+			r.Check(ctx, t, name+"/restored", restore(ctx))
 			return ctx
 		}).Feature()
 }
@@ -307,7 +341,7 @@ func (r *Run) ColdSequences(ctx context.Context, t *testing.T, name string, targ
 			if err == nil {
 				sample, err = coldstart.Probe(ctx, r.Exec, pod, req, target, s)
 			}
-			r.Check(t, fmt.Sprintf("%s/%s-%d", name, c.Name, i), err)
+			r.Check(ctx, t, fmt.Sprintf("%s/%s-%d", name, c.Name, i), err)
 			if err != nil {
 				continue
 			}
@@ -317,7 +351,7 @@ func (r *Run) ColdSequences(ctx context.Context, t *testing.T, name string, targ
 			}
 			r.Logf("%s: %s -> %s cold (%s): %s, first byte after %s, ready after %s", name, c.Name, req, sample.Cold, sample.Outcome,
 				sample.TimeToFirstByte.Round(time.Millisecond), sample.TimeToReady.Round(time.Millisecond))
-			r.Report.Finding(r.Suite, reportapi.Finding{Name: fmt.Sprintf("%s/%s-%d", name, c.Name, i), Client: c.Name, Request: req.String(),
+			r.scope(ctx).Finding(reportapi.Finding{Name: fmt.Sprintf("%s/%s-%d", name, c.Name, i), Client: c.Name, Request: req.String(),
 				Observed: sample.Outcome.String() + " (" + served + ")", Note: note, Evidence: ReportEvidence(sample.Outcome.Evidence),
 				Seconds: map[string]float64{"timeToFirstByte": sample.TimeToFirstByte.Seconds(), "timeToReady": sample.TimeToReady.Seconds()}})
 			out = append(out, sample)

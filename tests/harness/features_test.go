@@ -55,12 +55,32 @@ func TestFeatureResultsAndProfiles(t *testing.T) {
 	assert.Equal(t, []string{"extended-claimed", "extended-claimed-fails"}, s.Extended.SupportedFeatures)
 	assert.Equal(t, []string{"extended-unclaimed"}, s.Extended.UnsupportedFeatures)
 
-	// The check of a failing extended feature does not touch the core result.
+	// Every check belongs to the feature whose context it was recorded
+	// in; the check of a failing extended feature does not touch the core
+	// result.
+	owner := map[string]string{}
 	for _, c := range s.Checks {
-		if c.Name == "extended-check" {
-			assert.Equal(t, "extended-claimed-fails", c.Feature)
-		}
+		owner[c.Name] = c.Feature
 	}
+	assert.Equal(t, map[string]string{"core-passes-check": "core-passes", "core-fails-check": "core-fails",
+		"core-one-assessment-left-out-check": "core-one-assessment-left-out", "extended-claimed-check": "extended-claimed",
+		"extended-check": "extended-claimed-fails"}, owner)
+}
+
+// A signal records the features under way before the report is written:
+// one whose test failed has failed, any other has no verdict (skipped),
+// and the feature's own teardown, coming later, changes neither.
+func TestInterruptedFeatures(t *testing.T) {
+	s := runChild(t, "interrupt").Suites[0]
+	got := map[string]reportapi.Feature{}
+	for _, f := range s.Features {
+		got[f.Name] = f
+	}
+	assert.Equal(t, reportapi.Failure, got["core-fails-then-interrupted"].Result)
+	assert.Equal(t, reportapi.Skipped, got["core-interrupted"].Result)
+	assert.Contains(t, got["core-interrupted"].Message, "interrupted (terminated)")
+	assert.Equal(t, reportapi.Failure, s.Core.Result)
+	assert.Len(t, s.Features, 2, "each feature recorded once")
 }
 
 func TestUnclaimedExtendedFeaturesChangeNoResult(t *testing.T) {
@@ -114,15 +134,30 @@ func TestChildFeatures(t *testing.T) {
 
 	pass := func(name string, fb *features.FeatureBuilder) features.Feature {
 		return fb.Assess("ok", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			r.Check(t, name+"-check", nil)
+			r.Check(ctx, t, name+"-check", nil)
 			return ctx
 		}).Feature()
 	}
 	fail := func(name string, fb *features.FeatureBuilder) features.Feature {
 		return fb.Assess("fails", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			r.Check(t, name+"-check", errors.New("refused cell answered"))
+			r.Check(ctx, t, name+"-check", errors.New("refused cell answered"))
 			return ctx
 		}).Feature()
+	}
+	if mode == "interrupt" {
+		// The signal handler's part, called where a signal would land.
+		interrupt := func(fail bool) features.Func {
+			return func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+				if fail {
+					r.Check(ctx, t, "refused", errors.New("answered"))
+				}
+				r.stopRunning("terminated")
+				return ctx
+			}
+		}
+		r.Test(t, r.Feature("core-fails-then-interrupted", "matrix").Assess("a", interrupt(true)).Feature(),
+			r.Feature("core-interrupted", "matrix").Assess("a", interrupt(false)).Feature())
+		return
 	}
 	if mode == "core-only" {
 		r.Test(t, pass("core-passes", r.Feature("core-passes", "matrix")), pass("extended-unclaimed", r.ExtendedFeature("extended-unclaimed", "matrix")))
@@ -152,7 +187,7 @@ func TestChildFeatures(t *testing.T) {
 		}).Feature(),
 		pass("extended-claimed", r.ExtendedFeature("extended-claimed", "matrix")),
 		r.ExtendedFeature("extended-claimed-fails", "matrix").Assess("fails", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			r.Check(t, "extended-check", errors.New("no TLS"))
+			r.Check(ctx, t, "extended-check", errors.New("no TLS"))
 			return ctx
 		}).Feature(),
 		pass("extended-unclaimed", r.ExtendedFeature("extended-unclaimed", "matrix")),

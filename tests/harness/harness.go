@@ -82,6 +82,10 @@ type Run struct {
 	installed      []string
 	finish         sync.Once
 	baselineFailed bool
+	// runningMu guards runningFeatures, the features under way, which a
+	// signal records before the report is written.
+	runningMu       sync.Mutex
+	runningFeatures []*featureRun
 }
 
 // WillInstall tells whether the run's plan installs a component, or any
@@ -189,10 +193,20 @@ func (r *Run) bundle(ctx context.Context, name string, f diagnostics.Failure) {
 // BaselineMeaning is what a failed baseline does to every other verdict.
 const BaselineMeaning = "the baseline failed: this cluster's plain networking or the probe's classification is broken, so the mesh verdicts of this run mean nothing"
 
-// MarkBaselineFailed records that the baseline failed.
-func (r *Run) MarkBaselineFailed() {
+// MarkBaselineFailed records that the baseline failed, as a check of the
+// feature running in ctx (the baseline's).
+func (r *Run) MarkBaselineFailed(ctx context.Context) {
 	r.baselineFailed = true
-	r.Report.Check(r.Suite, "baseline", fmt.Errorf("%s", BaselineMeaning))
+	r.scope(ctx).Check("baseline", fmt.Errorf("%s", BaselineMeaning))
+}
+
+// scope is where a step records: the scope of the feature that ctx
+// carries, or the suite's setup outside any feature.
+func (r *Run) scope(ctx context.Context) *report.Scope {
+	if s := report.ScopeOf(ctx); s != nil {
+		return s
+	}
+	return r.Report.Setup(r.Suite)
 }
 
 // Setup parses the flags (ours and e2e-framework's), loads the options and
@@ -447,7 +461,7 @@ func (r *Run) Matrix(ctx context.Context, t *testing.T, m matrix.Matrix) matrix.
 // a cell did not pass.
 func (r *Run) judge(ctx context.Context, t *testing.T, res matrix.Result) matrix.Result {
 	t.Helper()
-	r.Report.Matrix(r.Suite, ReportMatrix(res))
+	r.scope(ctx).Matrix(ReportMatrix(res))
 	if r.baselineFailed {
 		t.Errorf("%s", BaselineMeaning)
 	}
@@ -464,10 +478,11 @@ func (r *Run) judge(ctx context.Context, t *testing.T, res matrix.Result) matrix
 	return res
 }
 
-// Check records a named check and fails t when err is set.
-func (r *Run) Check(t *testing.T, name string, err error) {
+// Check records a named check of the feature that ctx carries (its
+// assessment's or teardown's context) and fails t when err is set.
+func (r *Run) Check(ctx context.Context, t *testing.T, name string, err error) {
 	t.Helper()
-	r.Report.Check(r.Suite, name, err)
+	r.scope(ctx).Check(name, err)
 	if err != nil {
 		t.Errorf("%s: %s", name, scrub(err.Error()))
 		r.diagnose(name, err)
@@ -611,6 +626,7 @@ func (r *Run) onSignal() {
 		r.Logf("%s received: tearing down", s)
 		r.stopping.Store(true)
 		r.runRestorers()
+		r.stopRunning(s.String())
 		if err := r.teardown(); err != nil {
 			klog.Errorf("teardown: %v", err)
 		}

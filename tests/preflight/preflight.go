@@ -37,7 +37,7 @@ func Feature(r *harness.Run) features.Feature {
 	return r.Feature("baseline", "baseline").
 		Assess("plain-networking-and-classification", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			if res := r.Matrix(ctx, t, cases.Baseline()); !res.Passed() {
-				r.MarkBaselineFailed()
+				r.MarkBaselineFailed(ctx)
 			}
 			return ctx
 		}).Feature()

@@ -4,9 +4,11 @@
 package report
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -40,7 +42,9 @@ func Stats(samples []float64) (median, max float64) {
 }
 
 // Recorder collects results from the features of a run; it is safe for
-// concurrent use.
+// concurrent use. What a feature records goes through its own Scope (from
+// Start, carried in the feature's context), so that a result belongs to
+// the feature that produced it even when features run in parallel.
 type Recorder struct {
 	// Now stamps the report; tests set it for golden files.
 	Now        func() time.Time
@@ -50,16 +54,16 @@ type Recorder struct {
 	provenance *reportapi.Provenance
 	suites     map[string]*reportapi.Suite
 	order      []string
-	current    map[string]string // suite -> the feature running now
-	secrets    []string
+	// open are the features started and not yet finished, in start order.
+	open    []*Scope
+	secrets []string
 }
 
 // NewRecorder starts a report; secrets are scrubbed from everything written.
 func NewRecorder(env reportapi.Environment, secrets ...string) *Recorder {
-	return &Recorder{Now: time.Now, env: env, suites: map[string]*reportapi.Suite{}, current: map[string]string{}, secrets: secrets}
+	return &Recorder{Now: time.Now, env: env, suites: map[string]*reportapi.Suite{}, secrets: secrets}
 }
 
-// SetEnvironment updates what the run ran on (versions found after start).
 // SetProvenance records what the run rests on.
 func (r *Recorder) SetProvenance(p *reportapi.Provenance) {
 	r.mu.Lock()
@@ -67,6 +71,7 @@ func (r *Recorder) SetProvenance(p *reportapi.Provenance) {
 	r.provenance = p
 }
 
+// SetEnvironment updates what the run ran on (versions found after start).
 func (r *Recorder) SetEnvironment(env reportapi.Environment) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -90,75 +95,134 @@ func (r *Recorder) SetImplementation(i reportapi.Implementation) {
 	r.impl = i
 }
 
+// Scope is where results are recorded: one feature of a suite (from
+// Start), or the suite's setup (from Setup), which holds what no feature
+// owns: setup steps, and matrices a caller runs outside any feature.
+type Scope struct {
+	rec     *Recorder
+	suite   string
+	feature string
+	support string
+	// finished is guarded by rec.mu: the first Finish decides.
+	finished bool
+}
+
+// Setup is the scope of what a suite records outside its features; a
+// failed check there fails the suite's core profile directly.
+func (r *Recorder) Setup(suite string) *Scope { return &Scope{rec: r, suite: suite} }
+
+// Start opens the scope of a feature of a suite (support is
+// reportapi.Core or reportapi.Extended); its checks, matrices, findings
+// and timings name it, and Finish records its result. A feature started
+// and never finished is reported as skipped ("did not finish"): without
+// its own verdict, it proves nothing.
+func (r *Recorder) Start(suite, feature, support string) *Scope {
+	s := &Scope{rec: r, suite: suite, feature: feature, support: support}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.suite(suite)
+	r.open = append(r.open, s)
+	return s
+}
+
+// Feature is the name of the scope's feature, empty for a suite's setup.
+func (s *Scope) Feature() string { return s.feature }
+
 // Check records a named check: err nil is success.
-func (r *Recorder) Check(suite, name string, err error) {
-	c := reportapi.Check{Name: name, Result: reportapi.Success}
+func (s *Scope) Check(name string, err error) {
+	c := reportapi.Check{Name: name, Feature: s.feature, Result: reportapi.Success}
 	if err != nil {
 		c.Result, c.Message = reportapi.Failure, err.Error()
 	}
-	r.add(suite, c)
+	s.with(func(st *reportapi.Suite) { st.Checks = append(st.Checks, c) })
 }
 
-// Timing records a control's times.
-func (r *Recorder) Timing(suite string, t reportapi.Timing) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	t.Feature = r.current[suite]
-	s := r.suite(suite)
-	s.Timings = append(s.Timings, t)
-}
-
-// Finding records an observation that changes no result.
-func (r *Recorder) Finding(suite string, f reportapi.Finding) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	f.Feature = r.current[suite]
-	s := r.suite(suite)
-	s.Findings = append(s.Findings, f)
-}
-
-// Skip records a check that did not run; the suite becomes partial.
-func (r *Recorder) Skip(suite, name, why string) {
-	r.add(suite, reportapi.Check{Name: name, Result: reportapi.Partial, Message: "skipped: " + why})
-}
-
-// Enter marks the start of a feature: the checks and matrices recorded
-// until its result is recorded belong to it.
-func (r *Recorder) Enter(suite, feature string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.current[suite] = feature
-}
-
-// Feature records the result of a feature (Success, Failure or Skipped).
-func (r *Recorder) Feature(suite string, f reportapi.Feature) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := r.suite(suite)
-	s.Features = append(s.Features, f)
-	if r.current[suite] == f.Name {
-		delete(r.current, suite)
-	}
-}
-
-func (r *Recorder) add(suite string, c reportapi.Check) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c.Feature = r.current[suite]
-	s := r.suite(suite)
-	s.Checks = append(s.Checks, c)
+// Skip records a check that did not run.
+func (s *Scope) Skip(name, why string) {
+	c := reportapi.Check{Name: name, Feature: s.feature, Result: reportapi.Partial, Message: "skipped: " + why}
+	s.with(func(st *reportapi.Suite) { st.Checks = append(st.Checks, c) })
 }
 
 // Matrix records a probed matrix, already in the report's terms (the
 // harness converts the engine's results: this package knows nothing of
 // probes).
-func (r *Recorder) Matrix(suite string, m reportapi.Matrix) {
+func (s *Scope) Matrix(m reportapi.Matrix) {
+	m.Feature = s.feature
+	s.with(func(st *reportapi.Suite) { st.Matrices = append(st.Matrices, m) })
+}
+
+// Timing records a control's times.
+func (s *Scope) Timing(t reportapi.Timing) {
+	t.Feature = s.feature
+	s.with(func(st *reportapi.Suite) { st.Timings = append(st.Timings, t) })
+}
+
+// Finding records an observation that changes no result.
+func (s *Scope) Finding(f reportapi.Finding) {
+	f.Feature = s.feature
+	s.with(func(st *reportapi.Suite) { st.Findings = append(st.Findings, f) })
+}
+
+// Finish records the feature's result (Success, Failure or Skipped), as
+// the feature decided it; only the first call counts, so that a run that
+// is stopping can close a feature whose own teardown may still come. It
+// reports whether this call recorded the result; on a setup scope it
+// records nothing.
+func (s *Scope) Finish(result reportapi.Result, message string) bool {
+	r := s.rec
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m.Feature = r.current[suite]
-	s := r.suite(suite)
-	s.Matrices = append(s.Matrices, m)
+	if s.feature == "" || s.finished {
+		return false
+	}
+	s.finished = true
+	r.open = slices.DeleteFunc(r.open, func(o *Scope) bool { return o == s })
+	st := r.suite(s.suite)
+	st.Features = append(st.Features, reportapi.Feature{Name: s.feature, Support: s.support, Result: result, Message: message})
+	return true
 }
+
+func (s *Scope) with(add func(*reportapi.Suite)) {
+	s.rec.mu.Lock()
+	defer s.rec.mu.Unlock()
+	add(s.rec.suite(s.suite))
+}
+
+type scopeKey struct{}
+
+// WithScope carries a feature's scope in its context: every step of the
+// feature gets that context, and records through it.
+func WithScope(ctx context.Context, s *Scope) context.Context {
+	return context.WithValue(ctx, scopeKey{}, s)
+}
+
+// ScopeOf is the scope carried by ctx, or nil outside any feature.
+func ScopeOf(ctx context.Context) *Scope {
+	s, _ := ctx.Value(scopeKey{}).(*Scope)
+	return s
+}
+
+// Check records a named check of the suite's setup: err nil is success.
+func (r *Recorder) Check(suite, name string, err error) { r.Setup(suite).Check(name, err) }
+
+// Skip records a setup check that did not run; the suite becomes partial.
+func (r *Recorder) Skip(suite, name, why string) { r.Setup(suite).Skip(name, why) }
+
+// Matrix records a matrix that no feature owns (the lab's).
+func (r *Recorder) Matrix(suite string, m reportapi.Matrix) { r.Setup(suite).Matrix(m) }
+
+// Feature records the result of a feature that was never started: exempt,
+// unclaimed or not selected (a started feature records through its Scope).
+func (r *Recorder) Feature(suite string, f reportapi.Feature) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.suite(suite)
+	s.Features = append(s.Features, f)
+}
+
+// unfinished is the message of a feature that started and has no result
+// yet: the report was written while it ran (an interrupted run).
+const unfinished = "did not finish: the report was written before the feature recorded its result"
 
 // Report assembles the report as it stands.
 func (r *Recorder) Report() reportapi.Report {
@@ -169,6 +233,14 @@ func (r *Recorder) Report() reportapi.Report {
 	sort.Strings(names)
 	for _, n := range names {
 		s := *r.suites[n]
+		for _, o := range r.open {
+			if o.suite == n {
+				// Clipped: the recorder's own slice must not share the
+				// appended element.
+				s.Features = append(slices.Clip(s.Features), reportapi.Feature{Name: o.feature, Support: o.support, Result: reportapi.Skipped,
+					Message: unfinished})
+			}
+		}
 		s.Core, s.Extended = profiles(s)
 		s.Result = s.Core.Result
 		if s.Extended != nil && s.Extended.Result != "" {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"os"
@@ -34,16 +35,16 @@ func sample() *Recorder {
 			Evidence: reportapi.Evidence{Body: "echo: Bearer " + token}},
 	}})
 	r.Feature("kservemesh", Feature{Name: "namespace-isolation", Support: Core, Result: Failure})
-	r.Enter("kservemesh", "activator-premise")
-	r.Check("kservemesh", "activator-premise", nil)
-	r.Feature("kservemesh", Feature{Name: "activator-premise", Support: Core, Result: Success})
-	r.Enter("kservemesh", "policy-control")
-	r.Check("kservemesh", "policy-control", errors.New("with the AuthorizationPolicy removed the 403 cell stayed 403"))
-	r.Feature("kservemesh", Feature{Name: "policy-control", Support: Core, Result: Failure})
+	premise := r.Start("kservemesh", "activator-premise", Core)
+	premise.Check("activator-premise", nil)
+	premise.Finish(Success, "")
+	control := r.Start("kservemesh", "policy-control", Core)
+	control.Check("policy-control", errors.New("with the AuthorizationPolicy removed the 403 cell stayed 403"))
+	control.Finish(Failure, "")
 	r.Check("opeaistio", "setup/gateway-certificate", nil)
-	r.Enter("opeaistio", "gateway-certificate")
-	r.Check("opeaistio", "certificate-san", nil)
-	r.Feature("opeaistio", Feature{Name: "gateway-certificate", Support: Core, Result: Success})
+	cert := r.Start("opeaistio", "gateway-certificate", Core)
+	cert.Check("certificate-san", nil)
+	cert.Finish(Success, "")
 	r.Feature("opeaistio", Feature{Name: "cleanup", Support: Core, Result: Skipped, Message: "exempt (--exempt-features)"})
 	r.Feature("opeaistio", Feature{Name: "host-tls-ingress", Support: Extended, Result: Skipped, Unsupported: true,
 		Message: "not claimed: pass --supported-features=host-tls-ingress to run it"})
@@ -99,6 +100,60 @@ func TestProfiles(t *testing.T) {
 	assert.Equal(t, Failure, s.Result, "a claimed extended feature that fails fails the suite")
 	assert.Equal(t, Success, suite(ok, Feature{Name: "x", Support: Extended, Result: Skipped, Unsupported: true}).Result,
 		"an unclaimed extended feature changes no result")
+}
+
+// Each feature records through its own scope, so that two features running
+// at once (e2e-framework's --parallel) never take each other's results: no
+// "current feature" of a suite is kept anywhere.
+func TestScopesKeepTheirFeatures(t *testing.T) {
+	r := NewRecorder(Environment{})
+	a, b := r.Start("s", "a", Core), r.Start("s", "b", Extended)
+	b.Check("b-check", nil)
+	a.Check("a-check", errors.New("refused"))
+	a.Matrix(reportapi.Matrix{Name: "a-matrix"})
+	b.Finding(reportapi.Finding{Name: "b-finding"})
+	a.Timing(reportapi.Timing{Control: "a-control"})
+	r.Check("s", "setup/x", nil)
+	assert.True(t, a.Finish(Failure, ""))
+	assert.True(t, b.Finish(Success, ""))
+	assert.False(t, b.Finish(Failure, "late"), "the first result recorded is the feature's")
+
+	s := r.Report().Suites[0]
+	owner := map[string]string{}
+	for _, c := range s.Checks {
+		owner[c.Name] = c.Feature
+	}
+	assert.Equal(t, map[string]string{"b-check": "b", "a-check": "a", "setup/x": ""}, owner)
+	assert.Equal(t, "a", s.Matrices[0].Feature)
+	assert.Equal(t, "b", s.Findings[0].Feature)
+	assert.Equal(t, "a", s.Timings[0].Feature)
+	assert.Equal(t, []Feature{{Name: "a", Support: Core, Result: Failure}, {Name: "b", Support: Extended, Result: Success}}, s.Features)
+}
+
+func TestScopeTravelsInTheContext(t *testing.T) {
+	r := NewRecorder(Environment{})
+	assert.Nil(t, ScopeOf(context.Background()), "outside a feature there is no scope")
+	f := r.Start("s", "f", Core)
+	assert.Same(t, f, ScopeOf(WithScope(context.Background(), f)))
+	assert.False(t, r.Setup("s").Finish(Success, ""), "a suite's setup has no result of its own")
+}
+
+// A report written while a feature runs (Ctrl-C) lists it as skipped, not
+// as passed, and not at all missing: its checks so far are in the report.
+func TestUnfinishedFeatureIsSkipped(t *testing.T) {
+	r := NewRecorder(Environment{})
+	r.Start("s", "done", Core).Finish(Success, "")
+	running := r.Start("s", "running", Core)
+	running.Check("so-far", nil)
+	s := r.Report().Suites[0]
+	require.Len(t, s.Features, 2)
+	assert.Equal(t, Skipped, s.Features[1].Result)
+	assert.Contains(t, s.Features[1].Message, "did not finish")
+	assert.Equal(t, Partial, s.Result)
+	running.Finish(Success, "")
+	s = r.Report().Suites[0]
+	assert.Equal(t, Success, s.Result, "finished, the feature's own result counts")
+	assert.Len(t, s.Features, 2, "listed once")
 }
 
 func TestEmptyReportIsStillWritten(t *testing.T) {
