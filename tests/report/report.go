@@ -251,20 +251,17 @@ func (r *Recorder) Report() reportapi.Report {
 	return rep
 }
 
-// profiles computes the core and extended results. Core fails on a failed
-// core feature, check or cell (setup steps count as core), is partial on a
-// skipped core feature or check, and is never success when no core feature
-// passed: a run that tested nothing proves nothing. The checks and cells of
-// an extended feature count only through that feature's result.
+// profiles aggregates the core and extended results from the features'
+// results, as the features decided them (the harness, from each feature's
+// testing.T): a feature's checks and cells are its evidence, never a
+// second verdict. Core fails on a failed core feature, is partial on a
+// skipped one, and is never success when no core feature passed: a run
+// that tested nothing proves nothing. What no feature owns (setup steps,
+// the suite skipped for its mode, matrices recorded outside any feature)
+// has no feature to decide for it, so it counts in core directly.
 func profiles(s reportapi.Suite) (reportapi.Profile, *reportapi.Profile) {
 	core := reportapi.Profile{Result: reportapi.Success}
 	var ext *reportapi.Profile
-	extended := map[string]bool{}
-	for _, f := range s.Features {
-		if f.Support == reportapi.Extended {
-			extended[f.Name] = true
-		}
-	}
 	for _, f := range s.Features {
 		p := &core
 		if f.Support == reportapi.Extended {
@@ -295,12 +292,12 @@ func profiles(s reportapi.Suite) (reportapi.Profile, *reportapi.Profile) {
 		}
 	}
 	for _, c := range s.Checks {
-		if !extended[c.Feature] {
+		if c.Feature == "" {
 			core.Result = worse(core.Result, c.Result)
 		}
 	}
 	for _, m := range s.Matrices {
-		if extended[m.Feature] {
+		if m.Feature != "" {
 			continue
 		}
 		if m.Error != "" {

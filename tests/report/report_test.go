@@ -156,6 +156,28 @@ func TestUnfinishedFeatureIsSkipped(t *testing.T) {
 	assert.Len(t, s.Features, 2, "listed once")
 }
 
+// One source of verdicts: a feature's result is what the profiles count;
+// its checks and cells are evidence, not a second vote. What no feature
+// owns (a setup step) counts in core by itself.
+func TestProfilesCountFeatureResultsNotTheirChecks(t *testing.T) {
+	r := NewRecorder(Environment{})
+	core := r.Start("s", "core-feature", Core)
+	core.Check("raw-failure", errors.New("evidence only"))
+	core.Matrix(reportapi.Matrix{Name: "m", Cells: []reportapi.Cell{{Name: "c", Result: Failure}}})
+	core.Finish(Success, "")
+	s := r.Report().Suites[0]
+	assert.Equal(t, Success, s.Core.Result, "the feature decided; its raw checks do not override it")
+	assert.Equal(t, Statistics{Passed: 1}, s.Core.Statistics)
+
+	r.Check("s", "setup/install", errors.New("helm failed"))
+	assert.Equal(t, Failure, r.Report().Suites[0].Result, "a failed setup step fails the suite")
+
+	r = NewRecorder(Environment{})
+	r.Start("s", "core-feature", Core).Finish(Success, "")
+	r.Matrix("s", reportapi.Matrix{Name: "lab", Cells: []reportapi.Cell{{Name: "c", Result: Failure}}})
+	assert.Equal(t, Failure, r.Report().Suites[0].Result, "a failed cell of a matrix no feature owns fails the suite")
+}
+
 func TestEmptyReportIsStillWritten(t *testing.T) {
 	path, err := NewRecorder(Environment{Mode: "ambient"}).Write(filepath.Join(t.TempDir(), "new", "dir"))
 	require.NoError(t, err)

@@ -136,6 +136,9 @@ type Suite struct {
 	Result Result `json:"result"`
 	// Core holds the features every implementation must pass, and the
 	// setup steps; a skipped core feature makes it partial, never success.
+	// It aggregates the features' results: a feature's checks and cells
+	// count through its result alone (as the harness makes any failed
+	// check or cell fail its feature, this is the same verdict as before).
 	Core Profile `json:"core"`
 	// Extended holds the features an implementation may claim; those it
 	// does not claim are listed as unsupported and change no result.
@@ -218,7 +221,8 @@ type Feature struct {
 // Check is a named assertion outside a matrix (a premise, a control).
 type Check struct {
 	Name string `json:"name"`
-	// Feature is the feature that ran the check; empty for setup steps.
+	// Feature is the feature that ran the check; empty for setup steps,
+	// which count in the core result by themselves.
 	Feature string `json:"feature,omitempty"`
 	Result  Result `json:"result"`
 	Message string `json:"message,omitempty"`
@@ -227,7 +231,8 @@ type Check struct {
 // Matrix is one probed matrix.
 type Matrix struct {
 	Name string `json:"name"`
-	// Feature is the feature that probed the matrix.
+	// Feature is the feature that probed the matrix; empty for a matrix
+	// recorded outside any feature, which counts in core by itself.
 	Feature         string  `json:"feature,omitempty"`
 	Rounds          int     `json:"rounds"`
 	DurationSeconds float64 `json:"durationSeconds"`
