@@ -137,8 +137,8 @@ type Suite struct {
 	// Core holds the features every implementation must pass, and the
 	// setup steps; a skipped core feature makes it partial, never success.
 	// It aggregates the features' results: a feature's checks and cells
-	// count through its result alone (as the harness makes any failed
-	// check or cell fail its feature, this is the same verdict as before).
+	// count through its result alone (the harness fails a feature on any
+	// failed check or cell of its own).
 	Core Profile `json:"core"`
 	// Extended holds the features an implementation may claim; those it
 	// does not claim are listed as unsupported and change no result.
