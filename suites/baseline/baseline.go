@@ -55,7 +55,7 @@ var Feature = harness.Feature{
 	Body: func(r *harness.Run, _ string, b *features.FeatureBuilder) *features.FeatureBuilder {
 		return b.Assess("plain-networking-and-classification", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			if res := r.Matrix(ctx, t, Matrix()); !res.Passed() {
-				r.MarkBaselineFailed()
+				r.MarkBaselineFailed(ctx)
 			}
 			return ctx
 		})

@@ -33,7 +33,7 @@ var mtlsIdentityFeature = harness.Feature{
 	Name: "mtls-identity", Kind: "matrix", Manifests: []string{"kservemesh/httpbin.yaml", "kservemesh/clients.yaml"},
 	Body: harness.MatrixBody("xfcc-carries-caller-identity", func(ctx context.Context, t *testing.T, r *harness.Run) matrix.Matrix {
 		td, err := mesh.TrustDomain(ctx, r.Kube)
-		r.Check(t, "mtls-identity/trust-domain", err)
+		r.Check(ctx, t, "mtls-identity/trust-domain", err)
 		if err != nil {
 			return matrix.Matrix{Name: "kserve-mtls-identity"} // refused as empty: the check above says why
 		}

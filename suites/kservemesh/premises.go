@@ -23,7 +23,7 @@ var virtualHostFeature = harness.Feature{
 	Body: func(r *harness.Run, name string, f *features.FeatureBuilder) *features.FeatureBuilder {
 		for _, isvc := range []string{SklearnIris, SklearnIrisBurst} {
 			f = f.Assess(isvc+"-has-no-top-level-virtual-service", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				r.Check(t, name+"/"+isvc, install.CheckNoTopLevelHost(ctx, r.Kube, r.Istio, "user1", isvc))
+				r.Check(ctx, t, name+"/"+isvc, install.CheckNoTopLevelHost(ctx, r.Kube, r.Istio, "user1", isvc))
 				return ctx
 			})
 		}
@@ -40,7 +40,7 @@ var activatorPremiseFeature = harness.Feature{
 		want := map[string]string{SklearnIris: "Serve", SklearnIrisBurst: "Proxy"}
 		for _, isvc := range []string{SklearnIris, SklearnIrisBurst} {
 			f = f.Assess(isvc+"-sks-"+want[isvc], func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				r.Check(t, name+"/"+isvc, sksMode(ctx, r, isvc, want[isvc]))
+				r.Check(ctx, t, name+"/"+isvc, sksMode(ctx, r, isvc, want[isvc]))
 				return ctx
 			})
 		}

@@ -46,7 +46,7 @@ var certificateFeature = harness.Feature{
 				if err == nil && !slices.Contains(cert.DNSNames, wildcard) {
 					err = fmt.Errorf("issued certificate's DNS names are %v, want %s", cert.DNSNames, wildcard)
 				}
-				r.Check(t, name+"/san", err)
+				r.Check(ctx, t, name+"/san", err)
 				return ctx
 			})
 	},

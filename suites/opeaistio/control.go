@@ -34,10 +34,10 @@ var cleanupFeature = harness.Feature{
 				for _, f := range cleanupFiles {
 					objs := fixtures.MustLoad(f)
 					if err := r.Apply.Delete(ctx, objs...); err != nil {
-						r.Check(t, name+"/"+f, err)
+						r.Check(ctx, t, name+"/"+f, err)
 						continue
 					}
-					r.Check(t, name+"/"+f, gone(ctx, r, objs))
+					r.Check(ctx, t, name+"/"+f, gone(ctx, r, objs))
 				}
 				return ctx
 			})

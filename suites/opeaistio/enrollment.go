@@ -24,15 +24,15 @@ var enrollmentFeature = harness.Feature{
 	Body: func(r *harness.Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
 		return b.
 			Assess("namespace-labelled", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				r.Check(t, name+"/namespace", install.CheckEnrolled(ctx, r.Kube, install.ChatQnANamespace, r.Opts.Mode))
+				r.Check(ctx, t, name+"/namespace", install.CheckEnrolled(ctx, r.Kube, install.ChatQnANamespace, r.Opts.Mode))
 				return ctx
 			}).
 			Assess("chatqna-nginx-in-mesh", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				r.Check(t, name+"/pods", podsEnrolled(ctx, r, "app="+install.ChatQnANginx, r.Opts.Mode, r.Opts.Timeouts.ReadyTimeout))
+				r.Check(ctx, t, name+"/pods", podsEnrolled(ctx, r, "app="+install.ChatQnANginx, r.Opts.Mode, r.Opts.Timeouts.ReadyTimeout))
 				return ctx
 			}).
 			Assess("inside-client-in-mesh", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				r.Check(t, name+"/inside-client", podsEnrolled(ctx, r, "app=sleep", r.Opts.Mode, r.Opts.Timeouts.ReadyTimeout))
+				r.Check(ctx, t, name+"/inside-client", podsEnrolled(ctx, r, "app=sleep", r.Opts.Mode, r.Opts.Timeouts.ReadyTimeout))
 				return ctx
 			})
 	},

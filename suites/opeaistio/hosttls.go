@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/secure-inference/mesh-conformance/tests/harness"
-	"github.com/secure-inference/mesh-conformance/tests/report"
 
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
@@ -28,7 +27,7 @@ import (
 // extended feature: a cluster whose ingress this machine cannot reach does
 // not claim it.
 var hostTLSFeature = harness.Feature{
-	Name: hostTLSIngress, Kind: "matrix", Support: report.Extended, Manifests: []string{"opeaistio/istio-gateway-and-virtual-service.yaml", "opeaistio/istio-gateway-ca-and-cert.yaml"},
+	Name: hostTLSIngress, Kind: "matrix", Support: harness.Extended, Manifests: []string{"opeaistio/istio-gateway-and-virtual-service.yaml", "opeaistio/istio-gateway-ca-and-cert.yaml"},
 	Body: func(r *harness.Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
 		return b.
 			Assess("matching-sni-serves-issued-certificate", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
@@ -36,7 +35,7 @@ var hostTLSFeature = harness.Feature{
 				if err == nil {
 					err = hostGET(ctx, r, ingressAddress(r), GatewayHost, pemBytes, issued)
 				}
-				r.Check(t, name+"/matching-sni", err)
+				r.Check(ctx, t, name+"/matching-sni", err)
 				return ctx
 			}).
 			Assess("other-sni-refused", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
@@ -44,7 +43,7 @@ var hostTLSFeature = harness.Feature{
 				if err == nil {
 					t.Logf("refused as expected: %s", evidence)
 				}
-				r.Check(t, name+"/other-sni", err)
+				r.Check(ctx, t, name+"/other-sni", err)
 				return ctx
 			})
 	},

@@ -17,10 +17,11 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 	"github.com/secure-inference/mesh-conformance/tests/report"
+	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
 
 // SupportLabel is the feature label that holds its support level
-// (report.Core or report.Extended).
+// (reportapi.Core or reportapi.Extended).
 const SupportLabel = "support"
 
 // Test runs a suite's features in order, as Gateway API conformance does:
@@ -36,7 +37,7 @@ func (r *Run) Test(t *testing.T, fs ...features.Feature) {
 	var extended []string
 	for _, f := range fs {
 		support[f.Name()] = supportOf(f)
-		if support[f.Name()] == report.Extended {
+		if support[f.Name()] == reportapi.Extended {
 			extended = append(extended, f.Name())
 		}
 	}
@@ -51,7 +52,7 @@ func (r *Run) Test(t *testing.T, fs ...features.Feature) {
 		switch support[c] {
 		case "":
 			t.Fatalf("--supported-features %q: no such feature in suite %s; its extended features are %s", c, r.Suite, listOrNone(extended))
-		case report.Core:
+		case reportapi.Core:
 			t.Fatalf("--supported-features %q: a core feature, always claimed; the extended features of suite %s are %s", c, r.Suite, listOrNone(extended))
 		}
 	}
@@ -60,10 +61,10 @@ func (r *Run) Test(t *testing.T, fs ...features.Feature) {
 		name, level := f.Name(), support[f.Name()]
 		switch {
 		case exempt[name]:
-			r.Report.Feature(r.Suite, report.Feature{Name: name, Support: level, Result: report.Skipped, Message: "exempt (--exempt-features)",
-				Unsupported: level == report.Extended})
-		case level == report.Extended && !r.Claimed(name):
-			r.Report.Feature(r.Suite, report.Feature{Name: name, Support: level, Result: report.Skipped, Unsupported: true,
+			r.Report.Feature(r.Suite, reportapi.Feature{Name: name, Support: level, Result: reportapi.Skipped, Message: "exempt (--exempt-features)",
+				Unsupported: level == reportapi.Extended})
+		case level == reportapi.Extended && !r.Claimed(name):
+			r.Report.Feature(r.Suite, reportapi.Feature{Name: name, Support: level, Result: reportapi.Skipped, Unsupported: true,
 				Message: "not claimed: pass --supported-features=" + name + " to run it"})
 		default:
 			runs = append(runs, newFeatureRun(r, f, level))
@@ -110,11 +111,11 @@ func (r *Run) ForThisSuite(names []string) []string {
 
 func supportOf(f features.Feature) string {
 	for _, v := range f.Labels()[SupportLabel] {
-		if v == report.Extended {
-			return report.Extended
+		if v == reportapi.Extended {
+			return reportapi.Extended
 		}
 	}
-	return report.Core
+	return reportapi.Core
 }
 
 func listOrNone(names []string) string {
@@ -127,14 +128,16 @@ func listOrNone(names []string) string {
 // featureRun wraps a feature to record its result: the feature's own
 // *testing.T says whether it failed; an assessment that --assess left out
 // makes it skipped; a feature that started but never reached its last
-// teardown was stopped by a fatal error.
+// teardown was stopped by a fatal error. Its first setup opens the
+// feature's report scope and puts it in the context that every later step
+// of the feature receives: checks and matrices find their feature there.
 type featureRun struct {
 	features.Feature
 	run         *Run
 	level       string
 	steps       []types.Step
-	started     bool
-	recorded    bool
+	scope       *report.Scope
+	t           *testing.T
 	assessments int
 	assessed    int
 }
@@ -145,10 +148,10 @@ func (fr *featureRun) Steps() []types.Step { return fr.steps }
 
 func newFeatureRun(r *Run, f features.Feature, level string) *featureRun {
 	fr := &featureRun{Feature: f, run: r, level: level}
-	begin := features.New("").Setup(func(ctx context.Context, _ *testing.T, _ *envconf.Config) context.Context {
-		fr.started = true
-		fr.run.Report.Enter(fr.run.Suite, fr.Name())
-		return ctx
+	begin := features.New("").Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		fr.scope, fr.t = r.Report.Start(r.Suite, fr.Name(), fr.level), t
+		r.running(fr, true)
+		return report.WithScope(ctx, fr.scope)
 	}).Feature().Steps()
 	steps := append([]types.Step(nil), begin...)
 	for _, s := range fr.Feature.Steps() {
@@ -168,31 +171,63 @@ func newFeatureRun(r *Run, f features.Feature, level string) *featureRun {
 		}).Feature().Steps()...)
 	}
 	end := features.New("").Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-		f := report.Feature{Name: fr.Name(), Support: fr.level, Result: report.Success}
+		result, msg := reportapi.Success, ""
 		switch {
 		case t.Failed():
-			f.Result = report.Failure
+			result = reportapi.Failure
 		case fr.assessed < fr.assessments:
-			f.Result, f.Message = report.Skipped, fmt.Sprintf("%d of %d assessments ran (--assess/--skip-assessment)", fr.assessed, fr.assessments)
+			result, msg = reportapi.Skipped, fmt.Sprintf("%d of %d assessments ran (--assess/--skip-assessment)", fr.assessed, fr.assessments)
 		}
-		fr.run.Report.Feature(fr.run.Suite, f)
-		fr.recorded = true
+		fr.finish(result, msg)
 		return ctx
 	}).Feature().Steps()
 	fr.steps = append(steps, end...)
 	return fr
 }
 
+// finish records the feature's result once, and forgets it as running.
+func (fr *featureRun) finish(result reportapi.Result, msg string) {
+	fr.scope.Finish(result, msg)
+	fr.run.running(fr, false)
+}
+
 // after records the features that did not record themselves.
 func (fr *featureRun) after() {
-	switch {
-	case fr.recorded:
-	case fr.started:
-		fr.run.Report.Feature(fr.run.Suite, report.Feature{Name: fr.Name(), Support: fr.level, Result: report.Failure,
-			Message: "stopped by a fatal error before its teardown"})
-	default:
-		fr.run.Report.Feature(fr.run.Suite, report.Feature{Name: fr.Name(), Support: fr.level, Result: report.Skipped,
+	if fr.scope == nil {
+		fr.run.Report.Feature(fr.run.Suite, reportapi.Feature{Name: fr.Name(), Support: fr.level, Result: reportapi.Skipped,
 			Message: "did not run: not selected (--feature, --labels, --skip-features) or the run stopped before it"})
+		return
+	}
+	// No effect if its teardown recorded it.
+	fr.finish(reportapi.Failure, "stopped by a fatal error before its teardown")
+}
+
+// running tracks the features under way, for stopRunning alone: results
+// never find their feature through it (they use the context).
+func (r *Run) running(fr *featureRun, on bool) {
+	r.runningMu.Lock()
+	defer r.runningMu.Unlock()
+	if on {
+		r.runningFeatures = append(r.runningFeatures, fr)
+	} else {
+		r.runningFeatures = slices.DeleteFunc(r.runningFeatures, func(o *featureRun) bool { return o == fr })
+	}
+}
+
+// stopRunning records the features a signal interrupts, before the report
+// is written: a feature whose test already failed has failed; any other
+// has no verdict, so it is skipped, never passed. The feature's own
+// teardown may still come; whichever records first decides.
+func (r *Run) stopRunning(sig string) {
+	r.runningMu.Lock()
+	open := slices.Clone(r.runningFeatures)
+	r.runningMu.Unlock()
+	for _, fr := range open {
+		if fr.t.Failed() {
+			fr.finish(reportapi.Failure, "failed, then interrupted ("+sig+")")
+		} else {
+			fr.finish(reportapi.Skipped, "interrupted ("+sig+") before it finished")
+		}
 	}
 }
 
@@ -208,12 +243,12 @@ func featureNames(fs []features.Feature) string {
 // (premise, matrix, control, baseline, cleanup) and support level, for
 // --labels selection.
 func (r *Run) Feature(name, kind string) *features.FeatureBuilder {
-	return r.feature(name, kind, report.Core)
+	return r.feature(name, kind, reportapi.Core)
 }
 
 // ExtendedFeature starts an extended feature: it runs only when claimed.
 func (r *Run) ExtendedFeature(name, kind string) *features.FeatureBuilder {
-	return r.feature(name, kind, report.Extended)
+	return r.feature(name, kind, reportapi.Extended)
 }
 
 func (r *Run) feature(name, kind, support string) *features.FeatureBuilder {
@@ -257,17 +292,17 @@ func (r *Run) control(b *features.FeatureBuilder, name string, resources []*unst
 	restore := func(ctx context.Context) error { return r.Apply.Apply(ctx, resources...) }
 	return b.Assess("refused-cells-answer-without-it-and-refuse-again-with-it", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 		to := r.Opts.Timeouts
-		timing := report.Timing{Control: name, ResolutionSeconds: to.RoundInterval.Seconds(), MaxTimeToRevokeSeconds: to.MaxTimeToRevoke.Seconds()}
+		timing := reportapi.Timing{Control: name, ResolutionSeconds: to.RoundInterval.Seconds(), MaxTimeToRevokeSeconds: to.MaxTimeToRevoke.Seconds()}
 		done := r.whileRemoved(name, restore)
 		defer done()
 		for i := 1; i <= r.Opts.ControlRepeats; i++ {
 			res, open, err := matrix.Converge(ctx, remove, without, r.Exec, r.Resolve, Settings(to))
-			r.Check(t, name+"/remove", err)
+			r.Check(ctx, t, name+"/remove", err)
 			if err == nil {
 				r.judge(ctx, t, res)
 			}
 			back, revoke, rerr := matrix.Converge(ctx, restore, restored, r.Exec, r.Resolve, Settings(to))
-			r.Check(t, name+"/restore", rerr)
+			r.Check(ctx, t, name+"/restore", rerr)
 			if rerr == nil {
 				r.judge(ctx, t, back)
 			}
@@ -282,18 +317,18 @@ func (r *Run) control(b *features.FeatureBuilder, name string, resources []*unst
 		timing.MedianOpen, timing.MaxOpen = report.Stats(timing.OpenSeconds)
 		timing.MedianRevoke, timing.MaxRevoke = report.Stats(timing.RevokeSeconds)
 		if to.MaxTimeToRevoke > 0 && len(timing.RevokeSeconds) > 0 {
-			timing.Result = report.Success
+			timing.Result = reportapi.Success
 			if timing.MaxRevoke > to.MaxTimeToRevoke.Seconds() {
-				timing.Result = report.Failure
+				timing.Result = reportapi.Failure
 				t.Errorf("%s: the restored resources took up to %.1fs to refuse again, over --max-time-to-revoke=%s", name, timing.MaxRevoke, to.MaxTimeToRevoke)
 			}
 		}
-		r.Report.Timing(r.Suite, timing)
+		r.scope(ctx).Timing(timing)
 		return ctx
 	}).
 		Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			// Idempotent: whatever happened above, the resources are back.
-			r.Check(t, name+"/restored", restore(ctx))
+			r.Check(ctx, t, name+"/restored", restore(ctx))
 			return ctx
 		})
 }
@@ -317,7 +352,7 @@ func (r *Run) ColdSequences(ctx context.Context, t *testing.T, name string, targ
 			if err == nil {
 				sample, err = coldstart.Probe(ctx, r.Exec, pod, req, target, s)
 			}
-			r.Check(t, fmt.Sprintf("%s/%s-%d", name, c.Name, i), err)
+			r.Check(ctx, t, fmt.Sprintf("%s/%s-%d", name, c.Name, i), err)
 			if err != nil {
 				continue
 			}
@@ -327,8 +362,8 @@ func (r *Run) ColdSequences(ctx context.Context, t *testing.T, name string, targ
 			}
 			r.Logf("%s: %s -> %s cold (%s): %s, first byte after %s, ready after %s", name, c.Name, req, sample.Cold, sample.Outcome,
 				sample.TimeToFirstByte.Round(time.Millisecond), sample.TimeToReady.Round(time.Millisecond))
-			r.Report.Finding(r.Suite, report.Finding{Name: fmt.Sprintf("%s/%s-%d", name, c.Name, i), Client: c.Name, Request: req.String(),
-				Observed: sample.Outcome.String() + " (" + served + ")", Note: note, Evidence: sample.Outcome.Evidence,
+			r.scope(ctx).Finding(reportapi.Finding{Name: fmt.Sprintf("%s/%s-%d", name, c.Name, i), Client: c.Name, Request: req.String(),
+				Observed: sample.Outcome.String() + " (" + served + ")", Note: note, Evidence: ReportEvidence(sample.Outcome.Evidence),
 				Seconds: map[string]float64{"timeToFirstByte": sample.TimeToFirstByte.Seconds(), "timeToReady": sample.TimeToReady.Seconds()}})
 			out = append(out, sample)
 		}

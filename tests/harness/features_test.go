@@ -17,6 +17,7 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/report"
+	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
 
 // Features that fail must fail their test, so the recording is exercised
@@ -29,15 +30,15 @@ func TestFeatureResultsAndProfiles(t *testing.T) {
 	rep := runChild(t, "all")
 	require.Len(t, rep.Suites, 1)
 	s := rep.Suites[0]
-	got := map[string]report.Feature{}
+	got := map[string]reportapi.Feature{}
 	for _, f := range s.Features {
 		got[f.Name] = f
 	}
-	for name, want := range map[string]report.Result{
-		"core-passes": report.Success, "core-fails": report.Failure, "core-exempt": report.Skipped,
-		"core-not-selected": report.Skipped, "core-one-assessment-left-out": report.Skipped,
-		"core-fatal-in-setup": report.Failure, "extended-claimed": report.Success,
-		"extended-claimed-fails": report.Failure, "extended-unclaimed": report.Skipped,
+	for name, want := range map[string]reportapi.Result{
+		"core-passes": reportapi.Success, "core-fails": reportapi.Failure, "core-exempt": reportapi.Skipped,
+		"core-not-selected": reportapi.Skipped, "core-one-assessment-left-out": reportapi.Skipped,
+		"core-fatal-in-setup": reportapi.Failure, "extended-claimed": reportapi.Success,
+		"extended-claimed-fails": reportapi.Failure, "extended-unclaimed": reportapi.Skipped,
 	} {
 		assert.Equal(t, want, got[name].Result, "%s: %s", name, got[name].Message)
 	}
@@ -46,26 +47,46 @@ func TestFeatureResultsAndProfiles(t *testing.T) {
 	assert.Contains(t, got["core-fatal-in-setup"].Message, "fatal")
 	assert.Contains(t, got["core-one-assessment-left-out"].Message, "1 of 2 assessments ran")
 
-	assert.Equal(t, report.Failure, s.Core.Result)
-	assert.Equal(t, report.Statistics{Passed: 1, Failed: 2, Skipped: 3}, s.Core.Statistics)
+	assert.Equal(t, reportapi.Failure, s.Core.Result)
+	assert.Equal(t, reportapi.Statistics{Passed: 1, Failed: 2, Skipped: 3}, s.Core.Statistics)
 	assert.ElementsMatch(t, []string{"core-fails", "core-fatal-in-setup"}, s.Core.FailedFeatures)
 	require.NotNil(t, s.Extended)
-	assert.Equal(t, report.Failure, s.Extended.Result)
+	assert.Equal(t, reportapi.Failure, s.Extended.Result)
 	assert.Equal(t, []string{"extended-claimed", "extended-claimed-fails"}, s.Extended.SupportedFeatures)
 	assert.Equal(t, []string{"extended-unclaimed"}, s.Extended.UnsupportedFeatures)
 
-	// The check of a failing extended feature does not touch the core result.
+	// Every check belongs to the feature whose context it was recorded
+	// in; the check of a failing extended feature does not touch the core
+	// result.
+	owner := map[string]string{}
 	for _, c := range s.Checks {
-		if c.Name == "extended-check" {
-			assert.Equal(t, "extended-claimed-fails", c.Feature)
-		}
+		owner[c.Name] = c.Feature
 	}
+	assert.Equal(t, map[string]string{"core-passes-check": "core-passes", "core-fails-check": "core-fails",
+		"core-one-assessment-left-out-check": "core-one-assessment-left-out", "extended-claimed-check": "extended-claimed",
+		"extended-check": "extended-claimed-fails"}, owner)
+}
+
+// A signal records the features under way before the report is written:
+// one whose test failed has failed, any other has no verdict (skipped),
+// and the feature's own teardown, coming later, changes neither.
+func TestInterruptedFeatures(t *testing.T) {
+	s := runChild(t, "interrupt").Suites[0]
+	got := map[string]reportapi.Feature{}
+	for _, f := range s.Features {
+		got[f.Name] = f
+	}
+	assert.Equal(t, reportapi.Failure, got["core-fails-then-interrupted"].Result)
+	assert.Equal(t, reportapi.Skipped, got["core-interrupted"].Result)
+	assert.Contains(t, got["core-interrupted"].Message, "interrupted (terminated)")
+	assert.Equal(t, reportapi.Failure, s.Core.Result)
+	assert.Len(t, s.Features, 2, "each feature recorded once")
 }
 
 func TestUnclaimedExtendedFeaturesChangeNoResult(t *testing.T) {
 	s := runChild(t, "core-only").Suites[0]
-	assert.Equal(t, report.Success, s.Core.Result)
-	assert.Equal(t, report.Success, s.Result, "an unclaimed extended feature is unsupported, not a skip of the suite")
+	assert.Equal(t, reportapi.Success, s.Core.Result)
+	assert.Equal(t, reportapi.Success, s.Result, "an unclaimed extended feature is unsupported, not a skip of the suite")
 	assert.Equal(t, []string{"extended-unclaimed"}, s.Extended.UnsupportedFeatures)
 	assert.Empty(t, s.Extended.Result, "nothing claimed, nothing to judge")
 }
@@ -82,13 +103,13 @@ func TestClaimingACoreOrUnknownFeatureIsAnError(t *testing.T) {
 	}
 }
 
-func runChild(t *testing.T, mode string) report.Report {
+func runChild(t *testing.T, mode string) reportapi.Report {
 	t.Helper()
 	dir := t.TempDir()
 	out, _ := child(t, mode, dir)
 	data, err := os.ReadFile(filepath.Join(dir, report.FileName))
 	require.NoError(t, err, out)
-	var rep report.Report
+	var rep reportapi.Report
 	require.NoError(t, yaml.Unmarshal(data, &rep))
 	return rep
 }
@@ -108,20 +129,35 @@ func TestChildFeatures(t *testing.T) {
 	}
 	cfg := envconf.New().WithFeatureRegex("^(core|extended)-[a-z-]+$").WithSkipFeatureRegex("core-not-selected").
 		WithSkipAssessmentRegex("left-out")
-	r := &Run{Suite: "s", Opts: options.Defaults(), Config: cfg, Env: env.NewWithConfig(cfg), Report: report.NewRecorder(report.Environment{})}
+	r := &Run{Suite: "s", Opts: options.Defaults(), Config: cfg, Env: env.NewWithConfig(cfg), Report: report.NewRecorder(reportapi.Environment{})}
 	defer func() { _, _ = r.Report.Write(os.Getenv("MC_HARNESS_DIR")) }()
 
 	pass := func(name string, fb *features.FeatureBuilder) features.Feature {
 		return fb.Assess("ok", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			r.Check(t, name+"-check", nil)
+			r.Check(ctx, t, name+"-check", nil)
 			return ctx
 		}).Feature()
 	}
 	fail := func(name string, fb *features.FeatureBuilder) features.Feature {
 		return fb.Assess("fails", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			r.Check(t, name+"-check", errors.New("refused cell answered"))
+			r.Check(ctx, t, name+"-check", errors.New("refused cell answered"))
 			return ctx
 		}).Feature()
+	}
+	if mode == "interrupt" {
+		// The signal handler's part, called where a signal would land.
+		interrupt := func(fail bool) features.Func {
+			return func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+				if fail {
+					r.Check(ctx, t, "refused", errors.New("answered"))
+				}
+				r.stopRunning("terminated")
+				return ctx
+			}
+		}
+		r.Test(t, r.Feature("core-fails-then-interrupted", "matrix").Assess("a", interrupt(true)).Feature(),
+			r.Feature("core-interrupted", "matrix").Assess("a", interrupt(false)).Feature())
+		return
 	}
 	if mode == "core-only" {
 		r.Test(t, pass("core-passes", r.Feature("core-passes", "matrix")), pass("extended-unclaimed", r.ExtendedFeature("extended-unclaimed", "matrix")))
@@ -151,7 +187,7 @@ func TestChildFeatures(t *testing.T) {
 		}).Feature(),
 		pass("extended-claimed", r.ExtendedFeature("extended-claimed", "matrix")),
 		r.ExtendedFeature("extended-claimed-fails", "matrix").Assess("fails", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			r.Check(t, "extended-check", errors.New("no TLS"))
+			r.Check(ctx, t, "extended-check", errors.New("no TLS"))
 			return ctx
 		}).Feature(),
 		pass("extended-unclaimed", r.ExtendedFeature("extended-unclaimed", "matrix")),
@@ -178,7 +214,7 @@ func TestFeatureNamesMayNameTheirSuite(t *testing.T) {
 func TestAFailedStepNeverPrintsASecret(t *testing.T) {
 	token := "hf_abcdefghijklmnopqrstuvwxyz0123"
 	t.Setenv(options.HuggingFaceTokenEnv, token)
-	r := &Run{Suite: "s", Opts: options.Defaults(), Report: report.NewRecorder(report.Environment{}, token)}
+	r := &Run{Suite: "s", Opts: options.Defaults(), Report: report.NewRecorder(reportapi.Environment{}, token)}
 	_, err := r.Step("chatqna", func(context.Context) error {
 		return errors.New("helm: values HUGGINGFACEHUB_API_TOKEN=" + token + " rejected")
 	})(context.Background(), envconf.New())

@@ -40,6 +40,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/provenance"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
 	"github.com/secure-inference/mesh-conformance/tests/report"
+	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 	"github.com/secure-inference/mesh-conformance/tests/runlock"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
@@ -82,6 +83,10 @@ type Run struct {
 	installed      []string
 	finish         sync.Once
 	baselineFailed bool
+	// runningMu guards runningFeatures, the features under way, which a
+	// signal records before the report is written.
+	runningMu       sync.Mutex
+	runningFeatures []*featureRun
 }
 
 // WillInstall tells whether the run's plan installs a component, or any
@@ -189,10 +194,20 @@ func (r *Run) bundle(ctx context.Context, name string, f diagnostics.Failure) {
 // BaselineMeaning is what a failed baseline does to every other verdict.
 const BaselineMeaning = "the baseline failed: this cluster's plain networking or the probe's classification is broken, so the mesh verdicts of this run mean nothing"
 
-// MarkBaselineFailed records that the baseline failed.
-func (r *Run) MarkBaselineFailed() {
+// MarkBaselineFailed records that the baseline failed, as a check of the
+// feature running in ctx (the baseline's).
+func (r *Run) MarkBaselineFailed(ctx context.Context) {
 	r.baselineFailed = true
-	r.Report.Check(r.Suite, "baseline", fmt.Errorf("%s", BaselineMeaning))
+	r.scope(ctx).Check("baseline", fmt.Errorf("%s", BaselineMeaning))
+}
+
+// scope is where a step records: the scope of the feature that ctx
+// carries, or the suite's setup outside any feature.
+func (r *Run) scope(ctx context.Context) *report.Scope {
+	if s := report.ScopeOf(ctx); s != nil {
+		return s
+	}
+	return r.Report.Setup(r.Suite)
 }
 
 // Setup parses the flags (ours and e2e-framework's), loads the options and
@@ -235,8 +250,8 @@ func Setup(suite string, pinned versions.Set, modes ...options.Mode) *Run {
 	}
 	o.OutputDir = filepath.Join(fromRepoRoot(o.OutputDir), suite)
 	r := &Run{Suite: suite, Opts: o, Versions: pinned.With(o.Versions), Config: cfg, Env: env.NewWithConfig(cfg)}
-	r.Report = report.NewRecorder(report.Environment{Mode: string(o.Mode), Versions: r.Versions.Map()}, options.Secrets()...)
-	r.Report.SetImplementation(report.Implementation(o.Implementation))
+	r.Report = report.NewRecorder(reportapi.Environment{Mode: string(o.Mode), Versions: r.Versions.Map()}, options.Secrets()...)
+	r.Report.SetImplementation(reportapi.Implementation(o.Implementation))
 	if len(modes) > 0 && !slices.Contains(modes, o.Mode) {
 		why := fmt.Sprintf("the suite's document configures %s mode only; run with --mode=%s", joinModes(modes), modes[0])
 		r.Report.Skip(suite, "all", why)
@@ -350,7 +365,7 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 	if err != nil {
 		return ctx, fmt.Errorf("cannot reach the cluster's API server (check --kubeconfig/--context): %w", err)
 	}
-	r.Report.SetEnvironment(report.Environment{Cluster: clusterName, KubernetesVersion: sv.GitVersion, Mode: string(r.Opts.Mode), Versions: r.Versions.Map()})
+	r.Report.SetEnvironment(reportapi.Environment{Cluster: clusterName, KubernetesVersion: sv.GitVersion, Mode: string(r.Opts.Mode), Versions: r.Versions.Map()})
 	r.Exec = probe.PodExecutor{Config: rc, Client: r.Kube}
 	// One run per cluster: before anything is read or touched.
 	if r.lock, err = runlock.Acquire(ctx, r.Kube, runlock.Identity(r.Suite), runlock.Settings{Wait: r.Opts.Timeouts.ClusterLockTimeout, Logf: r.Logf}); err != nil {
@@ -450,7 +465,7 @@ func (r *Run) Matrix(ctx context.Context, t *testing.T, m matrix.Matrix) matrix.
 // a cell did not pass.
 func (r *Run) judge(ctx context.Context, t *testing.T, res matrix.Result) matrix.Result {
 	t.Helper()
-	r.Report.Matrix(r.Suite, res)
+	r.scope(ctx).Matrix(ReportMatrix(res))
 	if r.baselineFailed {
 		t.Errorf("%s", BaselineMeaning)
 	}
@@ -467,10 +482,11 @@ func (r *Run) judge(ctx context.Context, t *testing.T, res matrix.Result) matrix
 	return res
 }
 
-// Check records a named check and fails t when err is set.
-func (r *Run) Check(t *testing.T, name string, err error) {
+// Check records a named check of the feature that ctx carries (its
+// assessment's or teardown's context) and fails t when err is set.
+func (r *Run) Check(ctx context.Context, t *testing.T, name string, err error) {
 	t.Helper()
-	r.Report.Check(r.Suite, name, err)
+	r.scope(ctx).Check(name, err)
 	if err != nil {
 		t.Errorf("%s: %s", name, scrub(err.Error()))
 		r.diagnose(name, err)
@@ -530,14 +546,14 @@ func (r *Run) teardown() error {
 
 // provenance gathers what the verdicts rest on, bounded: the suite's
 // source and fixtures, the charts installed, what the cluster ran.
-func (r *Run) provenance() *report.Provenance {
+func (r *Run) provenance() *reportapi.Provenance {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	p := &report.Provenance{Suite: provenance.SourceOf(ctx, fromRepoRoot(".")), Reproduce: provenance.Reproduce(os.Args)}
+	p := &reportapi.Provenance{Suite: provenance.SourceOf(ctx, fromRepoRoot(".")), Reproduce: provenance.Reproduce(os.Args)}
 	p.Fixtures, _ = provenance.Digests(fixtures.FS)
 	if r.Installer != nil {
 		for _, c := range r.Installer.Helm.Installed {
-			p.Charts = append(p.Charts, report.Chart{Release: c.Release, Namespace: c.Namespace, Chart: c.Chart, Version: c.Version, Source: c.Source, Digest: c.Digest})
+			p.Charts = append(p.Charts, reportapi.Chart{Release: c.Release, Namespace: c.Namespace, Chart: c.Chart, Version: c.Version, Source: c.Source, Digest: c.Digest})
 		}
 	}
 	if r.Kube != nil {
@@ -614,6 +630,7 @@ func (r *Run) onSignal() {
 		r.Logf("%s received: tearing down", s)
 		r.stopping.Store(true)
 		r.runRestorers()
+		r.stopRunning(s.String())
 		if err := r.teardown(); err != nil {
 			klog.Errorf("teardown: %v", err)
 		}

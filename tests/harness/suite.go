@@ -15,7 +15,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
-	"github.com/secure-inference/mesh-conformance/tests/report"
+	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
 
@@ -58,6 +58,14 @@ type Suite struct {
 	run *Run
 }
 
+// Support levels of a feature, as in Gateway API conformance.
+const (
+	// Core features are always claimed: skipping one makes the suite partial.
+	Core = reportapi.Core
+	// Extended features run only when claimed.
+	Extended = reportapi.Extended
+)
+
 // Step is one named setup step.
 type Step struct {
 	Name string
@@ -73,8 +81,8 @@ type Step struct {
 type Feature struct {
 	// Name is the short name flags and the report use.
 	Name string
-	// Support is report.Core (always claimed) or report.Extended (runs
-	// only when claimed).
+	// Support is Core (always claimed) or Extended (runs only when
+	// claimed); empty means Core.
 	Support string
 	// Kind is premise, matrix, control, baseline or cleanup (the kind
 	// label, for --labels).
@@ -96,7 +104,7 @@ type Feature struct {
 func (f Feature) build(r *Run) features.Feature {
 	support := f.Support
 	if support == "" {
-		support = report.Core
+		support = reportapi.Core
 	}
 	return f.Body(r, f.Name, r.feature(f.Name, f.Kind, support)).Feature()
 }
@@ -160,10 +168,10 @@ func (s *Suite) plan(w io.Writer, r *Run, steps []Step) {
 	for _, f := range s.Features {
 		support := f.Support
 		if support == "" {
-			support = report.Core
+			support = reportapi.Core
 		}
 		claim := ""
-		if support == report.Extended && !r.Claimed(f.Name) {
+		if support == reportapi.Extended && !r.Claimed(f.Name) {
 			claim = ", not claimed: --supported-features=" + f.Name + " runs it"
 		}
 		fmt.Fprintf(w, "- %s [%s, %s%s]\n", f.Name, support, f.Kind, claim)

@@ -10,7 +10,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
-	"github.com/secure-inference/mesh-conformance/tests/report"
+	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
 
 // --dry-run lists the steps in order, each feature with its support level
@@ -23,7 +23,7 @@ func TestDryRunPlanListsStepsFeaturesAndCells(t *testing.T) {
 	s := &Suite{Name: "s", Modes: []options.Mode{options.ModeSidecar},
 		Features: []Feature{
 			{Name: "isolation", Kind: "matrix", Manifests: []string{"s/auth.yaml"}, Matrices: func(*Run) []matrix.Matrix { return []matrix.Matrix{m} }},
-			{Name: "host-tls", Kind: "matrix", Support: report.Extended},
+			{Name: "host-tls", Kind: "matrix", Support: reportapi.Extended},
 		}}
 	r := &Run{Suite: "s", Opts: options.Defaults()}
 	r.Opts.Mode = options.ModeSidecar

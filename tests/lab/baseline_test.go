@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/secure-inference/mesh-conformance/suites/baseline"
+	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
@@ -23,7 +24,7 @@ import (
 // and timeout look on kube-proxy's network as they do on loopback.
 func TestBaselinePassesOnAHealthyNetwork(t *testing.T) {
 	res := matrix.Run(context.Background(), baseline.Matrix(), exec_, resolve, labSettings())
-	recorder.Matrix("baseline", res)
+	recorder.Matrix("baseline", harness.ReportMatrix(res))
 	t.Log("\n" + res.Table())
 	assert.True(t, res.Passed())
 }

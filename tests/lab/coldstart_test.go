@@ -13,6 +13,7 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/suites/kservemesh"
 	"github.com/secure-inference/mesh-conformance/tests/coldstart"
+	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
@@ -74,7 +75,7 @@ func TestColdStartSequenceOnAStandIn(t *testing.T) {
 	assert.Greater(t, sample.TimeToReady, time.Second, "ready only once the stand-in scaled up")
 
 	res := matrix.Run(ctx, kservemesh.ColdStartWarm(), exec_, resolve, labSettings())
-	recorder.Matrix("kservemesh-on-standins", res)
+	recorder.Matrix("kservemesh-on-standins", harness.ReportMatrix(res))
 	t.Log("\n" + res.Table())
 	require.NoError(t, res.Err)
 	assert.Equal(t, []string{"default-to-sklearn-iris-cold-warm", "user2-to-sklearn-iris-cold-warm"}, failedNames(res),

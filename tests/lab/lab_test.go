@@ -28,6 +28,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
 	"github.com/secure-inference/mesh-conformance/tests/report"
+	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
 
 //go:embed testdata/standins.yaml
@@ -41,7 +42,7 @@ var (
 	kube     kubernetes.Interface
 	applier  *apply.Applier
 	exec_    probe.Executor
-	recorder = report.NewRecorder(report.Environment{Cluster: "kind-" + clusterName + " (offline lab, stand-in targets)", Mode: "none (no mesh)"})
+	recorder = report.NewRecorder(reportapi.Environment{Cluster: "kind-" + clusterName + " (offline lab, stand-in targets)", Mode: "none (no mesh)"})
 )
 
 func logf(format string, args ...any) {

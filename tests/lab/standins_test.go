@@ -24,6 +24,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/suites/opeaistio"
 	"github.com/secure-inference/mesh-conformance/tests/cluster"
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
+	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/mesh"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
@@ -43,7 +44,7 @@ func failedNames(res matrix.Result) []string {
 
 func TestKServeCellsFailOnlyWhereEnforcementIsNeeded(t *testing.T) {
 	res := matrix.Run(context.Background(), kservemesh.Isolation(), exec_, resolve, labSettings())
-	recorder.Matrix("kservemesh-on-standins", res)
+	recorder.Matrix("kservemesh-on-standins", harness.ReportMatrix(res))
 	t.Log("\n" + res.Table())
 	require.NoError(t, res.Err)
 	assert.Equal(t, []string{"default-to-sklearn-iris-predict", "default-to-sklearn-iris-status", "user2-to-sklearn-iris-predict", "user2-to-sklearn-iris-status"},
@@ -103,7 +104,7 @@ func assertDump(t *testing.T, dir, pattern string) {
 
 func TestKServeMTLSIdentityNeedsTheMesh(t *testing.T) {
 	res := matrix.Run(context.Background(), kservemesh.MTLSIdentity(mesh.DefaultTrustDomain), exec_, resolve, labSettings())
-	recorder.Matrix("kservemesh-on-standins", res)
+	recorder.Matrix("kservemesh-on-standins", harness.ReportMatrix(res))
 	t.Log("\n" + res.Table())
 	require.Len(t, res.Failed(), 1, "no sidecar adds X-Forwarded-Client-Cert")
 	assert.Contains(t, res.Failed()[0].Reason, "expected body to contain \"URI=spiffe://cluster.local/ns/user1/sa/sleep\"")
@@ -115,7 +116,7 @@ func TestKServeMTLSIdentityNeedsTheMesh(t *testing.T) {
 func TestKServeStrictCellsNeedTheMesh(t *testing.T) {
 	for _, m := range []matrix.Matrix{kservemesh.StrictMTLS(), kservemesh.StrictControl()} {
 		res := matrix.Run(context.Background(), m, exec_, resolve, labSettings())
-		recorder.Matrix("kservemesh-on-standins", res)
+		recorder.Matrix("kservemesh-on-standins", harness.ReportMatrix(res))
 		t.Log("\n" + res.Table())
 		require.NoError(t, res.Err)
 		require.Len(t, res.Failed(), 1, m.Name)
@@ -131,7 +132,7 @@ func TestOPEACellsFailOnlyWhereTheGatewayOrSTRICTIsNeeded(t *testing.T) {
 	require.NoError(t, err)
 	res := matrix.Run(ctx, opeaistio.IngressAndMTLS("ambient", opeaistio.Gateway{Address: svc.Spec.ClusterIP, CACertPEM: selfSignedPEM(t)}),
 		exec_, resolve, labSettings())
-	recorder.Matrix("opeaistio-on-standins", res)
+	recorder.Matrix("opeaistio-on-standins", harness.ReportMatrix(res))
 	t.Log("\n" + res.Table())
 	require.NoError(t, res.Err)
 	assert.Equal(t, []string{"http-redirects-to-https", "https-matching-sni", "outside-mesh-to-chatqna-nginx"}, failedNames(res))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/tests/cluster"
 	"github.com/secure-inference/mesh-conformance/tests/report"
+	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
 
 // A real suite binary, end to end through the harness on its own lab
@@ -49,10 +50,10 @@ func containersOf(t *testing.T, cluster string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func readReport(t *testing.T, dir string) report.Report {
+func readReport(t *testing.T, dir string) reportapi.Report {
 	data, err := os.ReadFile(filepath.Join(dir, "baseline", report.FileName))
 	require.NoError(t, err, "the report is written whatever happens")
-	var rep report.Report
+	var rep reportapi.Report
 	require.NoError(t, yaml.Unmarshal(data, &rep))
 	return rep
 }
@@ -68,9 +69,9 @@ func TestBaselineSuiteRunsEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	rep := readReport(t, out)
 	require.Len(t, rep.Suites, 1)
-	assert.Equal(t, report.Success, rep.Suites[0].Result)
-	assert.Equal(t, []report.Feature{{Name: "baseline", Support: report.Core, Result: report.Success}}, rep.Suites[0].Features)
-	assert.Equal(t, report.Statistics{Passed: 1}, rep.Suites[0].Core.Statistics)
+	assert.Equal(t, reportapi.Success, rep.Suites[0].Result)
+	assert.Equal(t, []reportapi.Feature{{Name: "baseline", Support: reportapi.Core, Result: reportapi.Success}}, rep.Suites[0].Features)
+	assert.Equal(t, reportapi.Statistics{Passed: 1}, rep.Suites[0].Core.Statistics)
 	assert.Equal(t, "kind-mc-lab-suite", rep.Environment.Cluster)
 	assert.Equal(t, "v1.34.4", rep.Environment.KubernetesVersion)
 	assert.Empty(t, containersOf(t, "mc-lab-suite"), "the cluster the run created is deleted")
@@ -109,7 +110,7 @@ func TestFailedSetupStepLeavesDiagnostics(t *testing.T) {
 	t.Log(tail(string(logs), 20))
 	require.Error(t, err, "a failed setup step fails the run")
 	rep := readReport(t, out)
-	assert.Equal(t, report.Failure, rep.Suites[0].Result)
+	assert.Equal(t, reportapi.Failure, rep.Suites[0].Result)
 	bundle := filepath.Join(out, "baseline", "diagnostics", "setup", "baseline-workloads")
 	summary, err := os.ReadFile(filepath.Join(bundle, "summary.txt"))
 	require.NoError(t, err, "the failed step has a bundle")
@@ -236,10 +237,10 @@ func TestNodeRestartedMidRun(t *testing.T) {
 	err = s.wait(t, 8*time.Minute)
 	rep := readReport(t, s.out)
 	if err != nil {
-		assert.Equal(t, report.Failure, rep.Suites[0].Result, "a run that could not recover says so")
+		assert.Equal(t, reportapi.Failure, rep.Suites[0].Result, "a run that could not recover says so")
 	} else {
 		t.Log("the run recovered from the node restart")
-		assert.Equal(t, report.Success, rep.Suites[0].Result)
+		assert.Equal(t, reportapi.Success, rep.Suites[0].Result)
 	}
 	assert.Empty(t, containersOf(t, name), "the cluster the run created is deleted either way")
 }

@@ -23,7 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/secure-inference/mesh-conformance/tests/report"
+	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
 
 // Module is the suite's Go module.
@@ -32,8 +32,8 @@ const Module = "github.com/secure-inference/mesh-conformance"
 // SourceOf reads the suite's source at repoRoot with git (bounded): the
 // commit, whether the working tree differs from it, and whether fixtures/
 // does. Without git or a checkout the commit is left empty.
-func SourceOf(ctx context.Context, repoRoot string) report.SuiteSource {
-	src := report.SuiteSource{Module: Module}
+func SourceOf(ctx context.Context, repoRoot string) reportapi.SuiteSource {
+	src := reportapi.SuiteSource{Module: Module}
 	git := func(args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -126,8 +126,8 @@ func ChartDigest(path string) (string, error) {
 // ClusterOf reads what the cluster ran: kube-system's UID, node versions,
 // the Istio revision and root certificate, and the image digests of every
 // container in namespaces.
-func ClusterOf(ctx context.Context, kube kubernetes.Interface, namespaces []string) (*report.ClusterProvenance, error) {
-	c := &report.ClusterProvenance{}
+func ClusterOf(ctx context.Context, kube kubernetes.Interface, namespaces []string) (*reportapi.ClusterProvenance, error) {
+	c := &reportapi.ClusterProvenance{}
 	ks, err := kube.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("reading kube-system: %w", err)
@@ -139,7 +139,7 @@ func ClusterOf(ctx context.Context, kube kubernetes.Interface, namespaces []stri
 	}
 	for _, n := range nodes.Items {
 		i := n.Status.NodeInfo
-		c.Nodes = append(c.Nodes, report.Node{Name: n.Name, Kubelet: i.KubeletVersion, ContainerRuntime: i.ContainerRuntimeVersion, OSImage: i.OSImage})
+		c.Nodes = append(c.Nodes, reportapi.Node{Name: n.Name, Kubelet: i.KubeletVersion, ContainerRuntime: i.ContainerRuntimeVersion, OSImage: i.OSImage})
 	}
 	if cm, err := kube.CoreV1().ConfigMaps("istio-system").Get(ctx, "istio-ca-root-cert", metav1.GetOptions{}); err == nil {
 		sum := sha256.Sum256([]byte(cm.Data["root-cert.pem"]))
@@ -162,7 +162,7 @@ func ClusterOf(ctx context.Context, kube kubernetes.Interface, namespaces []stri
 					continue
 				}
 				seen[key] = true
-				c.Images = append(c.Images, report.Image{Namespace: ns, Image: s.Image, ImageID: s.ImageID})
+				c.Images = append(c.Images, reportapi.Image{Namespace: ns, Image: s.Image, ImageID: s.ImageID})
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
 
 // JUnitFileName is the JUnit XML file written beside the report.
@@ -43,28 +45,28 @@ type junitMessage struct {
 
 // add appends a case with its outcome: a failure, a skip (a skipped
 // feature or a partial check), or a pass.
-func (js *junitSuite) add(jc junitCase, res Result, msg string) {
+func (js *junitSuite) add(jc junitCase, res reportapi.Result, msg string) {
 	switch res {
-	case Failure:
+	case reportapi.Failure:
 		jc.Failure = &junitMessage{Message: msg, Text: msg}
 		js.Failures++
-	case Skipped, Partial:
+	case reportapi.Skipped, reportapi.Partial:
 		jc.Skipped = &junitMessage{Message: msg}
 		js.Skipped++
 	}
 	js.Cases = append(js.Cases, jc)
 }
 
-// JUnit renders the report as JUnit XML: one testsuite per suite, one
+// JUnit renders a report as JUnit XML: one testsuite per suite, one
 // testcase per feature (class <suite>.features.<support>), per check and per
 // matrix cell; skipped features and partial checks are skipped cases.
-func (rep Report) JUnit() ([]byte, error) {
+func JUnit(rep reportapi.Report) ([]byte, error) {
 	all := junitSuites{Name: "mesh-conformance"}
 	for _, s := range rep.Suites {
 		js := junitSuite{Name: s.Name}
 		for _, f := range s.Features {
 			msg := f.Message
-			if f.Result == Failure && msg == "" {
+			if f.Result == reportapi.Failure && msg == "" {
 				msg = "a check or cell of the feature failed (see the cases of its checks and matrices)"
 			}
 			js.add(junitCase{Name: f.Name, ClassName: s.Name + ".features." + f.Support}, f.Result, msg)
@@ -76,7 +78,7 @@ func (rep Report) JUnit() ([]byte, error) {
 			js.Time += m.DurationSeconds
 			for _, c := range m.Cells {
 				jc := junitCase{Name: c.Name, ClassName: s.Name + "." + m.Name, Time: c.DurationSeconds}
-				if c.Result != Success {
+				if c.Result != reportapi.Success {
 					text := fmt.Sprintf("%s -> %s\nexpected: %s\nobserved: %s\nattempts: %d\nevidence: curl exit %d, %s",
 						c.Client, c.Request, c.Expected, c.Observed, c.Attempts, c.Evidence.ExitCode, c.Evidence.ErrorMessage)
 					if m.Error != "" {
@@ -103,7 +105,7 @@ func (rep Report) JUnit() ([]byte, error) {
 
 // WriteJUnit writes dir/junit.xml, secrets scrubbed.
 func (r *Recorder) WriteJUnit(dir string) (string, error) {
-	data, err := r.Report().JUnit()
+	data, err := JUnit(r.Report())
 	if err != nil {
 		return "", err
 	}

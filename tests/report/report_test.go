@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"os"
@@ -12,8 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
 
-	"github.com/secure-inference/mesh-conformance/tests/matrix"
-	"github.com/secure-inference/mesh-conformance/tests/probe"
+	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -25,30 +25,26 @@ func sample() *Recorder {
 		Versions: map[string]string{"istio": "1.27.1", "kserve": "v0.20.0"}}, token)
 	r.Now = func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }
 	r.SetImplementation(Implementation{Organization: "example", Project: "example-k8s", URL: "https://example.invalid", Version: "v1.2.3", Contact: "@example"})
-	in := matrix.Client{Name: "user1", Namespace: "user1"}
-	out := matrix.Client{Name: "default", Namespace: "default"}
-	url := "http://sklearn-iris-predictor.user1.svc.cluster.local/v1/models/sklearn-iris"
-	r.Matrix("kservemesh", matrix.Result{Matrix: "namespace-isolation", Rounds: 4, Duration: 3500 * time.Millisecond, Cells: []matrix.CellResult{
-		{Cell: matrix.Cell{Name: "user1-to-sklearn-iris", Client: in, Request: probe.Request{URL: url}, Expect: matrix.Expect(matrix.Allowed)},
-			Passed: true, Attempts: 3, Streak: 3, Duration: 2 * time.Second,
-			Last: probe.Outcome{Kind: probe.KindHTTP, HTTPCode: 200, Evidence: probe.Evidence{Body: `{"name":"sklearn-iris","ready":true}`}}},
-		{Cell: matrix.Cell{Name: "default-to-sklearn-iris", Client: out, Request: probe.Request{URL: url, Headers: map[string]string{"Authorization": "Bearer " + token}},
-			Expect: matrix.Expect(matrix.DeniedHTTP403).WithBody("RBAC: access denied")},
-			Attempts: 4, Duration: 3500 * time.Millisecond, Reason: "expected denied (HTTP 403), observed HTTP 200",
+	url := "GET http://sklearn-iris-predictor.user1.svc.cluster.local/v1/models/sklearn-iris"
+	r.Matrix("kservemesh", reportapi.Matrix{Name: "namespace-isolation", Rounds: 4, DurationSeconds: 3.5, Cells: []reportapi.Cell{
+		{Name: "user1-to-sklearn-iris", Client: "user1", Request: url, Expected: "allowed (2xx)", Observed: "HTTP 200", Result: Success,
+			Attempts: 3, DurationSeconds: 2, Evidence: reportapi.Evidence{Body: `{"name":"sklearn-iris","ready":true}`}},
+		{Name: "default-to-sklearn-iris", Client: "default", Request: url, Expected: `denied (HTTP 403), body has "RBAC: access denied"`,
+			Observed: "HTTP 200", Result: Failure, Attempts: 4, DurationSeconds: 3.5, Reason: "expected denied (HTTP 403), observed HTTP 200",
 			// A body echoing the token must not leak it.
-			Last: probe.Outcome{Kind: probe.KindHTTP, HTTPCode: 200, Evidence: probe.Evidence{Body: "echo: Bearer " + token}}},
+			Evidence: reportapi.Evidence{Body: "echo: Bearer " + token}},
 	}})
 	r.Feature("kservemesh", Feature{Name: "namespace-isolation", Support: Core, Result: Failure})
-	r.Enter("kservemesh", "activator-premise")
-	r.Check("kservemesh", "activator-premise", nil)
-	r.Feature("kservemesh", Feature{Name: "activator-premise", Support: Core, Result: Success})
-	r.Enter("kservemesh", "policy-control")
-	r.Check("kservemesh", "policy-control", errors.New("with the AuthorizationPolicy removed the 403 cell stayed 403"))
-	r.Feature("kservemesh", Feature{Name: "policy-control", Support: Core, Result: Failure})
+	premise := r.Start("kservemesh", "activator-premise", Core)
+	premise.Check("activator-premise", nil)
+	premise.Finish(Success, "")
+	control := r.Start("kservemesh", "policy-control", Core)
+	control.Check("policy-control", errors.New("with the AuthorizationPolicy removed the 403 cell stayed 403"))
+	control.Finish(Failure, "")
 	r.Check("opeaistio", "setup/gateway-certificate", nil)
-	r.Enter("opeaistio", "gateway-certificate")
-	r.Check("opeaistio", "certificate-san", nil)
-	r.Feature("opeaistio", Feature{Name: "gateway-certificate", Support: Core, Result: Success})
+	cert := r.Start("opeaistio", "gateway-certificate", Core)
+	cert.Check("certificate-san", nil)
+	cert.Finish(Success, "")
 	r.Feature("opeaistio", Feature{Name: "cleanup", Support: Core, Result: Skipped, Message: "exempt (--exempt-features)"})
 	r.Feature("opeaistio", Feature{Name: "host-tls-ingress", Support: Extended, Result: Skipped, Unsupported: true,
 		Message: "not claimed: pass --supported-features=host-tls-ingress to run it"})
@@ -104,6 +100,82 @@ func TestProfiles(t *testing.T) {
 	assert.Equal(t, Failure, s.Result, "a claimed extended feature that fails fails the suite")
 	assert.Equal(t, Success, suite(ok, Feature{Name: "x", Support: Extended, Result: Skipped, Unsupported: true}).Result,
 		"an unclaimed extended feature changes no result")
+}
+
+// Each feature records through its own scope, so that two features running
+// at once (e2e-framework's --parallel) never take each other's results: no
+// "current feature" of a suite is kept anywhere.
+func TestScopesKeepTheirFeatures(t *testing.T) {
+	r := NewRecorder(Environment{})
+	a, b := r.Start("s", "a", Core), r.Start("s", "b", Extended)
+	b.Check("b-check", nil)
+	a.Check("a-check", errors.New("refused"))
+	a.Matrix(reportapi.Matrix{Name: "a-matrix"})
+	b.Finding(reportapi.Finding{Name: "b-finding"})
+	a.Timing(reportapi.Timing{Control: "a-control"})
+	r.Check("s", "setup/x", nil)
+	assert.True(t, a.Finish(Failure, ""))
+	assert.True(t, b.Finish(Success, ""))
+	assert.False(t, b.Finish(Failure, "late"), "the first result recorded is the feature's")
+
+	s := r.Report().Suites[0]
+	owner := map[string]string{}
+	for _, c := range s.Checks {
+		owner[c.Name] = c.Feature
+	}
+	assert.Equal(t, map[string]string{"b-check": "b", "a-check": "a", "setup/x": ""}, owner)
+	assert.Equal(t, "a", s.Matrices[0].Feature)
+	assert.Equal(t, "b", s.Findings[0].Feature)
+	assert.Equal(t, "a", s.Timings[0].Feature)
+	assert.Equal(t, []Feature{{Name: "a", Support: Core, Result: Failure}, {Name: "b", Support: Extended, Result: Success}}, s.Features)
+}
+
+func TestScopeTravelsInTheContext(t *testing.T) {
+	r := NewRecorder(Environment{})
+	assert.Nil(t, ScopeOf(context.Background()), "outside a feature there is no scope")
+	f := r.Start("s", "f", Core)
+	assert.Same(t, f, ScopeOf(WithScope(context.Background(), f)))
+	assert.False(t, r.Setup("s").Finish(Success, ""), "a suite's setup has no result of its own")
+}
+
+// A report written while a feature runs (Ctrl-C) lists it as skipped, not
+// as passed, and not at all missing: its checks so far are in the report.
+func TestUnfinishedFeatureIsSkipped(t *testing.T) {
+	r := NewRecorder(Environment{})
+	r.Start("s", "done", Core).Finish(Success, "")
+	running := r.Start("s", "running", Core)
+	running.Check("so-far", nil)
+	s := r.Report().Suites[0]
+	require.Len(t, s.Features, 2)
+	assert.Equal(t, Skipped, s.Features[1].Result)
+	assert.Contains(t, s.Features[1].Message, "did not finish")
+	assert.Equal(t, Partial, s.Result)
+	running.Finish(Success, "")
+	s = r.Report().Suites[0]
+	assert.Equal(t, Success, s.Result, "finished, the feature's own result counts")
+	assert.Len(t, s.Features, 2, "listed once")
+}
+
+// One source of verdicts: a feature's result is what the profiles count;
+// its checks and cells are evidence, not a second vote. What no feature
+// owns (a setup step) counts in core by itself.
+func TestProfilesCountFeatureResultsNotTheirChecks(t *testing.T) {
+	r := NewRecorder(Environment{})
+	core := r.Start("s", "core-feature", Core)
+	core.Check("raw-failure", errors.New("evidence only"))
+	core.Matrix(reportapi.Matrix{Name: "m", Cells: []reportapi.Cell{{Name: "c", Result: Failure}}})
+	core.Finish(Success, "")
+	s := r.Report().Suites[0]
+	assert.Equal(t, Success, s.Core.Result, "the feature decided; its raw checks do not override it")
+	assert.Equal(t, Statistics{Passed: 1}, s.Core.Statistics)
+
+	r.Check("s", "setup/install", errors.New("helm failed"))
+	assert.Equal(t, Failure, r.Report().Suites[0].Result, "a failed setup step fails the suite")
+
+	r = NewRecorder(Environment{})
+	r.Start("s", "core-feature", Core).Finish(Success, "")
+	r.Matrix("s", reportapi.Matrix{Name: "lab", Cells: []reportapi.Cell{{Name: "c", Result: Failure}}})
+	assert.Equal(t, Failure, r.Report().Suites[0].Result, "a failed cell of a matrix no feature owns fails the suite")
 }
 
 func TestEmptyReportIsStillWritten(t *testing.T) {

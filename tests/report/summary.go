@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
 
 // Summarize aggregates every report under dir (the nightly matrix's
@@ -28,33 +30,33 @@ func Summarize(dir string) (string, bool, error) {
 		if err != nil {
 			return err
 		}
-		var rep Report
+		var rep reportapi.Report
 		if err := yaml.Unmarshal(data, &rep); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
-		if rep.APIVersion != APIVersion {
-			return fmt.Errorf("%s: report version %q, this summary reads %q", p, rep.APIVersion, APIVersion)
+		if rep.APIVersion != reportapi.APIVersion {
+			return fmt.Errorf("%s: report version %q, this summary reads %q", p, rep.APIVersion, reportapi.APIVersion)
 		}
 		for _, s := range rep.Suites {
 			var bad []string
 			for _, m := range s.Matrices {
 				for _, c := range m.Cells {
-					if c.Result != Success {
+					if c.Result != reportapi.Success {
 						bad = append(bad, c.Name)
 					}
 				}
 			}
 			for _, c := range s.Checks {
-				if c.Result == Failure {
+				if c.Result == reportapi.Failure {
 					bad = append(bad, c.Name)
 				}
 			}
 			for _, f := range s.Features {
-				if f.Result == Failure && !slices.Contains(bad, f.Name) {
+				if f.Result == reportapi.Failure && !slices.Contains(bad, f.Name) {
 					bad = append(bad, f.Name)
 				}
 			}
-			failed = failed || s.Result == Failure
+			failed = failed || s.Result == reportapi.Failure
 			ext := "-"
 			if s.Extended != nil {
 				ext = counts(s.Extended.Statistics)
@@ -83,4 +85,6 @@ func Summarize(dir string) (string, bool, error) {
 }
 
 // counts renders statistics as passed/failed/skipped.
-func counts(st Statistics) string { return fmt.Sprintf("%d/%d/%d", st.Passed, st.Failed, st.Skipped) }
+func counts(st reportapi.Statistics) string {
+	return fmt.Sprintf("%d/%d/%d", st.Passed, st.Failed, st.Skipped)
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/secure-inference/mesh-conformance/tests/report"
+	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
 
 func summary(args ...string) (int, string, string) {
@@ -18,22 +19,22 @@ func summary(args ...string) (int, string, string) {
 	return code, out.String(), errOut.String()
 }
 
-func write(t *testing.T, dir string, result report.Result) {
+func write(t *testing.T, dir string, result reportapi.Result) {
 	t.Helper()
-	r := report.NewRecorder(report.Environment{Mode: "ambient", KubernetesVersion: "v1.34.4", Versions: map[string]string{"istio": "1.27.1"}})
-	r.Feature("opeaistio", report.Feature{Name: "ingress-and-mtls", Support: report.Core, Result: result})
+	r := report.NewRecorder(reportapi.Environment{Mode: "ambient", KubernetesVersion: "v1.34.4", Versions: map[string]string{"istio": "1.27.1"}})
+	r.Feature("opeaistio", reportapi.Feature{Name: "ingress-and-mtls", Support: reportapi.Core, Result: result})
 	_, err := r.Write(dir)
 	require.NoError(t, err)
 }
 
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
-	write(t, filepath.Join(dir, "job-1"), report.Success)
+	write(t, filepath.Join(dir, "job-1"), reportapi.Success)
 	code, out, _ := summary(dir)
 	assert.Equal(t, 0, code, "a green night exits 0")
 	assert.Contains(t, out, "| opeaistio | ambient | 1.27.1 | v1.34.4 | success |")
 
-	write(t, filepath.Join(dir, "job-2"), report.Failure)
+	write(t, filepath.Join(dir, "job-2"), reportapi.Failure)
 	code, out, _ = summary(dir)
 	assert.Equal(t, 1, code, "one failed suite fails the night")
 	assert.Contains(t, out, "| failure | 0/1/0 | - | ingress-and-mtls |")
