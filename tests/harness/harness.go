@@ -217,8 +217,12 @@ func (r *Run) scope(ctx context.Context) *report.Scope {
 // default when --mode is not given. A suite without modes (the baseline)
 // runs in none. A mode the suite does not support is reported as skipped.
 func Setup(suite string, pinned versions.Set, modes ...options.Mode) *Run {
-	o := options.Defaults()
-	options.Register(flag.CommandLine, &o)
+	// The config file first, the flags bound over its values: one parse.
+	op, err := options.New(flag.CommandLine, os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", suite, err)
+		os.Exit(2)
+	}
 	// A bad flag: the flag package prints one line naming it (and the
 	// accepted values), then this usage, and exits 2.
 	flag.CommandLine.Usage = func() {
@@ -229,8 +233,9 @@ func Setup(suite string, pinned versions.Set, modes ...options.Mode) *Run {
 	}
 	cfg, err := envconf.NewFromFlags()
 	if err == nil {
-		o, err = options.Load(flag.CommandLine, o)
+		err = op.Finish(flag.CommandLine)
 	}
+	o := *op
 	if err == nil && o.Mode == "" && len(modes) > 0 {
 		o.Mode = modes[0]
 		err = o.Validate() // again: the Istio version must suit this mode

@@ -18,7 +18,11 @@ func FlagsMarkdown() string {
 	var b strings.Builder
 	b.WriteString("| flag | config key | default | meaning |\n|---|---|---|---|\n")
 	fs.VisitAll(func(f *flag.Flag) {
-		key := keys[reflect.ValueOf(f.Value).Pointer()]
+		target := reflect.ValueOf(f.Value).Pointer()
+		if b, ok := f.Value.(interface{ boundTo() any }); ok {
+			target = reflect.ValueOf(b.boundTo()).Pointer()
+		}
+		key := keys[target]
 		if f.Name == "config" || f.Name == "list-modes" {
 			key = "-" // command-line only
 		}

@@ -15,7 +15,7 @@ func Register(fs *flag.FlagSet, o *Options) {
 	fs.StringVar(&o.Cluster.Name, "cluster-name", o.Cluster.Name, "name of the kind cluster to create or reuse; default mesh-conformance-<suite>-<mode>")
 	fs.StringVar(&o.Cluster.KindConfig, "kind-config", o.Cluster.KindConfig, "kind configuration file, instead of the suite's own under kind-config/")
 	fs.BoolVar(&o.Cluster.Keep, "keep-cluster", o.Cluster.Keep, "keep a kind cluster the run created")
-	fs.Var((*listFlag)(&o.Cluster.ImageArchives), "image-archive", "image tarball to load into the kind nodes before installs, repeatable")
+	fs.Var(&listFlag{list: &o.Cluster.ImageArchives}, "image-archive", "image tarball to load into the kind nodes before installs, repeatable")
 	fs.StringVar(&o.Versions.NodeImage, "node-image", o.Versions.NodeImage, "kind node image (Kubernetes version), by tag and digest; default: the suite's pinned image (kindest/node:v1.34.11 built for kind v0.33.0)")
 	fs.StringVar(&o.Versions.Istio, "istio-version", o.Versions.Istio, "Istio version; default: the suite's pinned version")
 	fs.StringVar(&o.Versions.CertManager, "cert-manager-version", o.Versions.CertManager, "cert-manager version")
@@ -29,9 +29,9 @@ func Register(fs *flag.FlagSet, o *Options) {
 	fs.IntVar(&o.ControlRepeats, "control-repeats", o.ControlRepeats, "times each control removes and restores its resources (samples of time to open and to revoke)")
 	fs.IntVar(&o.ColdStartRepeats, "cold-start-repeats", o.ColdStartRepeats, "cold sequences per client of cold-start-isolation, each after the model scaled back to zero")
 	fs.StringVar(&o.ChatQnAModelPVC, "chatqna-model-pvc", o.ChatQnAModelPVC, "full profile: an existing, Bound PersistentVolumeClaim in chatqna the model servers share (global.modelUsePVC); default none")
-	fs.Var((*featuresFlag)(&o.SupportedFeatures), "supported-features", "extended features the implementation claims, as [suite/]feature, comma-separated or repeated; unclaimed extended features are reported as unsupported")
+	fs.Var(&featuresFlag{listFlag{list: &o.SupportedFeatures}}, "supported-features", "extended features the implementation claims, as [suite/]feature, comma-separated or repeated; unclaimed extended features are reported as unsupported")
 	fs.BoolVar(&o.AllFeatures, "all-features", o.AllFeatures, "claim every extended feature of the suite")
-	fs.Var((*featuresFlag)(&o.ExemptFeatures), "exempt-features", "features the implementation opts out of, as [suite/]feature, comma-separated or repeated; skipped and reported (an exempt core feature makes the suite partial)")
+	fs.Var(&featuresFlag{listFlag{list: &o.ExemptFeatures}}, "exempt-features", "features the implementation opts out of, as [suite/]feature, comma-separated or repeated; skipped and reported (an exempt core feature makes the suite partial)")
 	fs.StringVar(&o.IngressAddress, "ingress-address", o.IngressAddress, "HOST:PORT of the TLS ingress as reached from this machine, for host-tls-ingress; default on the suite's kind cluster: its mapped node port on 127.0.0.1")
 	im := &o.Implementation
 	fs.StringVar(&im.Organization, "organization", im.Organization, "report: organization of the implementation under test")
@@ -53,58 +53,55 @@ func Register(fs *flag.FlagSet, o *Options) {
 	fs.DurationVar(&t.ClusterTimeout, "cluster-timeout", t.ClusterTimeout, "time limit for creating a kind cluster")
 }
 
-// Load turns a parsed flag set into the options of the run: defaults, then
-// the config file named by --config, then every flag set explicitly on the
-// command line. fromFlags is what Register wrote while fs was parsed. The
-// e2e-framework flag --kubeconfig, when registered on fs, is taken too.
-func Load(fs *flag.FlagSet, fromFlags Options) (Options, error) {
-	o := fromFlags
-	if fromFlags.ConfigFile != "" {
+// New gives the run's options bound to fs, for one parse: the defaults,
+// then the config file that args name with --config, then whatever flags
+// fs.Parse meets, each written over the file's value (a list flag given on
+// the command line replaces the file's list; chart sources and install
+// policies merge by component). Call Finish once fs is parsed.
+func New(fs *flag.FlagSet, args []string) (*Options, error) {
+	o := Defaults()
+	if path := configArg(args); path != "" {
 		var err error
-		if o, err = ReadConfigFile(fromFlags.ConfigFile, Defaults()); err != nil {
-			return o, err
-		}
-		// Re-apply the flags given explicitly: they win over the file.
-		over := flag.NewFlagSet("explicit", flag.ContinueOnError)
-		Register(over, &o)
-		var setErr error
-		fs.Visit(func(f *flag.Flag) {
-			if over.Lookup(f.Name) != nil && setErr == nil {
-				if f.Name == "image-archive" {
-					o.Cluster.ImageArchives = fromFlags.Cluster.ImageArchives
-					return
-				}
-				if f.Name == "exempt-features" {
-					o.ExemptFeatures = fromFlags.ExemptFeatures
-					return
-				}
-				if f.Name == "supported-features" {
-					o.SupportedFeatures = fromFlags.SupportedFeatures
-					return
-				}
-				if f.Name == "chart-source" {
-					for k, v := range fromFlags.ChartSources {
-						o.ChartSources[k] = v
-					}
-					return
-				}
-				if f.Name == "install" {
-					for k, v := range fromFlags.Install {
-						o.Install[k] = v
-					}
-					return
-				}
-				setErr = over.Set(f.Name, f.Value.String())
-			}
-		})
-		if setErr != nil {
-			return o, setErr
+		if o, err = ReadConfigFile(path, o); err != nil {
+			return nil, err
 		}
 	}
+	Register(fs, &o)
+	return &o, nil
+}
+
+// Finish completes the options once fs is parsed: e2e-framework's
+// --kubeconfig, when registered on fs, is taken too; then every field is
+// validated.
+func (o *Options) Finish(fs *flag.FlagSet) error {
 	if kc := fs.Lookup("kubeconfig"); kc != nil && kc.Value.String() != "" {
 		o.Cluster.Kubeconfig = kc.Value.String()
 	}
-	return o, o.Validate()
+	return o.Validate()
+}
+
+// configArg is the value of the last --config (or -config) in args, as
+// the flag package will parse it: "--config=f" or "--config f", before a
+// "--" that ends the flags.
+func configArg(args []string) string {
+	path := ""
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "config" {
+			continue
+		}
+		if hasVal {
+			path = val
+		} else if i+1 < len(args) {
+			path = args[i+1]
+			i++
+		}
+	}
+	return path
 }
 
 // modeFlag validates while parsing, so `--mode=foo` fails at once.
@@ -154,22 +151,46 @@ func (f *installFlag) Set(s string) error {
 	return nil
 }
 
-// listFlag is a repeatable string flag.
-type listFlag []string
+// listFlag is a repeatable string flag. Its first use on the command line
+// replaces the list the config file gave; later uses add to it.
+type listFlag struct {
+	list *[]string
+	set  bool
+}
 
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+func (l *listFlag) String() string {
+	if l == nil || l.list == nil {
+		return ""
+	}
+	return strings.Join(*l.list, ",")
+}
+
+// boundTo is the option the flag writes, for the README's flag table.
+func (l *listFlag) boundTo() any { return l.list }
+
+func (l *listFlag) Set(s string) error {
+	if !l.set {
+		*l.list, l.set = nil, true
+	}
+	*l.list = append(*l.list, s)
+	return nil
+}
 
 // featuresFlag takes feature names, comma-separated or repeated, as Gateway
-// API's --supported-features does.
-type featuresFlag []string
+// API's --supported-features does; like listFlag, its first use replaces
+// the file's list.
+type featuresFlag struct{ listFlag }
 
-func (l *featuresFlag) String() string { return strings.Join(*l, ",") }
 func (l *featuresFlag) Set(s string) error {
 	for _, f := range strings.Split(s, ",") {
 		if f = strings.TrimSpace(f); f != "" {
-			*l = append(*l, f)
+			if err := l.listFlag.Set(f); err != nil {
+				return err
+			}
 		}
+	}
+	if !l.set { // "--exempt-features=" clears the file's list
+		*l.list, l.set = nil, true
 	}
 	return nil
 }

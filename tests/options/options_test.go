@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,18 +13,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// parse runs the same path as a test binary: register, parse, load.
+// parse runs the same path as a test binary: the file, the flags over it,
+// one parse, then Finish.
 func parse(t *testing.T, args ...string) (Options, error) {
 	t.Helper()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.String("kubeconfig", "", "as e2e-framework registers it")
-	o := Defaults()
-	Register(fs, &o)
-	if err := fs.Parse(args); err != nil {
-		return o, err
+	o, err := New(fs, args)
+	if err != nil {
+		return Options{}, err
 	}
-	return Load(fs, o)
+	if err := fs.Parse(args); err != nil {
+		return *o, err
+	}
+	return *o, o.Finish(fs)
 }
 
 func writeConfig(t *testing.T, body string) string {
@@ -167,4 +171,26 @@ func TestSecretsComeFromTheEnvironmentOnly(t *testing.T) {
 	assert.Contains(t, Secrets(), "hf_secret_value")
 	_, err := parse(t, "--hf-token=x")
 	require.Error(t, err, "there is no flag for the token")
+}
+
+// One parse: the file's values are the flags' defaults, so a list flag on
+// the command line replaces the file's list instead of adding to it, and
+// --config is found however the flag package would read it.
+func TestOneParseFlagsOverTheFile(t *testing.T) {
+	cfg := writeConfig(t, "exemptFeatures: [from-file]\nsupportedFeatures: [a, b]\n")
+	o, err := parse(t, "--mode=sidecar", "--config="+cfg, "--exempt-features=cleanup")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"cleanup"}, o.ExemptFeatures, "the command line's list replaces the file's")
+	assert.Equal(t, []string{"a", "b"}, o.SupportedFeatures, "the file's list stays where no flag is given")
+	o, err = parse(t, "-config", cfg, "--supported-features=c", "--supported-features=d")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"c", "d"}, o.SupportedFeatures, "repeats add to the command line's list")
+	assert.Equal(t, cfg, o.ConfigFile)
+
+	for args, want := range map[string]string{
+		"--config=a.yaml": "a.yaml", "-config b.yaml": "b.yaml", "--config a.yaml --config c.yaml": "c.yaml",
+		"--mode sidecar": "", "-- --config x.yaml": "", "--configx=y": "",
+	} {
+		assert.Equal(t, want, configArg(strings.Fields(args)), args)
+	}
 }
