@@ -101,7 +101,9 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 		"knative": knativeOperatorChart(t, v.KnativeServing),
 	}
 	require.NoError(t, opts.Validate())
-	in := &install.Installer{Kube: kc, Apply: a, Opts: opts, Versions: v, Wait: false, Logf: t.Logf,
+	// The suites' own values (fixtures/<suite>/): KServe's first, the OPEA
+	// suite's for its ambient Istio below.
+	in := &install.Installer{Kube: kc, Apply: a, Opts: opts, Versions: v, Suite: "kservemesh", Wait: false, Logf: t.Logf,
 		Helm: &install.Helm{Kubeconfig: kubeconfig, Logf: t.Logf}}
 
 	t.Run("istio sidecar with the KServe gateway", func(t *testing.T) {
@@ -126,6 +128,8 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 	})
 
 	t.Run("istio ambient with the OPEA gateway, upgrading istiod", func(t *testing.T) {
+		in.Suite = "opeaistio"
+		defer func() { in.Suite = "kservemesh" }()
 		require.NoError(t, in.Istio(ctx, options.ModeAmbient, install.OPEAGateway))
 		for _, ds := range []string{"istio-cni-node", "ztunnel"} {
 			_, err := kc.AppsV1().DaemonSets("istio-system").Get(ctx, ds, metav1.GetOptions{})
