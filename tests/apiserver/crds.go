@@ -15,8 +15,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/secure-inference/mesh-conformance/suites/kservemesh"
-	"github.com/secure-inference/mesh-conformance/suites/opeaistio"
 	"github.com/secure-inference/mesh-conformance/tests/apply"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
@@ -32,10 +30,12 @@ type CRDSource struct {
 	Chart string
 }
 
-// CRDSources are the real upstream CRDs at the suites' pinned versions,
-// fetched through the Go module proxy (no registry, no hand-written copies).
-func CRDSources() []CRDSource {
-	k, o := kservemesh.Versions, opeaistio.Versions
+// CRDSources are the real upstream CRDs at the suites' pinned versions (k:
+// the KServe suite's, o: the OPEA suite's), fetched through the Go module
+// proxy (no registry, no hand-written copies). The versions are passed in:
+// the install package's own tests use this package, and the suites import
+// the install package.
+func CRDSources(k, o versions.Set) []CRDSource {
 	return []CRDSource{
 		{"istio.io/api", "v" + k.Istio, []string{"kubernetes/customresourcedefinitions.gen.yaml"}, ""},
 		{"sigs.k8s.io/gateway-api", o.GatewayAPI, []string{"config/crd/standard/*.yaml"}, ""},
@@ -48,12 +48,49 @@ func CRDSources() []CRDSource {
 	}
 }
 
+// IstioModuleVersion is the istio.io/istio module whose charts
+// (manifests/charts) the tiers install and render: it has no reachable
+// release tag on the module proxy, only master pseudo-versions; its charts
+// carry a 1.0.0 placeholder version. The API server tier checks that the
+// installer's releases, values and order apply; the pinned release charts
+// are tier 4.
+const IstioModuleVersion = "v0.0.0-20260827124520-eed52ebb66ad"
+
 // KnativeModuleVersion maps a Knative release (1.21.1) to the Go module
 // version of knative.dev/serving (v0.48.1): minor + 27 since Knative 1.0
 // (v0.27).
 func KnativeModuleVersion(release string) string {
 	v := versions.MustParse(release)
 	return fmt.Sprintf("v0.%d.%d", v.Minor+27, v.Patch)
+}
+
+// KnativeOperatorChart copies the Knative operator chart of a release out
+// of knative.dev/operator into dir and fills in its {{ version }} and
+// {{ tag }} placeholders, as Knative's release process does before
+// publishing the chart. It returns the directory that holds the chart
+// folder knative-operator (a directory chart source).
+func KnativeOperatorChart(release, dir string) (string, error) {
+	mod, err := ModuleDir("knative.dev/operator", KnativeModuleVersion(release))
+	if err != nil {
+		return "", err
+	}
+	src, dst := filepath.Join(mod, "config", "charts", "knative-operator"), filepath.Join(dir, "knative-operator")
+	err = filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		s := strings.NewReplacer("{{ version }}", release, "{{ tag }}", "v"+release).Replace(string(data))
+		return os.WriteFile(filepath.Join(dst, rel), []byte(s), 0o644)
+	})
+	return dir, err
 }
 
 // ModuleDir downloads (or finds in the module cache) module@version and

@@ -18,6 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
+	"github.com/secure-inference/mesh-conformance/suites/kservemesh"
+	"github.com/secure-inference/mesh-conformance/suites/opeaistio"
 	"github.com/secure-inference/mesh-conformance/tests/apiserver"
 	"github.com/secure-inference/mesh-conformance/tests/apply"
 )
@@ -62,7 +64,7 @@ func run(m *testing.M, binDir string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	crds, err := apiserver.LoadCRDs(apiserver.CRDSources())
+	crds, err := apiserver.LoadCRDs(apiserver.CRDSources(kservemesh.Versions, opeaistio.Versions))
 	if err == nil {
 		ctx := context.Background()
 		if err = applier.Apply(ctx, crds...); err == nil {

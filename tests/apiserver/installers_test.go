@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,28 +36,10 @@ func moduleDir(t *testing.T, module, version string) string {
 	return dir
 }
 
-// knativeOperatorChart copies the operator chart out of knative.dev/operator
-// and fills in the {{ version }} and {{ tag }} placeholders, as Knative's
-// release process does before publishing the chart.
 func knativeOperatorChart(t *testing.T, release string) string {
-	src := filepath.Join(moduleDir(t, "knative.dev/operator", apiserver.KnativeModuleVersion(release)), "config", "charts", "knative-operator")
-	dst := filepath.Join(t.TempDir(), "knative-operator")
-	require.NoError(t, filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if info.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		s := strings.NewReplacer("{{ version }}", release, "{{ tag }}", "v"+release).Replace(string(data))
-		return os.WriteFile(filepath.Join(dst, rel), []byte(s), 0o644)
-	}))
-	return filepath.Dir(dst)
+	dir, err := apiserver.KnativeOperatorChart(release, t.TempDir())
+	require.NoError(t, err)
+	return dir
 }
 
 // freshServer starts an API server of the test's own (installs bring CRDs
@@ -84,7 +65,7 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 
 	// KServe's chart issues its webhook certificate with cert-manager.
 	var cm []apiserver.CRDSource
-	for _, s := range apiserver.CRDSources() {
+	for _, s := range apiserver.CRDSources(kservemesh.Versions, opeaistio.Versions) {
 		if s.Module == "github.com/cert-manager/cert-manager" {
 			cm = append(cm, s)
 		}
@@ -97,12 +78,14 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 	v := kservemesh.Versions
 	opts := options.Defaults()
 	opts.ChartSources = map[string]string{
-		"istio":   filepath.Join(moduleDir(t, "istio.io/istio", istioModuleVersion), "manifests", "charts"),
+		"istio":   filepath.Join(moduleDir(t, "istio.io/istio", apiserver.IstioModuleVersion), "manifests", "charts"),
 		"kserve":  filepath.Join(moduleDir(t, "github.com/kserve/kserve", v.KServe), "charts"),
 		"knative": knativeOperatorChart(t, v.KnativeServing),
 	}
 	require.NoError(t, opts.Validate())
-	in := &install.Installer{Kube: kc, Apply: a, Opts: opts, Versions: v, Wait: false, Logf: t.Logf,
+	// The suites' own values (fixtures/<suite>/): KServe's first, the OPEA
+	// suite's for its ambient Istio below.
+	in := &install.Installer{Kube: kc, Apply: a, Opts: opts, Versions: v, Suite: "kservemesh", Wait: false, Logf: t.Logf,
 		Helm: &install.Helm{Kubeconfig: kubeconfig, Logf: t.Logf}}
 
 	t.Run("istio sidecar with the KServe gateway", func(t *testing.T) {
@@ -127,6 +110,8 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 	})
 
 	t.Run("istio ambient with the OPEA gateway, upgrading istiod", func(t *testing.T) {
+		in.Suite = "opeaistio"
+		defer func() { in.Suite = "kservemesh" }()
 		require.NoError(t, in.Istio(ctx, options.ModeAmbient, opeaistio.IstioGateway))
 		for _, ds := range []string{"istio-cni-node", "ztunnel"} {
 			_, err := kc.AppsV1().DaemonSets("istio-system").Get(ctx, ds, metav1.GetOptions{})
@@ -277,9 +262,3 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 		assert.Error(t, install.CheckEnrolled(ctx, kc, "chatqna", options.ModeAmbient))
 	})
 }
-
-// istioModuleVersion: istio.io/istio has no reachable release tag on the
-// module proxy, only master pseudo-versions; its charts carry a 1.0.0
-// placeholder version. The API server tier checks that the installer's
-// releases, values and order apply; the pinned release charts are tier 4.
-const istioModuleVersion = "v0.0.0-20260827124520-eed52ebb66ad"

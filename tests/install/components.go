@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/secure-inference/mesh-conformance/fixtures"
 	"github.com/secure-inference/mesh-conformance/tests/apply"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/options"
@@ -36,6 +38,10 @@ type Installer struct {
 	Helm     *Helm
 	Opts     options.Options
 	Versions versions.Set
+	// Suite names the fixtures folder the releases' Helm values come from
+	// (fixtures/<Suite>/<release>.values.yaml): the values are the
+	// documented setup's, as the OPEA helmfile keeps them beside it.
+	Suite string
 	// Wait turns on readiness waits. The API server tier turns it off:
 	// nothing runs pods there.
 	Wait bool
@@ -54,6 +60,49 @@ func (in *Installer) logf(format string, args ...any) {
 
 func (in *Installer) release(name, namespace string, chart ChartRef, values map[string]any) Release {
 	return Release{Name: name, Namespace: namespace, Chart: chart, Values: values, Wait: in.Wait, Timeout: in.Opts.Timeouts.InstallTimeout}
+}
+
+// valuesFile names a release's values file in a suite's fixtures:
+// <release>.<mode>.values.yaml where the values depend on the mesh mode
+// (istiod's profile), else <release>.values.yaml. Every release has one,
+// empty when the chart's defaults are the setup, so that a reader finds
+// all of a setup's values in its folder and the render test holds each
+// file to its chart.
+func valuesFile(suite, release string, mode options.Mode) (string, error) {
+	if suite == "" {
+		return "", fmt.Errorf("the installer has no suite (install.Installer.Suite) to take the values of release %s from", release)
+	}
+	var tried []string
+	if mode != "" {
+		tried = append(tried, fmt.Sprintf("%s/%s.%s.values.yaml", suite, release, mode))
+	}
+	tried = append(tried, fmt.Sprintf("%s/%s.values.yaml", suite, release))
+	for _, name := range tried {
+		if _, err := fs.Stat(fixtures.FS, name); err == nil {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("release %s has no values file in fixtures: tried %s", release, strings.Join(tried, ", "))
+}
+
+// releaseValues reads a release's values from the suite's fixtures.
+func (in *Installer) releaseValues(release string, mode options.Mode) (map[string]any, error) {
+	name, err := valuesFile(in.Suite, release, mode)
+	if err != nil {
+		return nil, err
+	}
+	v, err := fixtures.Values(name)
+	if v == nil && err == nil {
+		// A file of comments only: the chart's defaults.
+		v = map[string]any{}
+	}
+	return v, err
+}
+
+// valuedRelease is release with the values of the suite's file.
+func (in *Installer) valuedRelease(name, namespace string, chart ChartRef, mode options.Mode) (Release, error) {
+	v, err := in.releaseValues(name, mode)
+	return in.release(name, namespace, chart, v), err
 }
 
 // Gateway is an Istio ingress gateway released from the istio/gateway chart.
@@ -79,23 +128,39 @@ func (in *Installer) istioChart(name string) ChartRef {
 // IstioReleases lists the Istio releases of a mode, in install order:
 // base, istiod, then (ambient) CNI and ztunnel, then the gateways. This is
 // the order of the OPEA helmfile and of Istio's ambient install guide.
+// Each release's values are its file in fixtures/<Suite>/; a missing file
+// panics, as fixtures.MustLoad does: the files are embedded, and the unit
+// tier reads every suite's (Istio returns the error instead).
 func (in *Installer) IstioReleases(mode options.Mode, gateways ...Gateway) []Release {
+	rels, err := in.istioReleases(mode, gateways...)
+	if err != nil {
+		panic(err)
+	}
+	return rels
+}
+
+func (in *Installer) istioReleases(mode options.Mode, gateways ...Gateway) ([]Release, error) {
 	ns := "istio-system"
-	istiod := map[string]any{}
-	if mode == options.ModeAmbient {
-		istiod["profile"] = "ambient"
+	type part struct {
+		release, chart string
+		install        bool
+	}
+	parts := []part{
+		{"istio-base", "base", !in.Skip[detect.Istio]},
+		{"istiod", "istiod", !in.Skip[detect.Istio]},
+		{"istio-cni", "cni", mode == options.ModeAmbient && !in.Skip[detect.IstioCNI]},
+		{"ztunnel", "ztunnel", mode == options.ModeAmbient && !in.Skip[detect.Ztunnel]},
 	}
 	var rels []Release
-	if !in.Skip[detect.Istio] {
-		rels = append(rels,
-			in.release("istio-base", ns, in.istioChart("base"), map[string]any{"defaultRevision": "default"}),
-			in.release("istiod", ns, in.istioChart("istiod"), istiod))
-	}
-	if mode == options.ModeAmbient && !in.Skip[detect.IstioCNI] {
-		rels = append(rels, in.release("istio-cni", ns, in.istioChart("cni"), map[string]any{"profile": "ambient"}))
-	}
-	if mode == options.ModeAmbient && !in.Skip[detect.Ztunnel] {
-		rels = append(rels, in.release("ztunnel", ns, in.istioChart("ztunnel"), map[string]any{}))
+	for _, p := range parts {
+		if !p.install {
+			continue
+		}
+		r, err := in.valuedRelease(p.release, ns, in.istioChart(p.chart), mode)
+		if err != nil {
+			return nil, err
+		}
+		rels = append(rels, r)
 	}
 	for _, g := range gateways {
 		if in.Skip[detect.IstioGateway] {
@@ -106,26 +171,50 @@ func (in *Installer) IstioReleases(mode options.Mode, gateways ...Gateway) []Rel
 			// cluster: only the suite's own kind config maps these.
 			g.NodePorts = nil
 		}
-		rels = append(rels, in.release(g.Name, g.Namespace, in.istioChart("gateway"), gatewayValues(g)))
+		r, err := in.valuedRelease(g.Name, g.Namespace, in.istioChart("gateway"), mode)
+		if err != nil {
+			return nil, err
+		}
+		if err := pinNodePorts(r.Values, g.NodePorts); err != nil {
+			return nil, fmt.Errorf("gateway %s: %w", g.Name, err)
+		}
+		rels = append(rels, r)
 	}
-	return rels
+	return rels, nil
 }
 
-// gatewayValues makes the gateway Service a NodePort: LoadBalancer Services
-// never get an address on kind, and Helm's wait would hang on them.
-func gatewayValues(g Gateway) map[string]any {
-	ports := []any{
-		map[string]any{"name": "status-port", "port": 15021, "protocol": "TCP", "targetPort": 15021},
-		map[string]any{"name": "http2", "port": 80, "protocol": "TCP", "targetPort": 80},
-		map[string]any{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443},
+// pinNodePorts sets the nodePort of each of the values' service.ports by
+// port name: the ports are the setup's (its values file), the node ports
+// the run's (the suite's own kind config maps them to the host). A name
+// the file lacks is an error, or a renamed port would silently lose its
+// mapping.
+func pinNodePorts(values map[string]any, nodePorts map[string]int) error {
+	if len(nodePorts) == 0 {
+		return nil
 	}
-	for _, p := range ports {
-		m := p.(map[string]any)
-		if np, ok := g.NodePorts[m["name"].(string)]; ok {
+	ports, _, err := unstructured.NestedFieldNoCopy(values, "service", "ports")
+	if err != nil {
+		return fmt.Errorf("service.ports: %w", err)
+	}
+	list, _ := ports.([]any)
+	pinned := map[string]bool{}
+	for _, p := range list {
+		m, ok := p.(map[string]any)
+		if !ok {
+			continue
+		}
+		name, _ := m["name"].(string)
+		if np, ok := nodePorts[name]; ok {
 			m["nodePort"] = np
+			pinned[name] = true
 		}
 	}
-	return map[string]any{"service": map[string]any{"type": "NodePort", "ports": ports}}
+	for name := range nodePorts {
+		if !pinned[name] {
+			return fmt.Errorf("no port named %q in the values' service.ports to give node port %d", name, nodePorts[name])
+		}
+	}
+	return nil
 }
 
 // Istio installs or upgrades Istio for a mode, with gateways.
@@ -133,7 +222,11 @@ func (in *Installer) Istio(ctx context.Context, mode options.Mode, gateways ...G
 	if err := versions.CheckIstio(in.Versions.Istio, mode == options.ModeAmbient); err != nil {
 		return err
 	}
-	for _, r := range in.IstioReleases(mode, gateways...) {
+	rels, err := in.istioReleases(mode, gateways...)
+	if err != nil {
+		return err
+	}
+	for _, r := range rels {
 		if _, err := in.Helm.Upgrade(ctx, r); err != nil {
 			return err
 		}
@@ -151,11 +244,20 @@ func (in *Installer) Istio(ctx context.Context, mode options.Mode, gateways ...G
 // istioDaemonSets are the DaemonSets of the ambient releases, by release.
 var istioDaemonSets = map[string]string{"istio-cni": "istio-cni-node", "ztunnel": "ztunnel"}
 
-// CertManager installs cert-manager with its CRDs (crds.enabled=true).
+// certManagerRelease is cert-manager's release, with the suite's values.
+func (in *Installer) certManagerRelease() (Release, error) {
+	return in.valuedRelease("cert-manager", "cert-manager",
+		ChartRef{Source: in.Opts.ChartSource("cert-manager"), Name: "cert-manager", Version: in.Versions.CertManager}, "")
+}
+
+// CertManager installs cert-manager with its CRDs (crds.enabled=true in
+// the suite's values).
 func (in *Installer) CertManager(ctx context.Context) error {
-	_, err := in.Helm.Upgrade(ctx, in.release("cert-manager", "cert-manager",
-		ChartRef{Source: in.Opts.ChartSource("cert-manager"), Name: "cert-manager", Version: in.Versions.CertManager},
-		map[string]any{"crds": map[string]any{"enabled": true}}))
+	r, err := in.certManagerRelease()
+	if err != nil {
+		return err
+	}
+	_, err = in.Helm.Upgrade(ctx, r)
 	return err
 }
 
@@ -227,9 +329,17 @@ func (in *Installer) KnativeOperatorChart() ChartRef {
 	return ChartRef{Source: src, Name: "knative-operator"}
 }
 
+func (in *Installer) knativeOperatorRelease() (Release, error) {
+	return in.valuedRelease("knative-operator", "knative-operator", in.KnativeOperatorChart(), "")
+}
+
 // KnativeOperator installs the Knative operator (namespace knative-operator).
 func (in *Installer) KnativeOperator(ctx context.Context) error {
-	_, err := in.Helm.Upgrade(ctx, in.release("knative-operator", "knative-operator", in.KnativeOperatorChart(), map[string]any{}))
+	r, err := in.knativeOperatorRelease()
+	if err != nil {
+		return err
+	}
+	_, err = in.Helm.Upgrade(ctx, r)
 	return err
 }
 
@@ -265,32 +375,34 @@ func (in *Installer) KnativeServing(ctx context.Context, objs []*unstructured.Un
 
 // KServeReleases lists KServe's charts for its version: kserve-crd and
 // kserve up to v0.16; kserve-crd, kserve-resources and
-// kserve-runtime-configs from v0.17. Knative ("Serverless" before v0.17)
-// deployment mode is set explicitly.
+// kserve-runtime-configs from v0.17. Each release's values are its file
+// (the Knative deployment mode, "Serverless" in kserve.values.yaml before
+// v0.17; the runtimes turned on in kserve-runtime-configs.values.yaml). A
+// missing file panics, as in IstioReleases (KServe returns the error).
 func (in *Installer) KServeReleases() []Release {
-	src, v := in.Opts.ChartSource("kserve"), in.Versions.KServe
-	ref := func(name, path string) ChartRef { return ChartRef{Source: src, Name: name, Path: path, Version: v} }
-	ns := "kserve"
-	if versions.MustParse(v).Less(versions.MustParse("v0.17.0")) {
-		return []Release{
-			in.release("kserve-crd", ns, ref("kserve-crd", ""), map[string]any{}),
-			in.release("kserve", ns, ref("kserve", "kserve-resources"), kserveValues("Serverless")),
-		}
+	rels, err := in.kserveReleases()
+	if err != nil {
+		panic(err)
 	}
-	return []Release{
-		in.release("kserve-crd", ns, ref("kserve-crd", ""), map[string]any{}),
-		in.release("kserve-resources", ns, ref("kserve-resources", ""), kserveValues("Knative")),
-		in.release("kserve-runtime-configs", ns, ref("kserve-runtime-configs", ""), runtimeConfigValues()),
-	}
+	return rels
 }
 
-// runtimeConfigValues turns on the ClusterServingRuntimes: the
-// kserve-runtime-configs chart (v0.17+) renders them only with
-// kserve.servingruntime.enabled, which defaults to false (its values.yaml;
-// KServe's hack/setup/infra/manage.kserve-helm.sh sets it). Without them
-// every InferenceService stays NoSupportingRuntime.
-func runtimeConfigValues() map[string]any {
-	return map[string]any{"kserve": map[string]any{"servingruntime": map[string]any{"enabled": true}}}
+func (in *Installer) kserveReleases() ([]Release, error) {
+	src, v := in.Opts.ChartSource("kserve"), in.Versions.KServe
+	ref := func(name, path string) ChartRef { return ChartRef{Source: src, Name: name, Path: path, Version: v} }
+	charts := []ChartRef{ref("kserve-crd", ""), ref("kserve-resources", ""), ref("kserve-runtime-configs", "")}
+	if versions.MustParse(v).Less(versions.MustParse("v0.17.0")) {
+		charts = []ChartRef{ref("kserve-crd", ""), ref("kserve", "kserve-resources")}
+	}
+	var rels []Release
+	for _, c := range charts {
+		r, err := in.valuedRelease(c.Name, KServeNamespace, c, "")
+		if err != nil {
+			return nil, err
+		}
+		rels = append(rels, r)
+	}
+	return rels, nil
 }
 
 // ClusterServingRuntimes is KServe's cluster-wide runtime resource.
@@ -315,13 +427,13 @@ func CheckRuntime(ctx context.Context, dyn dynamic.Interface, name string) error
 	return nil
 }
 
-func kserveValues(mode string) map[string]any {
-	return map[string]any{"kserve": map[string]any{"controller": map[string]any{"deploymentMode": mode}}}
-}
-
 // KServe installs KServe in Knative mode.
 func (in *Installer) KServe(ctx context.Context) error {
-	for _, r := range in.KServeReleases() {
+	rels, err := in.kserveReleases()
+	if err != nil {
+		return err
+	}
+	for _, r := range rels {
 		if _, err := in.Helm.Upgrade(ctx, r); err != nil {
 			return err
 		}

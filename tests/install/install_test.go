@@ -39,8 +39,8 @@ var (
 	opeaGateway   = Gateway{Name: "istio-ingress", Namespace: "istio-ingress", NodePorts: map[string]int{"status-port": 30021, "http2": 30080, "https": 30443}}
 )
 
-func installer(v versions.Set) *Installer {
-	return &Installer{Opts: options.Defaults(), Versions: v, Wait: true}
+func installer(suite string, v versions.Set) *Installer {
+	return &Installer{Opts: options.Defaults(), Versions: v, Suite: suite, Wait: true}
 }
 
 func names(rels []Release) []string {
@@ -52,11 +52,11 @@ func names(rels []Release) []string {
 }
 
 func TestIstioReleaseOrder(t *testing.T) {
-	in := installer(opeaPins)
+	in := installer("opeaistio", opeaPins)
 	assert.Equal(t, []string{"istio-system/istio-base", "istio-system/istiod", "istio-system/istio-cni", "istio-system/ztunnel", "istio-ingress/istio-ingress"},
 		names(in.IstioReleases(options.ModeAmbient, opeaGateway)), "the documented ambient order")
 	assert.Equal(t, []string{"istio-system/istio-base", "istio-system/istiod", "istio-system/istio-ingressgateway"},
-		names(in.IstioReleases(options.ModeSidecar, kserveGateway)))
+		names(installer("kservemesh", kservePins).IstioReleases(options.ModeSidecar, kserveGateway)))
 	amb := in.IstioReleases(options.ModeAmbient, opeaGateway)
 	assert.Equal(t, "ambient", amb[1].Values["profile"])
 	assert.Equal(t, "ambient", amb[2].Values["profile"])
@@ -75,7 +75,7 @@ func TestIstioReleaseOrder(t *testing.T) {
 		func(o *options.Options) { o.Cluster.Kubeconfig = "/home/me/.kube/config" },
 		func(o *options.Options) { o.Cluster.KindConfig = "my-kind.yaml" },
 	} {
-		in := installer(opeaPins)
+		in := installer("opeaistio", opeaPins)
 		other(&in.Opts)
 		ports, _ := json.Marshal(in.IstioReleases(options.ModeAmbient, opeaGateway)[4].Values)
 		assert.NotContains(t, string(ports), "nodePort")
@@ -83,16 +83,16 @@ func TestIstioReleaseOrder(t *testing.T) {
 }
 
 func TestKServeReleasesFollowTheChartLayoutOfTheVersion(t *testing.T) {
-	assert.Equal(t, []string{"kserve/kserve-crd", "kserve/kserve-resources", "kserve/kserve-runtime-configs"}, names(installer(kservePins).KServeReleases()))
+	assert.Equal(t, []string{"kserve/kserve-crd", "kserve/kserve-resources", "kserve/kserve-runtime-configs"}, names(installer("kservemesh", kservePins).KServeReleases()))
 	old := kservePins.With(versions.Set{KServe: "v0.15.2"})
-	rels := installer(old).KServeReleases()
+	rels := installer("kservemesh", old).KServeReleases()
 	assert.Equal(t, []string{"kserve/kserve-crd", "kserve/kserve"}, names(rels))
 	assert.Equal(t, "kserve-resources", rels[1].Chart.Path, "v0.15's chart named kserve lives in charts/kserve-resources")
 	assert.Equal(t, "Serverless", rels[1].Values["kserve"].(map[string]any)["controller"].(map[string]any)["deploymentMode"])
 }
 
 func TestKnativeOperatorChart(t *testing.T) {
-	in := installer(kservePins)
+	in := installer("kservemesh", kservePins)
 	assert.Equal(t, "https://github.com/knative/operator/releases/download/knative-v1.21.1/knative-operator-v1.21.1.tgz", in.KnativeOperatorChart().Source)
 	in.Opts.ChartSources = map[string]string{"knative": "/mirror/charts"}
 	assert.Equal(t, "/mirror/charts", in.KnativeOperatorChart().Source)
@@ -202,7 +202,7 @@ func TestCheckClaimBound(t *testing.T) {
 
 // Parts found in place under --install=missing are not released again.
 func TestIstioReleasesSkipWhatThePlanLeaves(t *testing.T) {
-	in := installer(opeaPins)
+	in := installer("opeaistio", opeaPins)
 	in.Skip = map[string]bool{detect.Istio: true, detect.IstioGateway: true}
 	assert.Equal(t, []string{"istio-system/istio-cni", "istio-system/ztunnel"}, names(in.IstioReleases(options.ModeAmbient, opeaGateway)))
 	in.Skip = map[string]bool{detect.IstioCNI: true, detect.Ztunnel: true}
