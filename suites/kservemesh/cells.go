@@ -4,8 +4,8 @@ import (
 	"fmt"
 
 	"github.com/secure-inference/mesh-conformance/tests/capacity"
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
-	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
 
@@ -87,7 +87,7 @@ func Isolation() matrix.Matrix {
 				if from == ClientDefault {
 					why = RefusedViaLocalGateway
 				}
-				status = matrix.DeniedByPolicy(options.ModeSidecar).WithNote(why)
+				status = dataplane.DeniedByPolicy(dataplane.Sidecar).WithNote(why)
 				predict = status
 			default:
 				status, predict = status.WithNote(ActivatorLimitation), predict.WithNote(ActivatorLimitation)
@@ -132,7 +132,7 @@ func StrictMTLS() matrix.Matrix {
 func StrictControl() matrix.Matrix {
 	return matrix.Matrix{Name: "kserve-strict-control", Cells: []matrix.Cell{{
 		Name: "default-to-httpbin-plaintext-without-peerauthentication", Client: ClientDefault, Request: HTTPBinHeaders,
-		Expect: matrix.DeniedByPolicy(options.ModeSidecar).WithNote("control: PeerAuthentication default removed (PERMISSIVE): plaintext reaches the AuthorizationPolicy"),
+		Expect: dataplane.DeniedByPolicy(dataplane.Sidecar).WithNote("control: PeerAuthentication default removed (PERMISSIVE): plaintext reaches the AuthorizationPolicy"),
 	}}}
 }
 
@@ -193,8 +193,8 @@ func ColdStartWarm() matrix.Matrix {
 	return matrix.Matrix{Name: "kserve-cold-start-warm", Cells: []matrix.Cell{
 		{Name: "user1-to-sklearn-iris-cold-warm", Client: ClientUser1, Request: ModelRequest(SklearnIrisCold), Expect: ok},
 		{Name: "user2-to-sklearn-iris-cold-warm", Client: ClientUser2, Request: ModelRequest(SklearnIrisCold),
-			Expect: matrix.DeniedByPolicy(options.ModeSidecar).WithNote(IsolationByNamespace)},
+			Expect: dataplane.DeniedByPolicy(dataplane.Sidecar).WithNote(IsolationByNamespace)},
 		{Name: "default-to-sklearn-iris-cold-warm", Client: ClientDefault, Request: ModelRequest(SklearnIrisCold),
-			Expect: matrix.DeniedByPolicy(options.ModeSidecar).WithNote(RefusedViaLocalGateway)},
+			Expect: dataplane.DeniedByPolicy(dataplane.Sidecar).WithNote(RefusedViaLocalGateway)},
 	}}
 }

@@ -8,10 +8,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/secure-inference/mesh-conformance/tests/capacity"
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
-	"github.com/secure-inference/mesh-conformance/tests/options"
 )
 
 func TestKServeIsolationIsTheDocumentsMatrix(t *testing.T) {
@@ -79,7 +79,7 @@ func TestKServeIdentityUsesTheTrustDomainAndALargeExcerpt(t *testing.T) {
 func TestKServeRequestsFitA4CPURunner(t *testing.T) {
 	var need []capacity.Request
 	for _, c := range []string{detect.Istio, detect.CertManager, detect.Knative, detect.KServe} {
-		need = append(need, install.Requests(c, options.ModeSidecar, IstioGateway)...)
+		need = append(need, install.Requests(c, dataplane.Sidecar, IstioGateway)...)
 	}
 	need = append(need, Workloads(install.Sidecar)...)
 	cpu, mem := capacity.Sum(need)

@@ -19,11 +19,11 @@ import (
 	"github.com/secure-inference/mesh-conformance/fixtures"
 	"github.com/secure-inference/mesh-conformance/suites/baseline"
 	"github.com/secure-inference/mesh-conformance/tests/capacity"
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/install"
-	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
@@ -32,7 +32,7 @@ import (
 var Suite = harness.Suite{
 	Name: "kservemesh",
 	// kserve-servicemesh.md configures Istio sidecars only.
-	Modes:        []options.Mode{options.ModeSidecar},
+	Modes:        []dataplane.Mode{dataplane.Sidecar},
 	Versions:     Versions,
 	KindConfig:   "kservemesh.yaml",
 	IstioGateway: &IstioGateway,
@@ -90,7 +90,7 @@ func setup(r *harness.Run) []harness.Step {
 			var need []capacity.Request
 			for _, c := range []string{detect.Istio, detect.CertManager, detect.Knative, detect.KServe} {
 				if r.Adds(c) {
-					need = append(need, install.Requests(c, options.ModeSidecar, IstioGateway)...)
+					need = append(need, install.Requests(c, dataplane.Sidecar, IstioGateway)...)
 				}
 			}
 			if pods, err := r.Kube.CoreV1().Pods("user1").List(ctx, metav1.ListOptions{}); err == nil && len(pods.Items) > 0 {
@@ -101,7 +101,7 @@ func setup(r *harness.Run) []harness.Step {
 		baseline.Workloads(r),
 		// Components, pinned to KServe v0.20's own dependency set.
 		{Name: "istio", Component: detect.Istio, Run: func(ctx context.Context) error {
-			return in().Istio(ctx, options.ModeSidecar, IstioGateway)
+			return in().Istio(ctx, dataplane.Sidecar, IstioGateway)
 		}},
 		{Name: "cert-manager", Component: detect.CertManager, Run: func(ctx context.Context) error { return in().CertManager(ctx) }},
 		{Name: "knative-operator", Component: detect.Knative, Run: func(ctx context.Context) error { return in().KnativeOperator(ctx) }},

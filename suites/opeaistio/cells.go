@@ -3,8 +3,8 @@ package opeaistio
 import (
 	"time"
 
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
-	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
 
@@ -46,7 +46,7 @@ func (g Gateway) request(scheme, host, port string) probe.Request {
 // the mesh is refused below HTTP in both modes (a plaintext connection to a
 // sidecar or to ztunnel is reset); the gateway reaches ChatQnA over mTLS
 // (HBONE in ambient), so TLS ingress works from outside.
-func IngressAndMTLS(mode options.Mode, gw Gateway) matrix.Matrix {
+func IngressAndMTLS(mode dataplane.Mode, gw Gateway) matrix.Matrix {
 	refused := matrix.Expect(matrix.DeniedL4).WithNote("STRICT mTLS: a plaintext client outside the mesh is reset (" + string(mode) + " mode)")
 	return matrix.Matrix{Name: "opea-ingress-and-mtls", Cells: []matrix.Cell{
 		{Name: "https-matching-sni", Client: ClientOutside, Request: gw.request("https", GatewayHost, "443"),

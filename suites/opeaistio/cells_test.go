@@ -5,12 +5,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
-	"github.com/secure-inference/mesh-conformance/tests/options"
 )
 
 func TestOPEAMatrix(t *testing.T) {
-	for _, mode := range options.Modes {
+	for _, mode := range dataplane.Modes {
 		m := IngressAndMTLS(mode, Gateway{Address: "10.96.0.10", CACertPEM: "PEM"})
 		byName := map[string]matrix.Cell{}
 		for _, c := range m.Cells {

@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/secure-inference/mesh-conformance/tests/install"
-	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
 )
 
@@ -38,8 +38,8 @@ var enrollmentFeature = harness.Feature{
 	},
 }
 
-func podsEnrolled(ctx context.Context, r *harness.Run, selector string, mode options.Mode, limit time.Duration) error {
-	if mode == options.ModeSidecar {
+func podsEnrolled(ctx context.Context, r *harness.Run, selector string, mode dataplane.Mode, limit time.Duration) error {
+	if mode == dataplane.Sidecar {
 		return ready.PodsWithContainer(ctx, r.Kube, install.ChatQnANamespace, selector, "istio-proxy", limit)
 	}
 	// Polled: istio-cni marks a pod "pending" before "enabled".

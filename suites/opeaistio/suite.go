@@ -19,6 +19,7 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
 	"github.com/secure-inference/mesh-conformance/suites/baseline"
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
@@ -32,7 +33,7 @@ import (
 var Suite = harness.Suite{
 	Name: "opeaistio",
 	// opea-istio.md describes ambient mode; the suite also runs with sidecars.
-	Modes:        []options.Mode{options.ModeAmbient, options.ModeSidecar},
+	Modes:        []dataplane.Mode{dataplane.Ambient, dataplane.Sidecar},
 	Versions:     Versions,
 	KindConfig:   "opeaistio.yaml",
 	IstioGateway: &IstioGateway,
@@ -116,7 +117,7 @@ func setup(r *harness.Run) []harness.Step {
 					return err
 				}
 			}
-			if mode != options.ModeAmbient {
+			if mode != dataplane.Ambient {
 				return nil
 			}
 			// A namespace that ran with sidecars (a kept or user's cluster)
@@ -179,9 +180,9 @@ func chatqnaValues(r *harness.Run) (map[string]any, error) {
 // enrollChatQnA labels chatqna for the mode; in sidecar mode every running
 // deployment is restarted so that its pods get sidecars (ambient needs no
 // restart: istio-cni redirects running pods).
-func enrollChatQnA(ctx context.Context, r *harness.Run, mode options.Mode) error {
+func enrollChatQnA(ctx context.Context, r *harness.Run, mode dataplane.Mode) error {
 	changed, err := install.Enroll(ctx, r.Kube, install.ChatQnANamespace, mode)
-	if err != nil || !changed || mode != options.ModeSidecar {
+	if err != nil || !changed || mode != dataplane.Sidecar {
 		return err
 	}
 	return install.RestartRunning(ctx, r.Kube, install.ChatQnANamespace)

@@ -19,6 +19,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/suites/opeaistio"
 	"github.com/secure-inference/mesh-conformance/tests/apiserver"
 	"github.com/secure-inference/mesh-conformance/tests/apply"
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/options"
@@ -89,7 +90,7 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 		Helm: &install.Helm{Kubeconfig: kubeconfig, Logf: t.Logf}}
 
 	t.Run("istio sidecar with the KServe gateway", func(t *testing.T) {
-		require.NoError(t, in.Istio(ctx, options.ModeSidecar, kservemesh.IstioGateway))
+		require.NoError(t, in.Istio(ctx, dataplane.Sidecar, kservemesh.IstioGateway))
 		gw, err := kc.AppsV1().Deployments("istio-system").Get(ctx, "istio-ingressgateway", metav1.GetOptions{})
 		require.NoError(t, err)
 		assert.Equal(t, "ingressgateway", gw.Spec.Template.Labels["istio"], "net-istio's gateways select istio=ingressgateway")
@@ -112,7 +113,7 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 	t.Run("istio ambient with the OPEA gateway, upgrading istiod", func(t *testing.T) {
 		in.Suite = "opeaistio"
 		defer func() { in.Suite = "kservemesh" }()
-		require.NoError(t, in.Istio(ctx, options.ModeAmbient, opeaistio.IstioGateway))
+		require.NoError(t, in.Istio(ctx, dataplane.Ambient, opeaistio.IstioGateway))
 		for _, ds := range []string{"istio-cni-node", "ztunnel"} {
 			_, err := kc.AppsV1().DaemonSets("istio-system").Get(ctx, ds, metav1.GetOptions{})
 			assert.NoError(t, err, ds)
@@ -131,7 +132,7 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "istio-ingress", gw.Spec.Template.Labels["app"], "the OPEA Gateway selects app=istio-ingress")
 		// Idempotent: the same install again upgrades in place.
-		require.NoError(t, in.Istio(ctx, options.ModeAmbient, opeaistio.IstioGateway))
+		require.NoError(t, in.Istio(ctx, dataplane.Ambient, opeaistio.IstioGateway))
 	})
 
 	t.Run("kserve and the ingress config merge", func(t *testing.T) {
@@ -243,22 +244,22 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 	})
 
 	t.Run("namespace enrollment labels", func(t *testing.T) {
-		for _, mode := range []options.Mode{options.ModeSidecar, options.ModeAmbient, options.ModeSidecar} {
+		for _, mode := range []dataplane.Mode{dataplane.Sidecar, dataplane.Ambient, dataplane.Sidecar} {
 			changed, err := install.Enroll(ctx, kc, "chatqna", mode)
 			require.NoError(t, err)
 			assert.True(t, changed)
 			require.NoError(t, install.CheckEnrolled(ctx, kc, "chatqna", mode))
 			ns, err := kc.CoreV1().Namespaces().Get(ctx, "chatqna", metav1.GetOptions{})
 			require.NoError(t, err)
-			if mode == options.ModeSidecar {
+			if mode == dataplane.Sidecar {
 				assert.NotContains(t, ns.Labels, install.DataplaneLabel, "one mode at a time")
 			} else {
 				assert.NotContains(t, ns.Labels, install.InjectionLabel, "one mode at a time")
 			}
 		}
-		changed, err := install.Enroll(ctx, kc, "chatqna", options.ModeSidecar)
+		changed, err := install.Enroll(ctx, kc, "chatqna", dataplane.Sidecar)
 		require.NoError(t, err)
 		assert.False(t, changed, "idempotent")
-		assert.Error(t, install.CheckEnrolled(ctx, kc, "chatqna", options.ModeAmbient))
+		assert.Error(t, install.CheckEnrolled(ctx, kc, "chatqna", dataplane.Ambient))
 	})
 }

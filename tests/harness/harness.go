@@ -31,6 +31,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/apply"
 	"github.com/secure-inference/mesh-conformance/tests/capacity"
 	"github.com/secure-inference/mesh-conformance/tests/cluster"
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/install"
@@ -116,9 +117,9 @@ func (r *Run) Adds(component string) bool {
 // NeedsIstio declares Istio's parts for a mode (istiod and the suite's
 // gateway; istio-cni and ztunnel in ambient mode), each detected and
 // planned on its own.
-func (r *Run) NeedsIstio(mode options.Mode, gateway install.Gateway) {
+func (r *Run) NeedsIstio(mode dataplane.Mode, gateway install.Gateway) {
 	r.gateway = detect.Workload{Namespace: gateway.Namespace, Name: gateway.Name}
-	r.needs = append(r.needs, detect.IstioParts(mode == options.ModeAmbient)...)
+	r.needs = append(r.needs, detect.IstioParts(mode == dataplane.Ambient)...)
 }
 
 // Capacity is a setup step that stops the run before anything is installed
@@ -216,7 +217,7 @@ func (r *Run) scope(ctx context.Context) *report.Scope {
 // data-plane modes the suite supports, its document's own first: the
 // default when --mode is not given. A suite without modes (the baseline)
 // runs in none. A mode the suite does not support is reported as skipped.
-func Setup(suite string, pinned versions.Set, modes ...options.Mode) *Run {
+func Setup(suite string, pinned versions.Set, modes ...dataplane.Mode) *Run {
 	// The config file first, the flags bound over its values: one parse.
 	op, err := options.New(flag.CommandLine, os.Args[1:])
 	if err != nil {
@@ -277,14 +278,14 @@ func Setup(suite string, pinned versions.Set, modes ...options.Mode) *Run {
 // ClusterName is the default kind cluster of a suite in a mode: one per
 // suite and mode, so a kept cluster made with one suite's kind config (its
 // port mappings) is never picked up by another.
-func ClusterName(suite string, mode options.Mode) string {
+func ClusterName(suite string, mode dataplane.Mode) string {
 	if mode == "" {
 		return "mesh-conformance-" + suite
 	}
 	return "mesh-conformance-" + suite + "-" + string(mode)
 }
 
-func joinModes(modes []options.Mode) string {
+func joinModes(modes []dataplane.Mode) string {
 	out := make([]string, len(modes))
 	for i, m := range modes {
 		out[i] = string(m)
@@ -380,7 +381,7 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 	if err != nil {
 		return ctx, err
 	}
-	found = detect.ForMode(found, r.Opts.Mode == options.ModeAmbient)
+	found = detect.ForMode(found, r.Opts.Mode == dataplane.Ambient)
 	steps := detect.Plan(found, r.needs, func(c string) detect.Policy { return detect.Policy(r.Opts.InstallPolicy(detect.ComponentOf(c))) })
 	r.plan = map[string]detect.Step{}
 	for _, s := range steps {

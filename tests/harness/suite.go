@@ -11,10 +11,10 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
-	"github.com/secure-inference/mesh-conformance/tests/options"
 	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
@@ -30,7 +30,7 @@ type Suite struct {
 	Name string
 	// Modes are the data-plane modes the suite runs in, its document's own
 	// first (the default of --mode). None: the suite has no mesh.
-	Modes []options.Mode
+	Modes []dataplane.Mode
 	// Versions are the pinned component versions; options override them.
 	Versions versions.Set
 	// KindConfig is the suite's kind cluster configuration, a file under

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
@@ -20,13 +21,13 @@ func TestDryRunPlanListsStepsFeaturesAndCells(t *testing.T) {
 	client := matrix.Client{Name: "outside", Namespace: "outside"}
 	m := matrix.Matrix{Name: "m", Cells: []matrix.Cell{{Name: "outside-to-model", Client: client,
 		Request: probe.Request{URL: "http://model.ns/v1"}, Expect: matrix.Expect(matrix.DeniedL4).WithNote("STRICT")}}}
-	s := &Suite{Name: "s", Modes: []options.Mode{options.ModeSidecar},
+	s := &Suite{Name: "s", Modes: []dataplane.Mode{dataplane.Sidecar},
 		Features: []Feature{
 			{Name: "isolation", Kind: "matrix", Manifests: []string{"s/auth.yaml"}, Matrices: func(*Run) []matrix.Matrix { return []matrix.Matrix{m} }},
 			{Name: "host-tls", Kind: "matrix", Support: reportapi.Extended},
 		}}
 	r := &Run{Suite: "s", Opts: options.Defaults()}
-	r.Opts.Mode = options.ModeSidecar
+	r.Opts.Mode = dataplane.Sidecar
 	var out bytes.Buffer
 	s.plan(&out, r, []Step{{Name: "istio", Component: "istio"}, {Name: "auth", Run: func(context.Context) error { return nil }}})
 	got := out.String()

@@ -25,6 +25,7 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
 	"github.com/secure-inference/mesh-conformance/tests/apply"
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
@@ -68,7 +69,7 @@ func (in *Installer) release(name, namespace string, chart ChartRef, values map[
 // empty when the chart's defaults are the setup, so that a reader finds
 // all of a setup's values in its folder and the render test holds each
 // file to its chart.
-func valuesFile(suite, release string, mode options.Mode) (string, error) {
+func valuesFile(suite, release string, mode dataplane.Mode) (string, error) {
 	if suite == "" {
 		return "", fmt.Errorf("the installer has no suite (install.Installer.Suite) to take the values of release %s from", release)
 	}
@@ -86,7 +87,7 @@ func valuesFile(suite, release string, mode options.Mode) (string, error) {
 }
 
 // releaseValues reads a release's values from the suite's fixtures.
-func (in *Installer) releaseValues(release string, mode options.Mode) (map[string]any, error) {
+func (in *Installer) releaseValues(release string, mode dataplane.Mode) (map[string]any, error) {
 	name, err := valuesFile(in.Suite, release, mode)
 	if err != nil {
 		return nil, err
@@ -100,7 +101,7 @@ func (in *Installer) releaseValues(release string, mode options.Mode) (map[strin
 }
 
 // valuedRelease is release with the values of the suite's file.
-func (in *Installer) valuedRelease(name, namespace string, chart ChartRef, mode options.Mode) (Release, error) {
+func (in *Installer) valuedRelease(name, namespace string, chart ChartRef, mode dataplane.Mode) (Release, error) {
 	v, err := in.releaseValues(name, mode)
 	return in.release(name, namespace, chart, v), err
 }
@@ -131,7 +132,7 @@ func (in *Installer) istioChart(name string) ChartRef {
 // Each release's values are its file in fixtures/<Suite>/; a missing file
 // panics, as fixtures.MustLoad does: the files are embedded, and the unit
 // tier reads every suite's (Istio returns the error instead).
-func (in *Installer) IstioReleases(mode options.Mode, gateways ...Gateway) []Release {
+func (in *Installer) IstioReleases(mode dataplane.Mode, gateways ...Gateway) []Release {
 	rels, err := in.istioReleases(mode, gateways...)
 	if err != nil {
 		panic(err)
@@ -139,7 +140,7 @@ func (in *Installer) IstioReleases(mode options.Mode, gateways ...Gateway) []Rel
 	return rels
 }
 
-func (in *Installer) istioReleases(mode options.Mode, gateways ...Gateway) ([]Release, error) {
+func (in *Installer) istioReleases(mode dataplane.Mode, gateways ...Gateway) ([]Release, error) {
 	ns := "istio-system"
 	type part struct {
 		release, chart string
@@ -148,8 +149,8 @@ func (in *Installer) istioReleases(mode options.Mode, gateways ...Gateway) ([]Re
 	parts := []part{
 		{"istio-base", "base", !in.Skip[detect.Istio]},
 		{"istiod", "istiod", !in.Skip[detect.Istio]},
-		{"istio-cni", "cni", mode == options.ModeAmbient && !in.Skip[detect.IstioCNI]},
-		{"ztunnel", "ztunnel", mode == options.ModeAmbient && !in.Skip[detect.Ztunnel]},
+		{"istio-cni", "cni", mode == dataplane.Ambient && !in.Skip[detect.IstioCNI]},
+		{"ztunnel", "ztunnel", mode == dataplane.Ambient && !in.Skip[detect.Ztunnel]},
 	}
 	var rels []Release
 	for _, p := range parts {
@@ -218,8 +219,8 @@ func pinNodePorts(values map[string]any, nodePorts map[string]int) error {
 }
 
 // Istio installs or upgrades Istio for a mode, with gateways.
-func (in *Installer) Istio(ctx context.Context, mode options.Mode, gateways ...Gateway) error {
-	if err := versions.CheckIstio(in.Versions.Istio, mode == options.ModeAmbient); err != nil {
+func (in *Installer) Istio(ctx context.Context, mode dataplane.Mode, gateways ...Gateway) error {
+	if err := versions.CheckIstio(in.Versions.Istio, mode == dataplane.Ambient); err != nil {
 		return err
 	}
 	rels, err := in.istioReleases(mode, gateways...)
@@ -570,7 +571,7 @@ const (
 // Enroll labels a namespace for the mesh in a mode (sidecar injection, or
 // ambient), removing the other mode's label, and reports whether anything
 // changed.
-func Enroll(ctx context.Context, kube kubernetes.Interface, namespace string, mode options.Mode) (bool, error) {
+func Enroll(ctx context.Context, kube kubernetes.Interface, namespace string, mode dataplane.Mode) (bool, error) {
 	ns, err := kube.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		ns, err = kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{})
@@ -579,7 +580,7 @@ func Enroll(ctx context.Context, kube kubernetes.Interface, namespace string, mo
 		return false, fmt.Errorf("namespace %s: %w", namespace, err)
 	}
 	want, drop := map[string]string{InjectionLabel: "enabled"}, DataplaneLabel
-	if mode == options.ModeAmbient {
+	if mode == dataplane.Ambient {
 		want, drop = map[string]string{DataplaneLabel: "ambient"}, InjectionLabel
 	}
 	labels := ns.Labels
@@ -607,13 +608,13 @@ func Enroll(ctx context.Context, kube kubernetes.Interface, namespace string, mo
 }
 
 // CheckEnrolled checks that a namespace carries the label of a mode.
-func CheckEnrolled(ctx context.Context, kube kubernetes.Interface, namespace string, mode options.Mode) error {
+func CheckEnrolled(ctx context.Context, kube kubernetes.Interface, namespace string, mode dataplane.Mode) error {
 	ns, err := kube.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
 	if err != nil {
 		return err
 	}
 	key, val := InjectionLabel, "enabled"
-	if mode == options.ModeAmbient {
+	if mode == dataplane.Ambient {
 		key, val = DataplaneLabel, "ambient"
 	}
 	if ns.Labels[key] != val {

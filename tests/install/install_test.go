@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
@@ -54,10 +55,10 @@ func names(rels []Release) []string {
 func TestIstioReleaseOrder(t *testing.T) {
 	in := installer("opeaistio", opeaPins)
 	assert.Equal(t, []string{"istio-system/istio-base", "istio-system/istiod", "istio-system/istio-cni", "istio-system/ztunnel", "istio-ingress/istio-ingress"},
-		names(in.IstioReleases(options.ModeAmbient, opeaGateway)), "the documented ambient order")
+		names(in.IstioReleases(dataplane.Ambient, opeaGateway)), "the documented ambient order")
 	assert.Equal(t, []string{"istio-system/istio-base", "istio-system/istiod", "istio-system/istio-ingressgateway"},
-		names(installer("kservemesh", kservePins).IstioReleases(options.ModeSidecar, kserveGateway)))
-	amb := in.IstioReleases(options.ModeAmbient, opeaGateway)
+		names(installer("kservemesh", kservePins).IstioReleases(dataplane.Sidecar, kserveGateway)))
+	amb := in.IstioReleases(dataplane.Ambient, opeaGateway)
 	assert.Equal(t, "ambient", amb[1].Values["profile"])
 	assert.Equal(t, "ambient", amb[2].Values["profile"])
 	assert.Equal(t, "default", amb[0].Values["defaultRevision"])
@@ -77,7 +78,7 @@ func TestIstioReleaseOrder(t *testing.T) {
 	} {
 		in := installer("opeaistio", opeaPins)
 		other(&in.Opts)
-		ports, _ := json.Marshal(in.IstioReleases(options.ModeAmbient, opeaGateway)[4].Values)
+		ports, _ := json.Marshal(in.IstioReleases(dataplane.Ambient, opeaGateway)[4].Values)
 		assert.NotContains(t, string(ports), "nodePort")
 	}
 }
@@ -204,9 +205,9 @@ func TestCheckClaimBound(t *testing.T) {
 func TestIstioReleasesSkipWhatThePlanLeaves(t *testing.T) {
 	in := installer("opeaistio", opeaPins)
 	in.Skip = map[string]bool{detect.Istio: true, detect.IstioGateway: true}
-	assert.Equal(t, []string{"istio-system/istio-cni", "istio-system/ztunnel"}, names(in.IstioReleases(options.ModeAmbient, opeaGateway)))
+	assert.Equal(t, []string{"istio-system/istio-cni", "istio-system/ztunnel"}, names(in.IstioReleases(dataplane.Ambient, opeaGateway)))
 	in.Skip = map[string]bool{detect.IstioCNI: true, detect.Ztunnel: true}
-	assert.Equal(t, []string{"istio-system/istio-base", "istio-system/istiod", "istio-ingress/istio-ingress"}, names(in.IstioReleases(options.ModeAmbient, opeaGateway)))
+	assert.Equal(t, []string{"istio-system/istio-base", "istio-system/istiod", "istio-ingress/istio-ingress"}, names(in.IstioReleases(dataplane.Ambient, opeaGateway)))
 }
 
 // The predictor's state from its real objects: the ServerlessService's

@@ -2,8 +2,8 @@ package install
 
 import (
 	"github.com/secure-inference/mesh-conformance/tests/capacity"
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
-	"github.com/secure-inference/mesh-conformance/tests/options"
 )
 
 // Sidecar is what Istio injects into every pod of an enrolled namespace:
@@ -16,7 +16,7 @@ var Sidecar = capacity.Req("istio-proxy sidecar", "100m", "128Mi")
 // from the charts' default values at the pinned versions (each figure's
 // source beside it). The capacity step counts only components the plan will
 // install: those already on the cluster are in its measured requests.
-func Requests(component string, mode options.Mode, gateways ...Gateway) []capacity.Request {
+func Requests(component string, mode dataplane.Mode, gateways ...Gateway) []capacity.Request {
 	switch component {
 	case detect.Istio:
 		// istio-discovery values.yaml: resources.requests 500m/2048Mi;
@@ -25,7 +25,7 @@ func Requests(component string, mode options.Mode, gateways ...Gateway) []capaci
 		for _, g := range gateways {
 			out = append(out, capacity.Req("gateway "+g.Name, "100m", "128Mi"))
 		}
-		if mode == options.ModeAmbient {
+		if mode == dataplane.Ambient {
 			// istio-cni values.yaml 100m/100Mi, ztunnel values.yaml
 			// 200m/512Mi, one pod of each per node.
 			out = append(out, capacity.Req("istio-cni", "100m", "100Mi"), capacity.Req("ztunnel", "200m", "512Mi"))

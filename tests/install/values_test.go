@@ -21,6 +21,7 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
 	"github.com/secure-inference/mesh-conformance/tests/apiserver"
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
@@ -71,7 +72,7 @@ type suiteRelease struct {
 func suiteReleases(t *testing.T) []suiteRelease {
 	t.Helper()
 	var out []suiteRelease
-	add := func(in *Installer, mode options.Mode, rels ...Release) {
+	add := func(in *Installer, mode dataplane.Mode, rels ...Release) {
 		for _, r := range rels {
 			file, err := valuesFile(in.Suite, r.Name, mode)
 			require.NoError(t, err)
@@ -84,9 +85,9 @@ func suiteReleases(t *testing.T) []suiteRelease {
 		return r
 	}
 	k := installer("kservemesh", kservePins)
-	rels, err := k.istioReleases(options.ModeSidecar, kserveGateway)
+	rels, err := k.istioReleases(dataplane.Sidecar, kserveGateway)
 	require.NoError(t, err)
-	add(k, options.ModeSidecar, rels...)
+	add(k, dataplane.Sidecar, rels...)
 	add(k, "", must(k.certManagerRelease()), must(k.knativeOperatorRelease()))
 	rels, err = k.kserveReleases()
 	require.NoError(t, err)
@@ -98,7 +99,7 @@ func suiteReleases(t *testing.T) []suiteRelease {
 	add(old, "", rels...)
 
 	o := installer("opeaistio", opeaPins)
-	for _, mode := range []options.Mode{options.ModeAmbient, options.ModeSidecar} {
+	for _, mode := range []dataplane.Mode{dataplane.Ambient, dataplane.Sidecar} {
 		rels, err := o.istioReleases(mode, opeaGateway)
 		require.NoError(t, err)
 		add(o, mode, rels...)
@@ -503,7 +504,7 @@ func TestValuesFilesRenderWithTheirCharts(t *testing.T) {
 	for _, f := range files {
 		assert.True(t, used[f], "%s is no release's values file", f)
 		// A mode's file and a file for every mode would be ambiguous.
-		for _, mode := range []options.Mode{options.ModeAmbient, options.ModeSidecar} {
+		for _, mode := range []dataplane.Mode{dataplane.Ambient, dataplane.Sidecar} {
 			if plain, ok := strings.CutSuffix(f, "."+string(mode)+".values.yaml"); ok {
 				_, err := fs.Stat(fixtures.FS, plain+".values.yaml")
 				assert.Error(t, err, "%s and %s.values.yaml both exist", f, plain)
@@ -526,17 +527,17 @@ func TestUndeclaredValuesAreNamed(t *testing.T) {
 // A values file is required for every release, and node ports must name
 // ports the file has.
 func TestValuesFileLookup(t *testing.T) {
-	f, err := valuesFile("opeaistio", "istiod", options.ModeAmbient)
+	f, err := valuesFile("opeaistio", "istiod", dataplane.Ambient)
 	require.NoError(t, err)
 	assert.Equal(t, "opeaistio/istiod.ambient.values.yaml", f)
-	f, err = valuesFile("kservemesh", "istiod", options.ModeSidecar)
+	f, err = valuesFile("kservemesh", "istiod", dataplane.Sidecar)
 	require.NoError(t, err)
 	assert.Equal(t, "kservemesh/istiod.values.yaml", f, "no mode's file: the plain one")
 	_, err = valuesFile("kservemesh", "no-such-release", "")
 	assert.ErrorContains(t, err, "tried kservemesh/no-such-release.values.yaml")
-	_, err = valuesFile("", "istiod", options.ModeAmbient)
+	_, err = valuesFile("", "istiod", dataplane.Ambient)
 	assert.ErrorContains(t, err, "Installer.Suite")
-	_, err = installer("", opeaPins).istioReleases(options.ModeAmbient, opeaGateway)
+	_, err = installer("", opeaPins).istioReleases(dataplane.Ambient, opeaGateway)
 	assert.Error(t, err)
 
 	values := map[string]any{"service": map[string]any{"ports": []any{map[string]any{"name": "http2", "port": 80}}}}

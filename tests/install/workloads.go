@@ -18,6 +18,7 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/tests/apply"
 	"github.com/secure-inference/mesh-conformance/tests/coldstart"
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
 )
@@ -34,7 +35,7 @@ var KnativeSidecarDeployments = []string{"activator", "autoscaler"}
 // activator and autoscaler, and checks that their pods now carry istio-proxy
 // (the last check only with readiness waits on).
 func (in *Installer) KnativeSidecars(ctx context.Context) error {
-	if _, err := Enroll(ctx, in.Kube, KnativeNamespace, options.ModeSidecar); err != nil {
+	if _, err := Enroll(ctx, in.Kube, KnativeNamespace, dataplane.Sidecar); err != nil {
 		return err
 	}
 	for _, d := range KnativeSidecarDeployments {

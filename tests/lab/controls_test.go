@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/secure-inference/mesh-conformance/suites/kservemesh"
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
-	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
 
@@ -39,7 +39,7 @@ func TestTimeToRevokeAndOpenOnAKnownDelay(t *testing.T) {
 	s := labSettings()
 	s.RoundInterval, s.MaxTimeToConsistency = 250*time.Millisecond, 30*time.Second
 
-	res, revoke, err := matrix.Converge(ctx, control("deny?after=2s"), cell(matrix.DeniedByPolicy(options.ModeSidecar)), exec_, resolve, s)
+	res, revoke, err := matrix.Converge(ctx, control("deny?after=2s"), cell(dataplane.DeniedByPolicy(dataplane.Sidecar)), exec_, resolve, s)
 	require.NoError(t, err)
 	require.True(t, res.Passed(), res.Table())
 	res, open, err := matrix.Converge(ctx, control("allow?after=1s"), cell(matrix.Expect(matrix.Allowed)), exec_, resolve, s)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
 
@@ -51,16 +50,6 @@ type Expectation struct {
 
 // Expect builds an expectation of a kind.
 func Expect(k ExpectKind) Expectation { return Expectation{Kind: k} }
-
-// DeniedByPolicy is how an AuthorizationPolicy refusal looks in a mode: an
-// HTTP 403 behind a sidecar, a reset or empty reply from ztunnel in ambient
-// mode without a waypoint (ztunnel enforces L4 only).
-func DeniedByPolicy(mode options.Mode) Expectation {
-	if mode == options.ModeAmbient {
-		return Expectation{Kind: DeniedL4, Note: "ambient without a waypoint: ztunnel refuses at L4"}
-	}
-	return Expectation{Kind: DeniedHTTP403, BodyContains: "RBAC: access denied"}
-}
 
 // WithBody adds a required body excerpt.
 func (e Expectation) WithBody(s string) Expectation { e.BodyContains = s; return e }

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
 
@@ -104,8 +103,8 @@ func TestConvergesAfterConsecutiveMatches(t *testing.T) {
 	})
 	m := Matrix{Name: "t", Cells: []Cell{
 		cell("in-a", inMesh, "http://a/", Expect(Allowed)),
-		cell("out-a", outside, "http://a/", DeniedByPolicy(options.ModeSidecar)),
-		cell("out-b", outside, "http://b/", DeniedByPolicy(options.ModeSidecar)),
+		cell("out-a", outside, "http://a/", denied403),
+		cell("out-b", outside, "http://b/", denied403),
 		cell("in-b", inMesh, "http://b/", Expect(Allowed)),
 	}}
 	res := Run(context.Background(), m, ex, resolveByName, fastSettings())
@@ -130,7 +129,7 @@ func TestFailingCellIsReportedWithEvidence(t *testing.T) {
 	})
 	m := Matrix{Name: "kserve", Cells: []Cell{
 		cell("in", inMesh, "http://sklearn-iris/", Expect(Allowed)),
-		cell("out", outside, "http://sklearn-iris/", DeniedByPolicy(options.ModeSidecar)),
+		cell("out", outside, "http://sklearn-iris/", denied403),
 	}}
 	s := fastSettings()
 	s.MaxTimeToConsistency = 200 * time.Millisecond
@@ -169,7 +168,7 @@ func TestUnresolvableClientFailsTheMatrix(t *testing.T) {
 }
 
 func TestExecFailureIsAnEnvironmentErrorNotAVerdict(t *testing.T) {
-	res := Run(context.Background(), Matrix{Cells: []Cell{cell("a", inMesh, "http://a/", DeniedByPolicy(options.ModeAmbient))}},
+	res := Run(context.Background(), Matrix{Cells: []Cell{cell("a", inMesh, "http://a/", deniedL4)}},
 		newScripted(map[string][]answer{}), resolveByName, Settings{RequestTimeout: time.Second, MaxTimeToConsistency: 50 * time.Millisecond, RequiredConsecutiveSuccesses: 1, RoundInterval: 10 * time.Millisecond})
 	require.False(t, res.Passed())
 	c := res.Cells[0]
@@ -263,7 +262,7 @@ func TestCutExecsSkipARoundAndMismatchesStayVerdicts(t *testing.T) {
 	assert.Equal(t, 1, res.Cells[0].EnvErrors)
 
 	ex = &flaky{scripted: newScripted(map[string][]answer{"user1 http://a/": {ok200}}), cut: map[int]bool{1: true, 3: true}}
-	res = Run(context.Background(), Matrix{Cells: []Cell{cell("a", inMesh, "http://a/", DeniedByPolicy(options.ModeSidecar))}}, ex, resolveByName, s)
+	res = Run(context.Background(), Matrix{Cells: []Cell{cell("a", inMesh, "http://a/", denied403)}}, ex, resolveByName, s)
 	require.False(t, res.Passed())
 	assert.False(t, res.Cells[0].EnvironmentError, "a 200 where 403 was expected is a verdict")
 	assert.Contains(t, res.Cells[0].Reason, "expected denied (HTTP 403)")
@@ -281,13 +280,13 @@ func TestExpectations(t *testing.T) {
 		{Expect(Allowed), out(ok200, ""), true},
 		{Expect(Allowed), out(rbac, ""), false},
 		{Expect(Allowed).WithBody(`"ready":true`), out(answer{0, 200, "{}"}, ""), false},
-		{DeniedByPolicy(options.ModeSidecar), out(rbac, ""), true},
-		{DeniedByPolicy(options.ModeSidecar), out(answer{0, 403, "other"}, ""), false},
-		{DeniedByPolicy(options.ModeSidecar), out(reset, ""), false},
-		{DeniedByPolicy(options.ModeAmbient), out(reset, ""), true},
-		{DeniedByPolicy(options.ModeAmbient), out(eof, ""), true},
-		{DeniedByPolicy(options.ModeAmbient), out(rbac, ""), false},
-		{DeniedByPolicy(options.ModeAmbient), out(answer{7, 0, ""}, ""), false},
+		{denied403, out(rbac, ""), true},
+		{denied403, out(answer{0, 403, "other"}, ""), false},
+		{denied403, out(reset, ""), false},
+		{deniedL4, out(reset, ""), true},
+		{deniedL4, out(eof, ""), true},
+		{deniedL4, out(rbac, ""), false},
+		{deniedL4, out(answer{7, 0, ""}, ""), false},
 		{Expect(DeniedL4), out(answer{28, 0, ""}, ""), false},
 		{Expect(Redirect).WithLocation("https://"), out(answer{0, 301, ""}, "https://x.intel.com/"), true},
 		{Expect(Redirect).WithLocation("https://"), out(answer{0, 301, ""}, "http://x.intel.com/"), false},
@@ -319,7 +318,7 @@ func bench2x50() (Matrix, *scripted) {
 		seq["user1 "+url] = []answer{ok200}
 		seq["default "+url] = []answer{rbac}
 		cells = append(cells, cell(fmt.Sprintf("in-%d", i), inMesh, url, Expect(Allowed)),
-			cell(fmt.Sprintf("out-%d", i), outside, url, DeniedByPolicy(options.ModeSidecar)))
+			cell(fmt.Sprintf("out-%d", i), outside, url, denied403))
 	}
 	return Matrix{Name: "bench", Cells: cells}, newScripted(seq)
 }
@@ -437,3 +436,10 @@ func TestConvergeTimesTheChange(t *testing.T) {
 		Matrix{Name: "x", Cells: []Cell{cell("a", inMesh, "http://a/", Expect(Allowed))}}, ex, resolveByName, s)
 	assert.ErrorContains(t, err, "forbidden")
 }
+
+// How a policy refusal looks behind a sidecar and from ztunnel (what
+// dataplane.DeniedByPolicy gives in each mode).
+var (
+	denied403 = Expect(DeniedHTTP403).WithBody("RBAC: access denied")
+	deniedL4  = Expect(DeniedL4)
+)

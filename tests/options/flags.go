@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 )
 
 // Register binds every option to a flag of fs, writing into o.
@@ -105,12 +107,12 @@ func configArg(args []string) string {
 }
 
 // modeFlag validates while parsing, so `--mode=foo` fails at once.
-type modeFlag Mode
+type modeFlag dataplane.Mode
 
 func (m *modeFlag) String() string { return string(*m) }
 func (m *modeFlag) Set(s string) error {
-	if !contains(Modes, Mode(s)) {
-		return fmt.Errorf("%q is not a mode: accepted values are %s", s, join(Modes))
+	if !contains(dataplane.Modes, dataplane.Mode(s)) {
+		return fmt.Errorf("%q is not a mode: accepted values are %s", s, join(dataplane.Modes))
 	}
 	*m = modeFlag(s)
 	return nil

@@ -17,19 +17,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
-
-// Mode is the Istio data-plane mode under test.
-type Mode string
-
-const (
-	ModeSidecar Mode = "sidecar"
-	ModeAmbient Mode = "ambient"
-)
-
-// Modes lists the accepted modes.
-var Modes = []Mode{ModeSidecar, ModeAmbient}
 
 // Profile is how much of ChatQnA is deployed.
 type Profile string
@@ -136,7 +126,7 @@ type Implementation struct {
 type Options struct {
 	// Mode is the data-plane mode; empty means the mode the suite's
 	// document describes (the first of the suite's modes).
-	Mode Mode `yaml:"mode"`
+	Mode dataplane.Mode `yaml:"mode"`
 	// ListModes prints the modes the suite supports and exits.
 	ListModes bool    `yaml:"-"`
 	OutputDir string  `yaml:"outputDir"`
@@ -263,8 +253,8 @@ func (o Options) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 
-	if o.Mode != "" && !contains(Modes, o.Mode) {
-		bad("--mode %q is not a mode: accepted values are %s", o.Mode, join(Modes))
+	if o.Mode != "" && !contains(dataplane.Modes, o.Mode) {
+		bad("--mode %q is not a mode: accepted values are %s", o.Mode, join(dataplane.Modes))
 	}
 	if o.ControlRepeats < 1 {
 		bad("--control-repeats is %d: each control needs at least one removal and restore", o.ControlRepeats)
@@ -300,7 +290,7 @@ func (o Options) Validate() error {
 		}
 	}
 	if o.Versions.Istio != "" {
-		if err := versions.CheckIstio(o.Versions.Istio, o.Mode == ModeAmbient); err != nil {
+		if err := versions.CheckIstio(o.Versions.Istio, o.Mode == dataplane.Ambient); err != nil {
 			bad("--istio-version: %v", err)
 		}
 	}

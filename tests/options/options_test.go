@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 )
 
 // parse runs the same path as a test binary: the file, the flags over it,
@@ -39,7 +41,7 @@ func writeConfig(t *testing.T, body string) string {
 func TestDefaultsAreValidAndDocumented(t *testing.T) {
 	o, err := parse(t)
 	require.NoError(t, err)
-	assert.Equal(t, Mode(""), o.Mode, "unset: the harness picks the suite's documented mode")
+	assert.Equal(t, dataplane.Mode(""), o.Mode, "unset: the harness picks the suite's documented mode")
 	assert.Empty(t, o.Cluster.Name, "unset: the harness names it after the suite and mode")
 	assert.Equal(t, ProfileLight, o.ChatQnAProfile)
 	assert.Equal(t, TimeoutConfig{
@@ -53,7 +55,7 @@ func TestFlags(t *testing.T) {
 	o, err := parse(t, "--mode=ambient", "--istio-version=1.26.3", "--chart-source", "istio=/charts/istio",
 		"--request-timeout=2s", "--required-consecutive-successes=5", "--chatqna-profile=full")
 	require.NoError(t, err)
-	assert.Equal(t, ModeAmbient, o.Mode)
+	assert.Equal(t, dataplane.Ambient, o.Mode)
 	assert.Equal(t, "1.26.3", o.Versions.Istio)
 	assert.Equal(t, "/charts/istio", o.ChartSource("istio"))
 	assert.Equal(t, 2*time.Second, o.Timeouts.RequestTimeout)
@@ -75,7 +77,7 @@ timeouts:
 `)
 	o, err := parse(t, "--config", cfg, "--mode=sidecar", "--chart-source=istio=/mirror/istio")
 	require.NoError(t, err)
-	assert.Equal(t, ModeSidecar, o.Mode, "an explicit flag wins over the file")
+	assert.Equal(t, dataplane.Sidecar, o.Mode, "an explicit flag wins over the file")
 	assert.Equal(t, "/tmp/reports", o.OutputDir, "the file wins over defaults")
 	assert.Equal(t, "1.25.2", o.Versions.Istio)
 	assert.Equal(t, 3*time.Second, o.Timeouts.RequestTimeout)
