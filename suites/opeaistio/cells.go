@@ -1,6 +1,8 @@
 package opeaistio
 
 import (
+	"net"
+	"strings"
 	"time"
 
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
@@ -87,4 +89,31 @@ func ChatQnAQuery(gw Gateway) matrix.Cell {
 	r.Timeout = 2 * time.Minute
 	return matrix.Cell{Name: "https-chatqna-query", Client: ClientOutside, Request: r,
 		Expect: matrix.Expect(matrix.Allowed).WithNote("full profile: the document's POST /v1/chatqna through the TLS ingress")}
+}
+
+// ClientHost is the test machine: it reaches the ingress from outside the
+// cluster, as a user would.
+var ClientHost = matrix.Client{Name: "host", Local: true}
+
+// HostTLS is TLS ingress as this machine reaches it at addr (HOST:PORT):
+// with a matching SNI the gateway serves the issued certificate (curl
+// trusts only it, so any other certificate fails the cell), with another
+// SNI it refuses the handshake.
+func HostTLS(addr, caCertPEM string) matrix.Matrix {
+	host, port, _ := net.SplitHostPort(addr)
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]" // curl's --resolve takes an IPv6 address in brackets
+	}
+	req := func(sni string) probe.Request {
+		return probe.Request{URL: "https://" + net.JoinHostPort(sni, port) + "/home", Resolve: []string{sni + ":" + port + ":" + host}}
+	}
+	matching := req(GatewayHost)
+	matching.CACertPEM = caCertPEM
+	other := req(OtherHost)
+	other.Insecure = true
+	return matrix.Matrix{Name: "opea-host-tls-ingress", Cells: []matrix.Cell{
+		{Name: "host-https-matching-sni", Client: ClientHost, Request: matching,
+			Expect: matrix.Expect(matrix.Allowed).WithNote("the issued *.intel.com certificate, as reached from outside the cluster")},
+		{Name: "host-https-other-sni-refused", Client: ClientHost, Request: other, Expect: matrix.Expect(matrix.TLSRefused)},
+	}}
 }

@@ -447,6 +447,9 @@ func (r *Run) Step(name string, fn func(ctx context.Context) error) env.Func {
 
 // Resolve finds a ready pod of a matrix client.
 func (r *Run) Resolve(ctx context.Context, c matrix.Client) (probe.Pod, error) {
+	if c.Local {
+		return probe.Pod{Local: true}, nil
+	}
 	p, err := ready.Pod(ctx, r.Kube, c.Namespace, c.Selector, r.Opts.Timeouts.ReadyTimeout)
 	if err != nil {
 		return probe.Pod{}, err

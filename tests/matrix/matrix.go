@@ -21,6 +21,10 @@ type Client struct {
 	Selector string `json:"selector"`
 	// Container is the application container curl runs in.
 	Container string `json:"container"`
+	// Local is the test machine itself: its requests reach the cluster
+	// from outside, as a user's would, through the same rounds as the
+	// in-cluster clients'.
+	Local bool `json:"local,omitempty"`
 }
 
 // Cell is one (client, request, expectation) of a matrix.

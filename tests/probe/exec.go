@@ -22,9 +22,18 @@ type Pod struct {
 	// istio-proxy: it runs as UID 1337, which Istio's iptables rules do not
 	// capture, so its requests bypass the sidecar (see FACTS.md).
 	Container string
+	// Local is the test machine itself, not a pod: host-side probes (the
+	// ingress as reached from outside the cluster) run the same script
+	// there.
+	Local bool
 }
 
-func (p Pod) String() string { return p.Namespace + "/" + p.Name + ":" + p.Container }
+func (p Pod) String() string {
+	if p.Local {
+		return "this machine"
+	}
+	return p.Namespace + "/" + p.Name + ":" + p.Container
+}
 
 // Executor runs a command in a pod and returns its standard output and
 // error. A non-zero exit of the command is not an error: the script reports
@@ -57,8 +66,11 @@ type PodExecutor struct {
 	Client kubernetes.Interface
 }
 
-// Exec implements Executor.
+// Exec implements Executor; a Local pod is this machine.
 func (e PodExecutor) Exec(ctx context.Context, pod Pod, cmd []string) ([]byte, []byte, error) {
+	if pod.Local {
+		return LocalExecutor{}.Exec(ctx, pod, cmd)
+	}
 	req := e.Client.CoreV1().RESTClient().Post().
 		Resource("pods").Namespace(pod.Namespace).Name(pod.Name).SubResource("exec").
 		VersionedParams(&corev1.PodExecOptions{

@@ -315,39 +315,6 @@ func TestBodyBytesWidensTheExcerpt(t *testing.T) {
 	assert.Contains(t, outs[2].Body, "spiffe://", "an oversized ask is capped, not refused")
 }
 
-// The other-SNI check: only a refused handshake, beside one that the same
-// address completes for the served name, passes.
-func TestTLSRefused(t *testing.T) {
-	ctx := context.Background()
-	evidence, err := TLSRefused(ctx, sniOnlyServer(t), "other.example.com", "chatqna.intel.com", 5*time.Second)
-	require.NoError(t, err, "no certificate for the SNI: refused")
-	assert.NotEmpty(t, evidence)
-
-	_, err = TLSRefused(ctx, closedPort(t), "other.example.com", "chatqna.intel.com", 5*time.Second)
-	assert.ErrorContains(t, err, "no TLS server answers", "a closed port is no refusal")
-
-	// A proxy that accepts and hangs up with nothing behind it (Docker's
-	// userland proxy on a node port without endpoints).
-	hangup, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { hangup.Close() })
-	go func() {
-		for {
-			c, err := hangup.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	_, err = TLSRefused(ctx, hangup.Addr().String(), "other.example.com", "chatqna.intel.com", 5*time.Second)
-	assert.ErrorContains(t, err, "no TLS server answers")
-
-	addr, _ := tlsServer(t)
-	_, err = TLSRefused(ctx, addr, "other.example.com", "chatqna.intel.com", 5*time.Second)
-	assert.ErrorContains(t, err, "completed a TLS handshake for SNI other.example.com")
-}
-
 // One client's requests run concurrently inside its exec (at most
 // maxParallel at once) and come back in request order.
 func TestRequestsOfOneExecRunConcurrently(t *testing.T) {
