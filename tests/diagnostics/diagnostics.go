@@ -26,7 +26,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
-	"github.com/secure-inference/mesh-conformance/tests/report"
+	"github.com/secure-inference/mesh-conformance/tests/redact"
 )
 
 // Limits: of a file, of a bundle, and of all the bundles of a run.
@@ -51,9 +51,9 @@ type Collector struct {
 	Dynamic dynamic.Interface
 	// Config reaches the pods' admin ports by port-forward.
 	Config *rest.Config
-	// Secrets are scrubbed from every file: pod specs and logs can carry a
+	// Redact scrubs the run's secrets from every file: pod specs and logs can carry a
 	// token given to a workload (ChatQnA's Hugging Face token).
-	Secrets []string
+	Redact redact.Redactor
 	// Extra are suite-specific resources to dump, e.g. KServe's
 	// inferenceservice-config or Knative's ServerlessServices.
 	Extra []Extra
@@ -238,7 +238,7 @@ type bundle struct {
 // write stores one file, truncated to MaxFileBytes, unless the bundle or
 // the run is full (then the name is listed in DROPPED.txt).
 func (b *bundle) write(name string, data []byte) {
-	data = []byte(report.Scrub(string(data), b.c.Secrets...))
+	data = b.c.Redact.Bytes(data)
 	if len(data) > MaxFileBytes {
 		data = append(data[:MaxFileBytes], []byte("\n... truncated ...\n")...)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
+	"github.com/secure-inference/mesh-conformance/tests/redact"
 )
 
 func TestNamespacesOfAMatrix(t *testing.T) {
@@ -71,7 +72,7 @@ func TestMatrixFailureDumpsProxiesOnlyWhereCellsFailed(t *testing.T) {
 func TestSecretsAreScrubbedFromEveryFile(t *testing.T) {
 	dir := t.TempDir()
 	token := "hf_abcdefghijklmnopqrstuvwxyz0123"
-	b := &bundle{c: &Collector{Secrets: []string{token}}, dir: dir}
+	b := &bundle{c: &Collector{Redact: redact.New(token)}, dir: dir}
 	b.write("chatqna/pods.yaml", []byte("env:\n- name: HUGGINGFACEHUB_API_TOKEN\n  value: "+token+"\n"))
 	data, err := os.ReadFile(filepath.Join(dir, "chatqna", "pods.yaml"))
 	require.NoError(t, err)

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/redact"
 	"github.com/secure-inference/mesh-conformance/tests/report"
 	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
@@ -214,11 +215,11 @@ func TestFeatureNamesMayNameTheirSuite(t *testing.T) {
 func TestAFailedStepNeverPrintsASecret(t *testing.T) {
 	token := "hf_abcdefghijklmnopqrstuvwxyz0123"
 	t.Setenv(options.HuggingFaceTokenEnv, token)
-	r := &Run{Suite: "s", Opts: options.Defaults(), Report: report.NewRecorder(reportapi.Environment{}, token)}
+	r := &Run{Suite: "s", Opts: options.Defaults(), Report: report.NewRecorder(reportapi.Environment{}).WithRedactor(redact.New(token)), redact: redact.New(token)}
 	_, err := r.Step("chatqna", func(context.Context) error {
 		return errors.New("helm: values HUGGINGFACEHUB_API_TOKEN=" + token + " rejected")
 	})(context.Background(), envconf.New())
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), token, "e2e-framework prints the step's error")
-	assert.Contains(t, err.Error(), report.Redacted)
+	assert.Contains(t, err.Error(), redact.Redacted)
 }

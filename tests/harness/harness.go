@@ -40,6 +40,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 	"github.com/secure-inference/mesh-conformance/tests/provenance"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
+	"github.com/secure-inference/mesh-conformance/tests/redact"
 	"github.com/secure-inference/mesh-conformance/tests/report"
 	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 	"github.com/secure-inference/mesh-conformance/tests/runlock"
@@ -68,9 +69,12 @@ type Run struct {
 
 	// kubeconfig is the file the run talks to: the user's, or the one kind
 	// wrote for the cluster it created (Opts keeps what the user asked for).
-	kubeconfig     string
-	kubeContext    string
-	kindConfig     string
+	kubeconfig  string
+	kubeContext string
+	kindConfig  string
+	// redact scrubs the run's secrets from its log, report and
+	// diagnostics: built once, from the environment, in Setup.
+	redact         redact.Redactor
 	extra          []diagnostics.Extra
 	namespaces     []string
 	needs          []string
@@ -255,8 +259,8 @@ func Setup(suite string, pinned versions.Set, modes ...dataplane.Mode) *Run {
 		o.Cluster.Name = ClusterName(suite, o.Mode)
 	}
 	o.OutputDir = filepath.Join(fromRepoRoot(o.OutputDir), suite)
-	r := &Run{Suite: suite, Opts: o, Versions: pinned.With(o.Versions), Config: cfg, Env: env.NewWithConfig(cfg)}
-	r.Report = report.NewRecorder(reportapi.Environment{Mode: string(o.Mode), Versions: r.Versions.Map()}, options.Secrets()...)
+	r := &Run{Suite: suite, Opts: o, Versions: pinned.With(o.Versions), Config: cfg, Env: env.NewWithConfig(cfg), redact: redact.New(options.Secrets()...)}
+	r.Report = report.NewRecorder(reportapi.Environment{Mode: string(o.Mode), Versions: r.Versions.Map()}).WithRedactor(r.redact)
 	r.Report.SetImplementation(reportapi.Implementation(o.Implementation))
 	if len(modes) > 0 && !slices.Contains(modes, o.Mode) {
 		why := fmt.Sprintf("the suite's document configures %s mode only; run with --mode=%s", joinModes(modes), modes[0])
@@ -315,11 +319,10 @@ func fromRepoRoot(p string) string {
 
 // Logf prints progress to the test output, secrets scrubbed.
 func (r *Run) Logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s %s: %s\n", time.Now().Format("15:04:05"), r.Suite, scrub(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(os.Stderr, "%s %s: %s\n", time.Now().Format("15:04:05"), r.Suite, r.redact.String(fmt.Sprintf(format, args...)))
 }
 
 // scrub removes every secret of the environment from text the run prints.
-func scrub(s string) string { return report.Scrub(s, options.Secrets()...) }
 
 func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
 	clusterName := ""
@@ -405,7 +408,7 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 			}
 		}
 	}
-	r.Diagnostics = &diagnostics.Collector{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Config: rc, Extra: r.extra, Secrets: options.Secrets()}
+	r.Diagnostics = &diagnostics.Collector{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Config: rc, Extra: r.extra, Redact: r.redact}
 	r.Installer = &install.Installer{Kube: r.Kube, Apply: r.Apply, Opts: r.Opts, Versions: r.Versions, Suite: r.Suite, Wait: true, Logf: r.Logf, Skip: skip,
 		Helm: &install.Helm{Kubeconfig: r.kubeconfig, Context: r.kubeContext, Logf: r.Logf}}
 	return ctx, nil
@@ -436,7 +439,7 @@ func (r *Run) Step(name string, fn func(ctx context.Context) error) env.Func {
 			r.Report.Check(r.Suite, "setup/"+name, err)
 			r.diagnose("setup/"+name, err)
 			// e2e-framework prints this error: no secret may be in it.
-			return ctx, fmt.Errorf("step %s: %s", name, scrub(err.Error()))
+			return ctx, fmt.Errorf("step %s: %s", name, r.redact.String(err.Error()))
 		}
 		r.installed = append(r.installed, name)
 		r.Report.Check(r.Suite, "setup/"+name, nil)
@@ -478,7 +481,7 @@ func (r *Run) judge(ctx context.Context, t *testing.T, res matrix.Result) matrix
 	if r.baselineFailed {
 		t.Errorf("%s", BaselineMeaning)
 	}
-	t.Log("\n" + scrub(res.Table()))
+	t.Log("\n" + r.redact.String(res.Table()))
 	if !res.Passed() {
 		if env := len(res.EnvironmentErrors()); env > 0 {
 			t.Errorf("matrix %s: %d of %d cells failed, %d of them by environment errors (no verdict: the probe could not run; table above)",
@@ -497,7 +500,7 @@ func (r *Run) Check(ctx context.Context, t *testing.T, name string, err error) {
 	t.Helper()
 	r.scope(ctx).Check(name, err)
 	if err != nil {
-		t.Errorf("%s: %s", name, scrub(err.Error()))
+		t.Errorf("%s: %s", name, r.redact.String(err.Error()))
 		r.diagnose(name, err)
 	}
 }

@@ -113,5 +113,5 @@ func (r *Recorder) WriteJUnit(dir string) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, JUnitFileName)
-	return path, os.WriteFile(path, []byte(Scrub(string(data), r.secrets...)), 0o644)
+	return path, os.WriteFile(path, r.redact.Bytes(data), 0o644)
 }

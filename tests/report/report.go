@@ -10,20 +10,18 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/secure-inference/mesh-conformance/tests/redact"
 	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
 
 const (
 	// FileName is the report's name in the output directory.
 	FileName = "report.yaml"
-	// Redacted replaces every secret value.
-	Redacted = "[REDACTED]"
 )
 
 // Stats returns the median and the maximum of samples (0, 0 for none).
@@ -55,13 +53,20 @@ type Recorder struct {
 	suites     map[string]*reportapi.Suite
 	order      []string
 	// open are the features started and not yet finished, in start order.
-	open    []*Scope
-	secrets []string
+	open   []*Scope
+	redact redact.Redactor
 }
 
-// NewRecorder starts a report; secrets are scrubbed from everything written.
-func NewRecorder(env reportapi.Environment, secrets ...string) *Recorder {
-	return &Recorder{Now: time.Now, env: env, suites: map[string]*reportapi.Suite{}, secrets: secrets}
+// NewRecorder starts a report.
+func NewRecorder(env reportapi.Environment) *Recorder {
+	return &Recorder{Now: time.Now, env: env, suites: map[string]*reportapi.Suite{}}
+}
+
+// WithRedactor makes the recorder scrub the run's secrets from everything
+// it writes.
+func (r *Recorder) WithRedactor(red redact.Redactor) *Recorder {
+	r.redact = red
+	return r
 }
 
 // SetProvenance records what the run rests on.
@@ -346,15 +351,5 @@ func (r *Recorder) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	return []byte(Scrub(string(data), r.secrets...)), nil
-}
-
-// Scrub replaces every occurrence of each secret with Redacted.
-func Scrub(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if len(sec) >= 4 { // shorter values would redact ordinary words
-			s = strings.ReplaceAll(s, sec, Redacted)
-		}
-	}
-	return s
+	return r.redact.Bytes(data), nil
 }
