@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/tests/coldstart"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/mesh"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 	"github.com/secure-inference/mesh-conformance/tests/report"
 	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
@@ -268,28 +270,50 @@ func MatrixBody(assess string, build func(ctx context.Context, t *testing.T, r *
 }
 
 // Control makes f a control: it proves that a refusal comes from the given
-// resources:
-// with them removed the control matrix must pass (the refused request now
-// answers), and with them restored the restored matrix must pass again. A
+// Istio policies (AuthorizationPolicy, PeerAuthentication, removed and
+// restored through Istio's typed client): with them removed the control
+// matrix must pass (the refused request now answers), and with them
+// restored the restored matrix must pass again. A
 // suite that passes with its policy absent would be worse than none. Each
 // of --control-repeats cycles times both changes, from the API write to
 // the round that began the passing streak (time to open, time to revoke);
 // --max-time-to-revoke makes the slowest revoke a verdict. What was
 // removed is put back on failure and on Ctrl-C.
 func Control(f Feature, resources []*unstructured.Unstructured, without, restored func(r *Run) matrix.Matrix) Feature {
+	policies := make([]mesh.Policy, len(resources))
+	for i, u := range resources {
+		p, err := mesh.PolicyOf(u)
+		if err != nil { // the suite's own declaration is wrong: caught by any test of its package
+			panic(fmt.Sprintf("control %s: %v", f.Name, err))
+		}
+		policies[i] = p
+	}
 	f.Kind = "control"
 	f.Body = func(r *Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
-		return r.control(b, name, resources, without(r), restored(r))
+		return r.control(b, name, policies, without(r), restored(r))
 	}
 	f.Matrices = func(r *Run) []matrix.Matrix { return []matrix.Matrix{without(r), restored(r)} }
 	return f
 }
 
-func (r *Run) control(b *features.FeatureBuilder, name string, resources []*unstructured.Unstructured, without, restored matrix.Matrix) *features.FeatureBuilder {
+func (r *Run) control(b *features.FeatureBuilder, name string, policies []mesh.Policy, without, restored matrix.Matrix) *features.FeatureBuilder {
 	remove := func(ctx context.Context) error {
-		return r.removing(func() error { return r.Apply.Delete(ctx, resources...) })
+		return r.removing(func() error {
+			for _, p := range policies {
+				if err := p.Remove(ctx, r.Istio); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
-	restore := func(ctx context.Context) error { return r.Apply.Apply(ctx, resources...) }
+	restore := func(ctx context.Context) error {
+		var errs []error
+		for _, p := range policies { // every one, whatever failed before
+			errs = append(errs, p.Restore(ctx, r.Istio))
+		}
+		return errors.Join(errs...)
+	}
 	return b.Assess("refused-cells-answer-without-it-and-refuse-again-with-it", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 		to := r.Opts.Timeouts
 		timing := reportapi.Timing{Control: name, ResolutionSeconds: to.RoundInterval.Seconds(), MaxTimeToRevokeSeconds: to.MaxTimeToRevoke.Seconds()}
