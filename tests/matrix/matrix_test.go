@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -49,13 +50,10 @@ func (s *scripted) Exec(_ context.Context, pod probe.Pod, cmd []string) ([]byte,
 	defer s.mu.Unlock()
 	s.execs[pod.Name]++
 	var out strings.Builder
-	for _, line := range strings.Split(cmd[2], "\n") {
-		if !strings.HasPrefix(line, "mc ") {
-			continue
-		}
-		fields := strings.Fields(strings.TrimSuffix(line, " &"))
-		id := fields[1]
-		url := strings.Trim(fields[len(fields)-1], "'")
+	// The script's one curl: each transfer's body file names its id and
+	// --url its URL.
+	for _, m := range transfer.FindAllStringSubmatch(cmd[2], -1) {
+		id, url := m[1], m[2]
 		key := pod.Name + " " + url
 		seq := s.seq[key]
 		if len(seq) == 0 {
@@ -72,6 +70,8 @@ func (s *scripted) Exec(_ context.Context, pod probe.Pod, cmd []string) ([]byte,
 	}
 	return []byte(out.String()), nil, nil
 }
+
+var transfer = regexp.MustCompile(`-o "\$t/b(\d+)" .*? '--url' '([^']*)'`)
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 

@@ -156,6 +156,9 @@ type writeOut struct {
 	SSLVerifyResult int     `json:"ssl_verify_result"`
 	TimeTotal       float64 `json:"time_total"`
 	TimeStart       float64 `json:"time_starttransfer"`
+	// SizeDownload is the body's length as written to its file: where its
+	// head starts in the script's one stream of bodies.
+	SizeDownload int64 `json:"size_download"`
 }
 
 // Parse reads the output of Script for n requests. A request whose result
@@ -163,15 +166,19 @@ type writeOut struct {
 // outcome that says so, with the stray output as evidence.
 func Parse(output string, n int) []Outcome {
 	type raw struct {
-		exit          int
-		haveExit      bool
-		wo, body      string
-		parseProblems []string
+		exit       int
+		haveExit   bool
+		limit      int
+		wo, body   string
+		decoded    writeOut
+		decodedErr bool
 	}
 	raws := make([]raw, n)
 	var stray []string
+	var bodies string
+	curlExit, haveCurlExit := 0, false
 	sc := bufio.NewScanner(strings.NewReader(output))
-	sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
+	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "" {
@@ -182,14 +189,27 @@ func Parse(output string, n int) []Outcome {
 			stray = append(stray, line)
 			continue
 		}
+		value := ""
+		if len(fields) == 4 {
+			value = fields[3]
+		}
+		if fields[1] == "all" {
+			switch fields[2] {
+			case "curl":
+				if v, err := strconv.Atoi(strings.TrimSpace(value)); err == nil {
+					curlExit, haveCurlExit = v, true
+				}
+			case "bodies":
+				bodies = strings.TrimSpace(value)
+			default:
+				stray = append(stray, line)
+			}
+			continue
+		}
 		id, err := strconv.Atoi(fields[1])
 		if err != nil || id < 0 || id >= n {
 			stray = append(stray, line)
 			continue
-		}
-		value := ""
-		if len(fields) == 4 {
-			value = fields[3]
 		}
 		r := &raws[id]
 		switch fields[2] {
@@ -197,6 +217,8 @@ func Parse(output string, n int) []Outcome {
 			if r.exit, err = strconv.Atoi(strings.TrimSpace(value)); err == nil {
 				r.haveExit = true
 			}
+		case "limit":
+			r.limit, _ = strconv.Atoi(strings.TrimSpace(value))
 		case "wo":
 			r.wo = value
 		case "body":
@@ -205,9 +227,45 @@ func Parse(output string, n int) []Outcome {
 			stray = append(stray, line)
 		}
 	}
+	for i := range raws {
+		r := &raws[i]
+		if r.wo != "" && json.Unmarshal([]byte(r.wo), &r.decoded) != nil {
+			r.decoded, r.decodedErr = writeOut{ErrorMessage: "unreadable curl write-out: " + truncate(r.wo, 200)}, true
+		}
+	}
+	// The stream of bodies: each body's head, in request order, cut by its
+	// size_download; once a request's size is unknown (no write-out), the
+	// rest cannot be placed and stay empty.
+	if blob, err := base64.StdEncoding.DecodeString(bodies); err == nil && len(blob) > 0 {
+		most := 0
+		for _, r := range raws {
+			most = max(most, r.limit)
+		}
+		for i := range raws {
+			r := &raws[i]
+			if r.wo == "" || r.decodedErr || r.decoded.SizeDownload < 0 {
+				break
+			}
+			take := int(min(r.decoded.SizeDownload, int64(most)))
+			if take > len(blob) {
+				break
+			}
+			body := blob[:take]
+			blob = blob[take:]
+			if r.limit > 0 && len(body) > r.limit {
+				body = body[:r.limit]
+			}
+			r.body = base64.StdEncoding.EncodeToString(body)
+		}
+	}
 
 	out := make([]Outcome, n)
 	for i, r := range raws {
+		if !r.haveExit && haveCurlExit && r.wo == "" {
+			// curl wrote nothing for this transfer: it did not run at all
+			// (not installed, a bad option), and its own exit says why.
+			r.exit, r.haveExit = curlExit, curlExit != 0
+		}
 		if !r.haveExit {
 			msg := "no result from the probe script"
 			if len(stray) > 0 {
@@ -216,12 +274,7 @@ func Parse(output string, n int) []Outcome {
 			out[i] = Outcome{Kind: KindClientError, Evidence: Evidence{ExitCode: -1, ErrorMessage: msg}}
 			continue
 		}
-		var w writeOut
-		if r.wo != "" {
-			if err := json.Unmarshal([]byte(r.wo), &w); err != nil {
-				w.ErrorMessage = "unreadable curl write-out: " + truncate(r.wo, 200)
-			}
-		}
+		w := r.decoded
 		body, _ := base64.StdEncoding.DecodeString(r.body)
 		o := Outcome{
 			Kind:     Classify(r.exit, w.HTTPCode, w.SSLVerifyResult),

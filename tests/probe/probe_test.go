@@ -344,3 +344,22 @@ func TestRequestsOfOneExecRunConcurrently(t *testing.T) {
 	assert.Greater(t, most.Load(), int32(1), "requests of one exec overlap, not %d in a row", len(reqs))
 	assert.LessOrEqual(t, most.Load(), int32(maxParallel), "bounded: at most %d at once", maxParallel)
 }
+
+// One curl writes every body; the script sends their heads back as one
+// stream, which Parse cuts by each transfer's size: bodies stay with their
+// requests across a failed transfer (no body) and bodies of every size.
+func TestBodiesStayWithTheirRequests(t *testing.T) {
+	requireCurl(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, strings.Repeat(r.URL.Path[1:], 300))
+	}))
+	defer srv.Close()
+	reqs := []Request{{URL: srv.URL + "/a"}, {URL: "http://" + closedPort(t) + "/"}, {URL: srv.URL + "/b", BodyBytes: 100}, {URL: srv.URL + "/c"}}
+	outs, err := Run(context.Background(), LocalExecutor{}, Pod{}, reqs, 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, strings.Repeat("a", 300), outs[0].Body)
+	assert.Equal(t, KindRefused, outs[1].Kind)
+	assert.Empty(t, outs[1].Body)
+	assert.Equal(t, strings.Repeat("b", 100), outs[2].Body, "its own, smaller excerpt")
+	assert.Equal(t, strings.Repeat("c", 300), outs[3].Body)
+}

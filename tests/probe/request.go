@@ -94,7 +94,9 @@ func (r Request) curlArgs(timeout time.Duration, caFile string) []string {
 	if caFile != "" {
 		args = append(args, "--cacert", caFile)
 	}
-	return append(args, "--", r.URL)
+	// --url, not "--": in one command line of several transfers "--" would
+	// end the options of every transfer after it.
+	return append(args, "--url", r.URL)
 }
 
 // bodyExcerptBytes bounds how much of each response body is brought back.
@@ -113,52 +115,55 @@ const resultMarker = "@@mc"
 // not to load a small client pod or look like a flood.
 const maxParallel = 8
 
-// Script renders one POSIX shell script that runs every request, at most
-// maxParallel at a time, and prints, per request and in request order,
-// curl's exit code, its %{json} write-out and a base64 excerpt of the body.
-// It needs sh, curl (7.75 or newer, for errormsg and exitcode in %{json}),
-// mktemp, head, tr, cat and base64: busybox and coreutils both have them.
+// Script renders one POSIX shell script that runs every request with one
+// curl process (--parallel, at most maxParallel transfers at a time), then
+// prints, per request, curl's exit code and %{json} write-out (curl writes
+// them as each transfer ends) and the excerpt limit, and, for all requests
+// at once, the head of each body in request order, base64-encoded: Parse
+// cuts it by each transfer's size_download. A handful of processes per
+// round, whatever the number of requests: process start-up, not the
+// network, is what a round of many requests costs in a pod. It needs sh,
+// curl (7.75 or newer: --parallel, exitcode and errormsg in %{json}),
+// mktemp, head, base64 and tr: busybox and coreutils both have them.
 func Script(reqs []Request, timeout time.Duration) string {
 	var b strings.Builder
 	b.WriteString(`set +e
 t=$(mktemp -d 2>/dev/null) || { t=/tmp/mc.$$; mkdir -p "$t"; }
 trap 'rm -rf "$t"' EXIT
-mc() {
-  id=$1; n=$2; shift 2
-  curl -sS -o "$t/b$id" -w '%{json}' "$@" >"$t/w$id" 2>/dev/null
-  rc=$?
-  {
-    printf '\n` + resultMarker + ` %s exit %s\n' "$id" "$rc"
-    printf '` + resultMarker + ` %s wo ' "$id"; tr -d '\n' <"$t/w$id" 2>/dev/null; printf '\n'
-    printf '` + resultMarker + ` %s body ' "$id"; head -c "$n" "$t/b$id" 2>/dev/null | base64 | tr -d '\n'; printf '\n'
-  } >"$t/r$id"
-  rm -f "$t/b$id" "$t/w$id"
-}
 `)
+	most := 0
+	for i, r := range reqs {
+		fmt.Fprintf(&b, "printf '%s %d limit %d\\n'\n", resultMarker, i, r.excerptBytes())
+		most = max(most, r.excerptBytes())
+	}
+	var curl strings.Builder
+	fmt.Fprintf(&curl, "curl -sS --parallel --parallel-immediate --parallel-max %d", maxParallel)
 	for i, r := range reqs {
 		ca := ""
 		if r.CACertPEM != "" {
 			ca = fmt.Sprintf("$t/ca%d.pem", i)
 			fmt.Fprintf(&b, "printf '%%s' %s > \"%s\"\n", shellQuote(r.CACertPEM), ca)
 		}
-		fmt.Fprintf(&b, "mc %d %d", i, r.excerptBytes())
+		if i > 0 {
+			curl.WriteString(" --next")
+		}
+		fmt.Fprintf(&curl, ` -o "$t/b%d" -w %s`, i, shellQuote(fmt.Sprintf(`\n%s %d exit %%{exitcode}\n%s %d wo %%{json}\n`, resultMarker, i, resultMarker, i)))
 		for _, a := range r.curlArgs(timeout, ca) {
-			b.WriteByte(' ')
+			curl.WriteByte(' ')
 			if strings.HasPrefix(a, "$t/") {
-				b.WriteString(`"` + a + `"`)
+				curl.WriteString(`"` + a + `"`)
 			} else {
-				b.WriteString(shellQuote(a))
+				curl.WriteString(shellQuote(a))
 			}
 		}
-		b.WriteString(" &\n")
-		if (i+1)%maxParallel == 0 {
-			b.WriteString("wait\n")
-		}
 	}
-	b.WriteString("wait\n")
+	b.WriteString(curl.String())
+	fmt.Fprintf(&b, " 2>/dev/null\nprintf '\\n%s all curl %%s\\n' \"$?\"\nprintf '%s all bodies '\n", resultMarker, resultMarker)
+	fmt.Fprintf(&b, "head -q -c %d", most)
 	for i := range reqs {
-		fmt.Fprintf(&b, "cat \"$t/r%d\" 2>/dev/null\n", i)
+		fmt.Fprintf(&b, ` "$t/b%d"`, i)
 	}
+	b.WriteString(" 2>/dev/null | base64 | tr -d '\\n'\nprintf '\\n'\n")
 	return b.String()
 }
 
