@@ -36,6 +36,11 @@ type Request struct {
 	// evidence may lie deep in the body asks for more (httpbin's /headers
 	// with tracing headers puts the client certificate past 512 bytes).
 	BodyBytes int `json:"bodyBytes,omitempty"`
+	// Find are strings searched for in the whole response body, not only
+	// in the excerpt: a metrics page names its models far past the
+	// excerpt's bytes, and whether it does is the observation (the
+	// bypass-paths feature). Outcome.Found lists those present.
+	Find []string `json:"find,omitempty"`
 }
 
 // excerptBytes is how much of this request's response body is kept.
@@ -117,7 +122,8 @@ const maxParallel = 8
 // maxParallel at a time, and prints, per request and in request order,
 // curl's exit code, its %{json} write-out and a base64 excerpt of the body.
 // It needs sh, curl (7.75 or newer, for errormsg and exitcode in %{json}),
-// mktemp, head, tr, cat and base64: busybox and coreutils both have them.
+// mktemp, head, tr, cat and base64, and grep for a request with Find:
+// busybox and coreutils both have them.
 func Script(reqs []Request, timeout time.Duration) string {
 	var b strings.Builder
 	b.WriteString(`set +e
@@ -131,8 +137,13 @@ mc() {
     printf '\n` + resultMarker + ` %s exit %s\n' "$id" "$rc"
     printf '` + resultMarker + ` %s wo ' "$id"; tr -d '\n' <"$t/w$id" 2>/dev/null; printf '\n'
     printf '` + resultMarker + ` %s body ' "$id"; head -c "$n" "$t/b$id" 2>/dev/null | base64 | tr -d '\n'; printf '\n'
+    if [ -s "$t/f$id" ]; then
+      printf '` + resultMarker + ` %s found ' "$id"
+      while IFS= read -r s; do grep -qF -e "$s" "$t/b$id" 2>/dev/null && printf '%s\n' "$s"; done <"$t/f$id" | base64 | tr -d '\n'
+      printf '\n'
+    fi
   } >"$t/r$id"
-  rm -f "$t/b$id" "$t/w$id"
+  rm -f "$t/b$id" "$t/w$id" "$t/f$id"
 }
 `)
 	for i, r := range reqs {
@@ -140,6 +151,9 @@ mc() {
 		if r.CACertPEM != "" {
 			ca = fmt.Sprintf("$t/ca%d.pem", i)
 			fmt.Fprintf(&b, "printf '%%s' %s > \"%s\"\n", shellQuote(r.CACertPEM), ca)
+		}
+		if find := findList(r.Find); find != "" {
+			fmt.Fprintf(&b, "printf '%%s\\n' %s > \"$t/f%d\"\n", find, i)
 		}
 		fmt.Fprintf(&b, "mc %d %d", i, r.excerptBytes())
 		for _, a := range r.curlArgs(timeout, ca) {
@@ -160,6 +174,19 @@ mc() {
 		fmt.Fprintf(&b, "cat \"$t/r%d\" 2>/dev/null\n", i)
 	}
 	return b.String()
+}
+
+// findList renders the strings to search for as printf arguments, one
+// line each; a string with a line break could never be matched line by
+// line, so it is dropped, and so is an empty one (it would match any body).
+func findList(find []string) string {
+	var out []string
+	for _, f := range find {
+		if f != "" && !strings.ContainsAny(f, "\r\n") {
+			out = append(out, shellQuote(f))
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // shellQuote quotes s for POSIX sh: single quotes, with each embedded single
