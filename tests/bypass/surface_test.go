@@ -17,7 +17,9 @@ import (
 // excerpt).
 func TestSurfaceAndReveal(t *testing.T) {
 	target := Target{Workload: "sklearn-iris", Namespace: "user1", Models: []string{"sklearn-iris"}}
-	port := func(n int32, info bool) Port { return Port{Number: n, Container: "c", Purpose: "p", Informational: info, Path: "/stats/prometheus"} }
+	port := func(n int32, info bool) Port {
+		return Port{Number: n, Container: "c", Purpose: "p", Informational: info, Path: "/stats/prometheus"}
+	}
 	p := Build("b", []TargetPods{{Target: target, Pods: []Pod{{Name: "pod", IP: "10.0.0.1",
 		Ports: []Port{port(15006, false), port(8080, false), port(8012, false), port(9091, false), port(15090, true), port(15021, true)}}}}},
 		[]matrix.Client{{Name: "default"}})
