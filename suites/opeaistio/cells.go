@@ -3,6 +3,10 @@ package opeaistio
 import (
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/secure-inference/mesh-conformance/tests/bypass"
+	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
@@ -88,3 +92,23 @@ func ChatQnAQuery(gw Gateway) matrix.Cell {
 	return matrix.Cell{Name: "https-chatqna-query", Client: ClientOutside, Request: r,
 		Expect: matrix.Expect(matrix.Allowed).WithNote("full profile: the document's POST /v1/chatqna through the TLS ingress")}
 }
+
+// Models are the ChatQnA chart's model names, which a bypass probe's
+// refusal must not reveal and a metrics page is searched for: the LLM that
+// TGI serves (FACTS.md: Intel/neural-chat-7b-v3-3) and the embedding and
+// reranking models of the common tei and teirerank charts' defaults.
+var Models = []string{"neural-chat-7b-v3-3", "bge-base-en-v1.5", "bge-reranker-base"}
+
+// BypassTargets is chatqna-nginx, the protected entry of ChatQnA: its pods
+// by the label the enrollment premise uses; the sketch (for --dry-run) is
+// the nginx subchart's one container, port "nginx" = its service port, 80
+// (GenAIInfra helm-charts/common/nginx/templates/deployment.yaml).
+func BypassTargets() []bypass.Target {
+	return []bypass.Target{{Workload: install.ChatQnANginx, Namespace: install.ChatQnANamespace, Selector: "app=" + install.ChatQnANginx,
+		Models: Models, Sketch: []corev1.Container{{Name: "nginx", Ports: []corev1.ContainerPort{{Name: "nginx", ContainerPort: 80}}}}}}
+}
+
+// BypassClients: the suite's only caller that must be refused is the
+// client outside the mesh (its in-mesh client shares chatqna's namespace,
+// which STRICT admits).
+var BypassClients = []matrix.Client{ClientOutside}

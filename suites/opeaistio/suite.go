@@ -54,6 +54,7 @@ var Suite = harness.Suite{
 		enrollmentFeature,
 		certificateFeature,
 		ingressAndMTLSFeature,
+		bypassFeature,
 		hostTLSFeature,
 		strictControlFeature,
 		cleanupFeature,

@@ -112,7 +112,7 @@ func (e Expectation) String() string {
 	case TLSRefused:
 		s = "TLS refused"
 	case Refusal:
-		s = "refused (refused/reset/EOF/403)"
+		s = "refused (refused/reset/EOF/403/Envoy upstream-reset 503)"
 	case Observed:
 		s = "informational (any answer, recorded as a finding)"
 	case DNSFailure, Refused, TimedOut:

@@ -44,7 +44,7 @@ func TestRefusalObservedAndHides(t *testing.T) {
 	ok, why := refused.Match(http(403, "denied: sklearn-iris"))
 	assert.False(t, ok)
 	assert.Contains(t, why, `names ["sklearn-iris"]`)
-	assert.Equal(t, `refused (refused/reset/EOF/403), body names none of ["sklearn-iris"]`, refused.String())
+	assert.Equal(t, `refused (refused/reset/EOF/403/Envoy upstream-reset 503), body names none of ["sklearn-iris"]`, refused.String())
 
 	observed := Expect(Observed)
 	for _, o := range []probe.Outcome{http(200, "metrics"), http(404, ""), {Kind: probe.KindReset}, {Kind: probe.KindTimeout}} {
