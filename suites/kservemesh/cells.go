@@ -3,6 +3,9 @@ package kservemesh
 import (
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/secure-inference/mesh-conformance/tests/bypass"
 	"github.com/secure-inference/mesh-conformance/tests/capacity"
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
@@ -198,3 +201,31 @@ func ColdStartWarm() matrix.Matrix {
 			Expect: dataplane.DeniedByPolicy(dataplane.Sidecar).WithNote(RefusedViaLocalGateway)},
 	}}
 }
+
+// Models are the names a bypass probe's refusal must not reveal, and that
+// a documented plaintext port's metrics are searched for.
+var Models = []string{SklearnIris, SklearnIrisBurst, SklearnIrisCold}
+
+// BypassTargets are the protected workloads of user1: both predictors
+// (their pods found by Knative's service label) and httpbin. The sketched
+// containers are what --dry-run shows: a KServe predictor's
+// kserve-container and queue-proxy (Knative 1.21's declared ports), and
+// httpbin's port 80 (fixtures/kservemesh/httpbin.yaml).
+func BypassTargets() []bypass.Target {
+	predictor := func(isvc string) bypass.Target {
+		return bypass.Target{Workload: isvc, Namespace: "user1", Selector: "serving.knative.dev/service=" + isvc + "-predictor",
+			ModelPath: "/v1/models/" + isvc, Models: Models, Sketch: []corev1.Container{
+				{Name: "kserve-container", Ports: []corev1.ContainerPort{{Name: "user-port", ContainerPort: 8080}}},
+				{Name: bypass.QueueProxy, Ports: []corev1.ContainerPort{{Name: "http-autometric", ContainerPort: 9090}, {Name: "http-usermetric", ContainerPort: 9091},
+					{Name: "queue-port", ContainerPort: 8012}, {Name: "https-port", ContainerPort: 8112}}},
+			}}
+	}
+	return []bypass.Target{predictor(SklearnIris), predictor(SklearnIrisBurst),
+		{Workload: "httpbin", Namespace: "user1", Selector: "app=httpbin", Models: Models,
+			Sketch: []corev1.Container{{Name: "httpbin", Ports: []corev1.ContainerPort{{ContainerPort: 80}}}}}}
+}
+
+// BypassClients are the callers that must be refused on every port: the
+// client outside the mesh (default) and the mesh client of another
+// namespace (user2).
+var BypassClients = []matrix.Client{ClientDefault, ClientUser2}

@@ -106,3 +106,20 @@ func TestKServeColdStartCells(t *testing.T) {
 	assert.Equal(t, []matrix.Client{ClientUser2, ClientDefault}, ColdClients, "the cold requests come from outside user1")
 	assert.Contains(t, ColdStartNote, "the warm refusal is the verdict")
 }
+
+// The bypass targets are the protected workloads of user1, probed from the
+// two callers the policy refuses; a refusal must not name any model.
+func TestKServeBypassTargets(t *testing.T) {
+	var names []string
+	for _, tg := range BypassTargets() {
+		names = append(names, tg.Workload)
+		assert.Equal(t, "user1", tg.Namespace)
+		assert.Equal(t, Models, tg.Models)
+		assert.NotEmpty(t, tg.Sketch)
+	}
+	assert.Equal(t, []string{SklearnIris, SklearnIrisBurst, "httpbin"}, names)
+	assert.Equal(t, "serving.knative.dev/service=sklearn-iris-predictor", BypassTargets()[0].Selector)
+	assert.Equal(t, "/v1/models/sklearn-iris-burst", BypassTargets()[1].ModelPath)
+	assert.Empty(t, BypassTargets()[2].ModelPath, "httpbin serves no model")
+	assert.Equal(t, []matrix.Client{ClientDefault, ClientUser2}, BypassClients)
+}

@@ -53,6 +53,7 @@ var Suite = harness.Suite{
 		isolationFeature,
 		strictMTLSFeature,
 		mtlsIdentityFeature,
+		bypassFeature,
 		policyControlFeature,
 		strictControlFeature,
 		coldStartFeature,

@@ -5,7 +5,12 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
+
+	"github.com/secure-inference/mesh-conformance/tests/bypass"
+	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
@@ -117,3 +122,23 @@ func HostTLS(addr, caCertPEM string) matrix.Matrix {
 		{Name: "host-https-other-sni-refused", Client: ClientHost, Request: other, Expect: matrix.Expect(matrix.TLSRefused)},
 	}}
 }
+
+// Models are the ChatQnA chart's model names, which a bypass probe's
+// refusal must not reveal and a metrics page is searched for: the LLM that
+// TGI serves (FACTS.md: Intel/neural-chat-7b-v3-3) and the embedding and
+// reranking models of the common tei and teirerank charts' defaults.
+var Models = []string{"neural-chat-7b-v3-3", "bge-base-en-v1.5", "bge-reranker-base"}
+
+// BypassTargets is chatqna-nginx, the protected entry of ChatQnA: its pods
+// by the label the enrollment premise uses; the sketch (for --dry-run) is
+// the nginx subchart's one container, port "nginx" = its service port, 80
+// (GenAIInfra helm-charts/common/nginx/templates/deployment.yaml).
+func BypassTargets() []bypass.Target {
+	return []bypass.Target{{Workload: install.ChatQnANginx, Namespace: install.ChatQnANamespace, Selector: "app=" + install.ChatQnANginx,
+		Models: Models, Sketch: []corev1.Container{{Name: "nginx", Ports: []corev1.ContainerPort{{Name: "nginx", ContainerPort: 80}}}}}}
+}
+
+// BypassClients: the suite's only caller that must be refused is the
+// client outside the mesh (its in-mesh client shares chatqna's namespace,
+// which STRICT admits).
+var BypassClients = []matrix.Client{ClientOutside}

@@ -55,6 +55,7 @@ var Suite = harness.Suite{
 		enrollmentFeature,
 		certificateFeature,
 		ingressAndMTLSFeature,
+		bypassFeature,
 		hostTLSFeature,
 		strictControlFeature,
 		cleanupFeature,

@@ -29,6 +29,21 @@ const (
 	// TLSRefused: the TLS handshake fails, as a gateway does for an SNI it
 	// has no server for.
 	TLSRefused ExpectKind = "tls-refused"
+	// Refusal: any way the mesh refuses a request it must not serve: the
+	// connection refused (nothing listens, or a port bound to the pod's
+	// localhost only), reset or closed without a reply (a sidecar's STRICT
+	// mTLS against a plaintext peer, ztunnel), an HTTP 403 (the policy
+	// refusing an identity), or the 503 a caller's own sidecar answers
+	// when the target reset its connection (Envoy's local reply, whose
+	// body starts with EnvoyUpstreamReset). A bypass probe to a pod's port
+	// can meet any of them, depending on the port and on the caller being
+	// in the mesh; what it must never get is the workload's answer. Istio's
+	// own ambient tests accept the same set (reset, EOF, 403, 503).
+	Refusal ExpectKind = "refused"
+	// Observed: any outcome in which a request was made (not a client
+	// error) matches. An informational probe records what it saw, with no
+	// verdict: the mesh's documented plaintext ports.
+	Observed ExpectKind = "observed"
 	// Baseline expectations: how a healthy network fails, so that the
 	// classification is known to be right on this cluster.
 	DNSFailure ExpectKind = "dns-failure"
@@ -43,10 +58,18 @@ type Expectation struct {
 	BodyContains string `json:"bodyContains,omitempty"`
 	// LocationPrefix, for Redirect, must start the Location header.
 	LocationPrefix string `json:"locationPrefix,omitempty"`
+	// Hides are strings the body must not contain, searched in the
+	// excerpt and, when the request asked for them (probe.Request.Find),
+	// in the whole body: a refusal must not name the models it protects.
+	Hides []string `json:"hides,omitempty"`
 	// Note explains a surprising expectation in reports, e.g. a documented
 	// limitation that makes a request succeed.
 	Note string `json:"note,omitempty"`
 }
+
+// EnvoyUpstreamReset starts the body of Envoy's local 503 when the
+// upstream connection failed or was reset before a response.
+const EnvoyUpstreamReset = "upstream connect error or disconnect/reset before headers"
 
 // Expect builds an expectation of a kind.
 func Expect(k ExpectKind) Expectation { return Expectation{Kind: k} }
@@ -56,6 +79,9 @@ func (e Expectation) WithBody(s string) Expectation { e.BodyContains = s; return
 
 // WithNote adds an explanation for reports.
 func (e Expectation) WithNote(s string) Expectation { e.Note = s; return e }
+
+// WithHides adds strings the body must not contain.
+func (e Expectation) WithHides(s ...string) Expectation { e.Hides = s; return e }
 
 // WithLocation adds a required redirect target prefix.
 func (e Expectation) WithLocation(prefix string) Expectation { e.LocationPrefix = prefix; return e }
@@ -74,6 +100,10 @@ func (e Expectation) String() string {
 		s = "denied (reset/EOF)"
 	case TLSRefused:
 		s = "TLS refused"
+	case Refusal:
+		s = "refused (refused/reset/EOF/403/Envoy upstream-reset 503)"
+	case Observed:
+		s = "informational (any answer, recorded as a finding)"
 	case DNSFailure, Refused, TimedOut:
 		s = string(e.Kind)
 	}
@@ -83,6 +113,9 @@ func (e Expectation) String() string {
 	}
 	if e.LocationPrefix != "" {
 		extra = append(extra, "to "+e.LocationPrefix+"...")
+	}
+	if len(e.Hides) > 0 {
+		extra = append(extra, fmt.Sprintf("body names none of %q", e.Hides))
 	}
 	if len(extra) > 0 {
 		s += ", " + strings.Join(extra, ", ")
@@ -104,6 +137,11 @@ func (e Expectation) Match(o probe.Outcome) (bool, string) {
 		kindOK = o.Kind == probe.KindReset || o.Kind == probe.KindEOF
 	case TLSRefused:
 		kindOK = o.Kind == probe.KindTLSHandshake
+	case Refusal:
+		kindOK = o.Kind == probe.KindRefused || o.Kind == probe.KindReset || o.Kind == probe.KindEOF ||
+			o.Kind == probe.KindHTTP && (o.HTTPCode == 403 || o.HTTPCode == 503 && strings.HasPrefix(o.Body, EnvoyUpstreamReset))
+	case Observed:
+		kindOK = o.Kind != probe.KindClientError
 	case DNSFailure:
 		kindOK = o.Kind == probe.KindDNS
 	case Refused:
@@ -122,5 +160,27 @@ func (e Expectation) Match(o probe.Outcome) (bool, string) {
 	if e.LocationPrefix != "" && !strings.HasPrefix(o.RedirectURL, e.LocationPrefix) {
 		return false, fmt.Sprintf("expected a redirect to %s..., got %q", e.LocationPrefix, o.RedirectURL)
 	}
+	if named := Named(o, e.Hides); len(named) > 0 {
+		return false, fmt.Sprintf("the body names %q, which it must not reveal (observed %s)", named, o)
+	}
 	return true, ""
+}
+
+// Named lists the strings of names that the outcome's body holds: in the
+// excerpt, or anywhere in the body when the request searched for them.
+func Named(o probe.Outcome, names []string) []string {
+	var out []string
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		found := strings.Contains(o.Body, n)
+		for _, f := range o.Found {
+			found = found || f == n
+		}
+		if found {
+			out = append(out, n)
+		}
+	}
+	return out
 }

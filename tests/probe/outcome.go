@@ -59,6 +59,8 @@ const (
 type Outcome struct {
 	Kind     Kind `json:"kind"`
 	HTTPCode int  `json:"httpCode,omitempty"`
+	// Found are the request's Find strings that the whole body contains.
+	Found []string `json:"found,omitempty"`
 	Evidence
 }
 
@@ -172,6 +174,7 @@ func Parse(output string, n int) []Outcome {
 		wo, body   string
 		decoded    writeOut
 		decodedErr bool
+		found      string
 	}
 	raws := make([]raw, n)
 	var stray []string
@@ -223,6 +226,8 @@ func Parse(output string, n int) []Outcome {
 			r.wo = value
 		case "body":
 			r.body = value
+		case "found":
+			r.found = value
 		default:
 			stray = append(stray, line)
 		}
@@ -289,6 +294,13 @@ func Parse(output string, n int) []Outcome {
 				TimeToFirstByte: w.TimeStart,
 				Body:            printable(body),
 			},
+		}
+		if found, err := base64.StdEncoding.DecodeString(r.found); err == nil {
+			for _, f := range strings.Split(string(found), "\n") {
+				if f != "" {
+					o.Found = append(o.Found, f)
+				}
+			}
 		}
 		if r.exit == 127 && o.ErrorMessage == "" {
 			o.ErrorMessage = "curl is not installed in the client container"

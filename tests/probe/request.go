@@ -36,6 +36,11 @@ type Request struct {
 	// evidence may lie deep in the body asks for more (httpbin's /headers
 	// with tracing headers puts the client certificate past 512 bytes).
 	BodyBytes int `json:"bodyBytes,omitempty"`
+	// Find are strings searched for in the whole response body, not only
+	// in the excerpt: a metrics page names its models far past the
+	// excerpt's bytes, and whether it does is the observation (the
+	// bypass-paths feature). Outcome.Found lists those present.
+	Find []string `json:"find,omitempty"`
 }
 
 // excerptBytes is how much of this request's response body is kept.
@@ -124,7 +129,8 @@ const maxParallel = 8
 // round, whatever the number of requests: process start-up, not the
 // network, is what a round of many requests costs in a pod. It needs sh,
 // curl (7.75 or newer: --parallel, exitcode and errormsg in %{json}),
-// mktemp, head, base64 and tr: busybox and coreutils both have them.
+// mktemp, head, base64 and tr, and grep for a request with Find: busybox
+// and coreutils both have them.
 func Script(reqs []Request, timeout time.Duration) string {
 	var b strings.Builder
 	b.WriteString(`set +e
@@ -143,6 +149,9 @@ trap 'rm -rf "$t"' EXIT
 		if r.CACertPEM != "" {
 			ca = fmt.Sprintf("$t/ca%d.pem", i)
 			fmt.Fprintf(&b, "printf '%%s' %s > \"%s\"\n", shellQuote(r.CACertPEM), ca)
+		}
+		if find := findList(r.Find); find != "" {
+			fmt.Fprintf(&b, "printf '%%s\\n' %s > \"$t/f%d\"\n", find, i)
 		}
 		if i > 0 {
 			curl.WriteString(" --next")
@@ -164,7 +173,28 @@ trap 'rm -rf "$t"' EXIT
 		fmt.Fprintf(&b, ` "$t/b%d"`, i)
 	}
 	b.WriteString(" 2>/dev/null | base64 | tr -d '\\n'\nprintf '\\n'\n")
+	// Find searches the whole body, not only its head.
+	for i, r := range reqs {
+		if findList(r.Find) == "" {
+			continue
+		}
+		fmt.Fprintf(&b, "printf '%s %d found '\n", resultMarker, i)
+		fmt.Fprintf(&b, `while IFS= read -r s; do grep -qF -e "$s" "$t/b%d" 2>/dev/null && printf '%%s\n' "$s"; done <"$t/f%d" | base64 | tr -d '\n'`+"\nprintf '\\n'\n", i, i)
+	}
 	return b.String()
+}
+
+// findList renders the strings to search for as printf arguments, one
+// line each; a string with a line break could never be matched line by
+// line, so it is dropped, and so is an empty one (it would match any body).
+func findList(find []string) string {
+	var out []string
+	for _, f := range find {
+		if f != "" && !strings.ContainsAny(f, "\r\n") {
+			out = append(out, shellQuote(f))
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // shellQuote quotes s for POSIX sh: single quotes, with each embedded single

@@ -162,6 +162,12 @@ func (s *Scope) Timing(t reportapi.Timing) {
 	s.with(func(st *reportapi.Suite) { st.Timings = append(st.Timings, t) })
 }
 
+// AttackSurface records a workload's attack-surface table.
+func (s *Scope) AttackSurface(a reportapi.AttackSurface) {
+	a.Feature = s.feature
+	s.with(func(st *reportapi.Suite) { st.AttackSurfaces = append(st.AttackSurfaces, a) })
+}
+
 // Finding records an observation that changes no result.
 func (s *Scope) Finding(f reportapi.Finding) {
 	f.Feature = s.feature

@@ -36,6 +36,16 @@ func sample() *Recorder {
 			Evidence: reportapi.Evidence{Body: "echo: Bearer " + token}},
 	}})
 	r.Feature("kservemesh", Feature{Name: "namespace-isolation", Support: Core, Result: Failure})
+	// Through the setup scope, so that the golden file changes by this
+	// field alone.
+	r.Setup("kservemesh").AttackSurface(reportapi.AttackSurface{Workload: "sklearn-iris", Namespace: "user1", Rows: []reportapi.SurfaceRow{
+		{Pod: "sklearn-iris-predictor-00001-deployment-abc", PodIP: "10.244.0.17", Port: 8080, Container: "kserve-container", Purpose: "user-port",
+			Source: "pod spec", From: "default", Request: "GET http://10.244.0.17:8080/v1/models/sklearn-iris", Observed: "connection-reset (curl 56)",
+			Verdict: reportapi.SurfaceRefused},
+		{Pod: "sklearn-iris-predictor-00001-deployment-abc", PodIP: "10.244.0.17", Port: 15090, Container: "istio-proxy", Purpose: "http-envoy-prom (Envoy Prometheus telemetry)",
+			Source: "pod spec", From: "default", Request: "GET http://10.244.0.17:15090/stats/prometheus", Observed: "HTTP 200",
+			Verdict: reportapi.SurfaceInformational, Reveals: []string{"sklearn-iris"}},
+	}})
 	premise := r.Start("kservemesh", "activator-premise", Core)
 	premise.Check("activator-premise", nil)
 	premise.Finish(Success, "")

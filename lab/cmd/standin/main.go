@@ -3,7 +3,8 @@
 // real targets, and enforces nothing: KServe's V1 protocol
 // (GET /v1/models/<name>, POST /v1/models/<name>:predict), nginx's /home
 // page of ChatQnA, and httpbin's /get, /delay/<n> and /headers; /control/
-// flips the model paths to 403 after a chosen delay. The lab uses it to prove the
+// flips the model paths to 403 after a chosen delay; /stats/prometheus and
+// /healthz/ready stand in for a sidecar's plaintext ports. The lab uses it to prove the
 // harness, never KServe or OPEA. Listening on 127.0.0.1:15000 in a container
 // named istio-proxy, it stands in for an Envoy or ztunnel admin port: its
 // /config_dump names the pod, so a diagnostics bundle shows which pod the
@@ -71,6 +72,16 @@ func main() {
 		}
 		writeJSON(w, map[string]any{"headers": h})
 	})
+	// Envoy's documented plaintext endpoints, as a sidecar serves them on
+	// 15090/15020 and 15021: the metrics name a model deep in the page, as
+	// Istio's request metrics do (destination_service), past any excerpt.
+	mux.HandleFunc("/stats/prometheus", func(w http.ResponseWriter, _ *http.Request) {
+		for i := 0; i < 400; i++ {
+			fmt.Fprintf(w, "envoy_cluster_manager_stand_in_%d 0\n", i)
+		}
+		fmt.Fprintln(w, `istio_requests_total{destination_service="sklearn-iris-predictor.user1.svc.cluster.local"} 1`)
+	})
+	mux.HandleFunc("/healthz/ready", func(w http.ResponseWriter, _ *http.Request) {})
 	mux.HandleFunc("/config_dump", func(w http.ResponseWriter, _ *http.Request) {
 		host, _ := os.Hostname()
 		writeJSON(w, map[string]any{"labStandIn": "proxy admin config_dump", "pod": host})

@@ -152,6 +152,56 @@ type Suite struct {
 	Findings []Finding `json:"findings,omitempty"`
 	// Timings are the controls' times to open and to revoke.
 	Timings []Timing `json:"timings,omitempty"`
+	// AttackSurfaces are the bypass-paths feature's tables: every port of
+	// a protected workload's pods, probed by pod IP.
+	AttackSurfaces []AttackSurface `json:"attackSurfaces,omitempty"`
+}
+
+// AttackSurface is what every way to one protected workload got: each
+// port of each of its pods, from each client, by pod IP rather than the
+// documented URL.
+type AttackSurface struct {
+	Workload  string `json:"workload"`
+	Namespace string `json:"namespace"`
+	// Feature is the feature that probed it.
+	Feature string       `json:"feature,omitempty"`
+	Rows    []SurfaceRow `json:"rows"`
+}
+
+// Verdicts of a SurfaceRow.
+const (
+	// SurfaceRefused: the port refused the caller.
+	SurfaceRefused = "refused"
+	// SurfaceReachable: the caller got an answer: a bypass.
+	SurfaceReachable = "REACHABLE"
+	// SurfaceFailed: neither refused nor answered as expected (a refusal
+	// naming a protected model, a timeout).
+	SurfaceFailed = "failed"
+	// SurfaceNotObserved: the environment kept the probe from running.
+	SurfaceNotObserved = "not-observed"
+	// SurfaceInformational: a documented plaintext port; its answer is a
+	// finding, not a verdict.
+	SurfaceInformational = "informational"
+)
+
+// SurfaceRow is one probe of an attack surface.
+type SurfaceRow struct {
+	Pod   string `json:"pod"`
+	PodIP string `json:"podIP"`
+	Port  int32  `json:"port"`
+	// Container declares the port, or owns it (a mesh component's
+	// well-known port); Purpose is its name or documented use; Source
+	// cites where a port not in the pod spec comes from.
+	Container string `json:"container"`
+	Purpose   string `json:"purpose"`
+	Source    string `json:"source,omitempty"`
+	From      string `json:"from"`
+	Request   string `json:"request"`
+	Observed  string `json:"observed"`
+	Verdict   string `json:"verdict"`
+	// Reveals are the protected names (models) the answer's body holds.
+	Reveals []string `json:"reveals,omitempty"`
+	Reason  string   `json:"reason,omitempty"`
 }
 
 // Timing is how long a control's changes took to show in traffic, per
