@@ -341,7 +341,7 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 			return ctx, err
 		}
 		r.kubeconfig = kubeconfig
-		if err := r.Kind.WaitForControlPlane(ctx, nil); err != nil {
+		if err := r.Kind.WaitForControlPlane(ctx); err != nil {
 			return ctx, err
 		}
 		for _, a := range r.Opts.Cluster.ImageArchives {
