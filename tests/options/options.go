@@ -397,6 +397,27 @@ func configKeys() []string {
 	return out
 }
 
+// yamlKeys maps each field's address to its dotted yaml key.
+func yamlKeys(v reflect.Value, prefix string) map[uintptr]string {
+	out := map[uintptr]string{}
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f, fv := t.Field(i), v.Field(i)
+		name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if name == "" || name == "-" {
+			continue
+		}
+		key := prefix + name
+		out[fv.Addr().Pointer()] = key
+		if fv.Kind() == reflect.Struct {
+			for k, s := range yamlKeys(fv, key+".") {
+				out[k] = s
+			}
+		}
+	}
+	return out
+}
+
 func contains[T comparable](list []T, v T) bool {
 	for _, x := range list {
 		if x == v {
