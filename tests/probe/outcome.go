@@ -163,10 +163,9 @@ type writeOut struct {
 // outcome that says so, with the stray output as evidence.
 func Parse(output string, n int) []Outcome {
 	type raw struct {
-		exit          int
-		haveExit      bool
-		wo, body      string
-		parseProblems []string
+		exit     int
+		haveExit bool
+		wo, body string
 	}
 	raws := make([]raw, n)
 	var stray []string
