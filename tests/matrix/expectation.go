@@ -38,14 +38,14 @@ const (
 
 // Expectation is what a cell must observe.
 type Expectation struct {
-	Kind ExpectKind `json:"kind"`
+	Kind ExpectKind
 	// BodyContains, when set, must appear in the response body excerpt.
-	BodyContains string `json:"bodyContains,omitempty"`
+	BodyContains string
 	// LocationPrefix, for Redirect, must start the Location header.
-	LocationPrefix string `json:"locationPrefix,omitempty"`
+	LocationPrefix string
 	// Note explains a surprising expectation in reports, e.g. a documented
 	// limitation that makes a request succeed.
-	Note string `json:"note,omitempty"`
+	Note string
 }
 
 // Expect builds an expectation of a kind.

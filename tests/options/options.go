@@ -115,11 +115,11 @@ type Cluster struct {
 
 // Implementation identifies the distribution under test.
 type Implementation struct {
-	Organization string `yaml:"organization" json:"organization,omitempty"`
-	Project      string `yaml:"project" json:"project,omitempty"`
-	URL          string `yaml:"url" json:"url,omitempty"`
-	Version      string `yaml:"version" json:"version,omitempty"`
-	Contact      string `yaml:"contact" json:"contact,omitempty"`
+	Organization string `yaml:"organization"`
+	Project      string `yaml:"project"`
+	URL          string `yaml:"url"`
+	Version      string `yaml:"version"`
+	Contact      string `yaml:"contact"`
 }
 
 // Options is the whole configuration of a run.

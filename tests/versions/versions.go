@@ -12,13 +12,13 @@ import (
 // Set is one combination of component versions.
 type Set struct {
 	// NodeImage is the kind node image (Kubernetes version) for kind runs.
-	NodeImage      string `json:"nodeImage,omitempty" yaml:"nodeImage,omitempty"`
-	Istio          string `json:"istio,omitempty" yaml:"istio,omitempty"`
-	CertManager    string `json:"certManager,omitempty" yaml:"certManager,omitempty"`
-	GatewayAPI     string `json:"gatewayAPI,omitempty" yaml:"gatewayAPI,omitempty"`
-	KnativeServing string `json:"knativeServing,omitempty" yaml:"knativeServing,omitempty"`
-	KServe         string `json:"kserve,omitempty" yaml:"kserve,omitempty"`
-	ChatQnA        string `json:"chatqna,omitempty" yaml:"chatqna,omitempty"`
+	NodeImage      string `yaml:"nodeImage"`
+	Istio          string `yaml:"istio"`
+	CertManager    string `yaml:"certManager"`
+	GatewayAPI     string `yaml:"gatewayAPI"`
+	KnativeServing string `yaml:"knativeServing"`
+	KServe         string `yaml:"kserve"`
+	ChatQnA        string `yaml:"chatqna"`
 }
 
 // NodeImage134 is the Kubernetes 1.34 node image built for kind v0.33.0
