@@ -16,8 +16,8 @@ type Request struct {
 	// Method defaults to GET, or POST when Body is set.
 	Method string
 	URL    string
-	// Headers are sent as given; values of Authorization-like headers are
-	// never copied into evidence or reports.
+	// Headers are sent as given. Tables and reports name a request by
+	// method and URL only (String), so no header value reaches them.
 	Headers map[string]string
 	Body    string
 	// Resolve pins host:port to an address (curl --resolve host:port:addr),
