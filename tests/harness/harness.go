@@ -1,6 +1,8 @@
-// Package harness wires a suite's TestMain: options and e2e-framework flags,
-// the cluster (kind through the library, or the user's), clients, the
-// install steps, the report, and a teardown that also runs on Ctrl-C.
+// Package harness runs a suite declared as a Suite value: options and
+// e2e-framework flags, the cluster (kind through the library, or the
+// user's), clients, the setup and install steps, the features (support
+// levels, controls, cold sequences), the report, and a teardown that also
+// runs on Ctrl-C.
 package harness
 
 import (
