@@ -1,6 +1,6 @@
 // Package cluster provides the clusters a run uses: a kind cluster created
-// (or reused) through the sigs.k8s.io/kind library, implementing
-// e2e-framework's cluster-provider interface, so no kind CLI is needed.
+// (or reused) through the sigs.k8s.io/kind library, so no kind CLI is
+// needed.
 package cluster
 
 import (
@@ -19,8 +19,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/e2e-framework/klient"
-	"sigs.k8s.io/e2e-framework/support"
 	kindv1alpha4 "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
@@ -44,11 +42,6 @@ type Kind struct {
 	logf     func(string, ...any)
 }
 
-var (
-	_ support.E2EClusterProvider                = (*Kind)(nil)
-	_ support.E2EClusterProviderWithImageLoader = (*Kind)(nil)
-)
-
 // NewKind returns a provider for the named cluster; logf receives kind's
 // progress (nil discards it).
 func NewKind(name, nodeImage string, timeout time.Duration, logf func(string, ...any)) *Kind {
@@ -59,8 +52,8 @@ func NewKind(name, nodeImage string, timeout time.Duration, logf func(string, ..
 		provider: kindcluster.NewProvider(kindcluster.ProviderWithDocker(), kindcluster.ProviderWithLogger(kindLogger{logf}))}
 }
 
-// CheckDocker fails with a message naming the fix when kind cannot run.
-func CheckDocker(ctx context.Context) error {
+// checkDocker fails with a message naming the fix when kind cannot run.
+func checkDocker(ctx context.Context) error {
 	if _, err := exec.LookPath("docker"); err != nil {
 		return fmt.Errorf("docker is not installed: kind runs cluster nodes as Docker containers; install Docker, or pass --kubeconfig to use an existing cluster")
 	}
@@ -72,36 +65,11 @@ func CheckDocker(ctx context.Context) error {
 	return nil
 }
 
-func (k *Kind) WithName(name string) support.E2EClusterProvider { k.name = name; return k }
-
-// WithVersion picks kindest/node:<version> as the node image.
-func (k *Kind) WithVersion(version string) support.E2EClusterProvider {
-	k.image = "kindest/node:" + version
-	return k
-}
-
-// WithPath is for CLI-based providers; this one needs no binary.
-func (k *Kind) WithPath(string) support.E2EClusterProvider { return k }
-
-func (k *Kind) WithOpts(opts ...support.ClusterOpts) support.E2EClusterProvider {
-	for _, o := range opts {
-		o(k)
-	}
-	return k
-}
-
-func (k *Kind) SetDefaults() support.E2EClusterProvider { return k }
-
-// Create creates the cluster with kind's default configuration.
-func (k *Kind) Create(ctx context.Context, _ ...string) (string, error) {
-	return k.CreateWithConfig(ctx, "")
-}
-
 // CreateWithConfig creates the cluster from a kind config file, or reuses a
 // running cluster of the same name. The kubeconfig is written to its own
 // file: the user's ~/.kube/config is never touched.
 func (k *Kind) CreateWithConfig(ctx context.Context, configFile string) (string, error) {
-	if err := CheckDocker(ctx); err != nil {
+	if err := checkDocker(ctx); err != nil {
 		return "", err
 	}
 	dir := filepath.Join(os.TempDir(), "mesh-conformance")
@@ -182,7 +150,7 @@ func (k *Kind) checkPortMappings(configFile string) error {
 		if err != nil {
 			return fmt.Errorf("kind: inspecting node %s: %w", n.String(), err)
 		}
-		var bindings map[string][]struct{ HostIP, HostPort string }
+		var bindings map[string][]struct{ HostPort string }
 		if err := json.Unmarshal(out, &bindings); err != nil {
 			return fmt.Errorf("kind: reading the port bindings of %s: %w", n.String(), err)
 		}
@@ -269,14 +237,6 @@ func (k *Kind) loadRest() error {
 	k.rest = cfg
 	return nil
 }
-
-func (k *Kind) GetKubeconfig() string { return k.kubeconfig }
-
-func (k *Kind) GenerateKubeconfig(...string) (string, error) {
-	return k.kubeconfig, k.provider.ExportKubeConfig(k.name, k.kubeconfig, false)
-}
-
-func (k *Kind) GetKubectlContext() string { return "kind-" + k.name }
 
 // ExportLogs collects the nodes' logs (kind's own collector).
 func (k *Kind) ExportLogs(_ context.Context, dest string) error {
@@ -368,7 +328,7 @@ func (k *Kind) Exists() (bool, error) {
 
 // WaitForControlPlane waits until every node is Ready and the kube-system
 // pods run, bounded by the cluster timeout.
-func (k *Kind) WaitForControlPlane(ctx context.Context, _ klient.Client) error {
+func (k *Kind) WaitForControlPlane(ctx context.Context) error {
 	kc, err := kubernetes.NewForConfig(k.rest)
 	if err != nil {
 		return err
@@ -418,13 +378,9 @@ func notReady(ctx context.Context, kc kubernetes.Interface) string {
 	return ""
 }
 
+// KubernetesRestConfig is the client configuration of the created or
+// reused cluster.
 func (k *Kind) KubernetesRestConfig() *rest.Config { return k.rest }
-
-// LoadImage is not supported: images come from registries, or from archives
-// (LoadImageArchive) in the offline lab.
-func (k *Kind) LoadImage(context.Context, string, ...string) error {
-	return fmt.Errorf("kind: LoadImage needs the image in a local Docker engine; use LoadImageArchive")
-}
 
 // LoadImageArchive loads an image tarball into every node's containerd.
 func (k *Kind) LoadImageArchive(_ context.Context, archive string, _ ...string) error {

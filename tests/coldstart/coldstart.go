@@ -33,9 +33,6 @@ type State struct {
 // Cold: no ready pod and the activator on the path.
 func (s State) Cold() bool { return s.ReadyPods == 0 && s.Mode == ModeProxy }
 
-// Warm: ready pods served directly, the activator off the path.
-func (s State) Warm() bool { return s.ReadyPods > 0 && s.Mode == ModeServe }
-
 // Ready: a pod is ready. Without further traffic Knative may put the
 // activator back within one stable window, so the cold sequence times the
 // first ready pod rather than wait for Serve mode it might miss.

@@ -42,10 +42,7 @@ var (
 
 func TestStates(t *testing.T) {
 	assert.True(t, cold.Cold())
-	assert.False(t, cold.Warm())
-	assert.True(t, warm.Warm())
 	assert.False(t, drainingUp.Cold(), "a ready pod behind the activator is not cold")
-	assert.False(t, drainingUp.Warm(), "nor warm: the activator is still on the path")
 	assert.False(t, State{ReadyPods: 0, Mode: ModeServe}.Cold(), "no pod but no activator: not the cold path")
 }
 

@@ -17,9 +17,6 @@ const (
 	None Policy = "none"
 )
 
-// Policies lists the accepted policies.
-var Policies = []Policy{All, Missing, None}
-
 // Step is the plan for one component.
 type Step struct {
 	Found
@@ -72,7 +69,7 @@ func Describe(steps []Step) string {
 	return b.String()
 }
 
-// Missing lists needed components that are neither found nor installed:
+// MissingComponents lists needed components that are neither found nor installed:
 // with --install=none they make the run fail before it starts.
 func MissingComponents(steps []Step) []string {
 	var out []string

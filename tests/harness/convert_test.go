@@ -45,8 +45,8 @@ func TestReportMatrix(t *testing.T) {
 }
 
 // A field curl's evidence gains must reach the report too: the report's
-// copy has every field of the probe's, under the same JSON name, and the
-// conversion carries each one.
+// copy has every field of the probe's (the report's alone is marshalled, so
+// only it has JSON names), and the conversion carries each one.
 func TestReportEvidenceCarriesEveryField(t *testing.T) {
 	from, to := reflect.TypeOf(probe.Evidence{}), reflect.TypeOf(reportapi.Evidence{})
 	assert.Equal(t, from.NumField(), to.NumField())
@@ -54,11 +54,10 @@ func TestReportEvidenceCarriesEveryField(t *testing.T) {
 	v := reflect.ValueOf(&in).Elem()
 	for i := 0; i < from.NumField(); i++ {
 		f := from.Field(i)
-		g, ok := to.FieldByName(f.Name)
+		_, ok := to.FieldByName(f.Name)
 		if !assert.True(t, ok, "reportapi.Evidence lacks %s", f.Name) {
 			continue
 		}
-		assert.Equal(t, f.Tag.Get("json"), g.Tag.Get("json"), f.Name)
 		switch f.Type.Kind() {
 		case reflect.String:
 			v.Field(i).SetString("x-" + f.Name)

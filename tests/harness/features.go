@@ -241,18 +241,9 @@ func featureNames(fs []features.Feature) string {
 	return strings.Join(out, ", ")
 }
 
-// Feature starts a core feature labelled with the suite, its kind
-// (premise, matrix, control, baseline, cleanup) and support level, for
-// --labels selection.
-func (r *Run) Feature(name, kind string) *features.FeatureBuilder {
-	return r.feature(name, kind, reportapi.Core)
-}
-
-// ExtendedFeature starts an extended feature: it runs only when claimed.
-func (r *Run) ExtendedFeature(name, kind string) *features.FeatureBuilder {
-	return r.feature(name, kind, reportapi.Extended)
-}
-
+// feature starts the e2e-framework feature of a Feature, labelled with the
+// suite, its kind (premise, matrix, control, baseline, cleanup) and support
+// level, for --labels selection.
 func (r *Run) feature(name, kind, support string) *features.FeatureBuilder {
 	return features.New(name).WithLabel("suite", r.Suite).WithLabel("kind", kind).WithLabel(SupportLabel, support)
 }

@@ -133,17 +133,26 @@ func TestChildFeatures(t *testing.T) {
 	r := &Run{Suite: "s", Opts: options.Defaults(), Config: cfg, Env: env.NewWithConfig(cfg), Report: report.NewRecorder(reportapi.Environment{})}
 	defer func() { _, _ = r.Report.Write(os.Getenv("MC_HARNESS_DIR")) }()
 
-	pass := func(name string, fb *features.FeatureBuilder) features.Feature {
-		return fb.Assess("ok", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+	// Features are built as the suites declare them: harness.Feature
+	// values, made into e2e-framework features by Feature.build.
+	feature := func(name, kind, support string, body func(*features.FeatureBuilder) *features.FeatureBuilder) features.Feature {
+		return Feature{Name: name, Kind: kind, Support: support,
+			Body: func(_ *Run, _ string, b *features.FeatureBuilder) *features.FeatureBuilder { return body(b) }}.build(r)
+	}
+	assess := func(name, support, assessment string, fn features.Func) features.Feature {
+		return feature(name, "matrix", support, func(b *features.FeatureBuilder) *features.FeatureBuilder { return b.Assess(assessment, fn) })
+	}
+	pass := func(name, support string) features.Feature {
+		return assess(name, support, "ok", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			r.Check(ctx, t, name+"-check", nil)
 			return ctx
-		}).Feature()
+		})
 	}
-	fail := func(name string, fb *features.FeatureBuilder) features.Feature {
-		return fb.Assess("fails", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+	fail := func(name, support string) features.Feature {
+		return assess(name, support, "fails", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			r.Check(ctx, t, name+"-check", errors.New("refused cell answered"))
 			return ctx
-		}).Feature()
+		})
 	}
 	if mode == "interrupt" {
 		// The signal handler's part, called where a signal would land.
@@ -156,12 +165,11 @@ func TestChildFeatures(t *testing.T) {
 				return ctx
 			}
 		}
-		r.Test(t, r.Feature("core-fails-then-interrupted", "matrix").Assess("a", interrupt(true)).Feature(),
-			r.Feature("core-interrupted", "matrix").Assess("a", interrupt(false)).Feature())
+		r.Test(t, assess("core-fails-then-interrupted", "", "a", interrupt(true)), assess("core-interrupted", "", "a", interrupt(false)))
 		return
 	}
 	if mode == "core-only" {
-		r.Test(t, pass("core-passes", r.Feature("core-passes", "matrix")), pass("extended-unclaimed", r.ExtendedFeature("extended-unclaimed", "matrix")))
+		r.Test(t, pass("core-passes", ""), pass("extended-unclaimed", Extended))
 		return
 	}
 	r.Opts.ExemptFeatures = []string{"s/core-exempt", "other-suite/no-such-feature-here"}
@@ -176,22 +184,28 @@ func TestChildFeatures(t *testing.T) {
 	}
 	r.Claim("extended-claimed-fails")
 	r.Test(t,
-		pass("core-passes", r.Feature("core-passes", "matrix")),
-		fail("core-fails", r.Feature("core-fails", "matrix")),
-		pass("core-exempt", r.Feature("core-exempt", "matrix")),
-		pass("core-not-selected", r.Feature("core-not-selected", "matrix")),
-		pass("core-one-assessment-left-out", r.Feature("core-one-assessment-left-out", "matrix").
-			Assess("left-out", func(ctx context.Context, _ *testing.T, _ *envconf.Config) context.Context { return ctx })),
-		r.Feature("core-fatal-in-setup", "control").Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			t.Fatal("cannot remove the policy")
-			return ctx
-		}).Feature(),
-		pass("extended-claimed", r.ExtendedFeature("extended-claimed", "matrix")),
-		r.ExtendedFeature("extended-claimed-fails", "matrix").Assess("fails", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		pass("core-passes", ""),
+		fail("core-fails", ""),
+		pass("core-exempt", ""),
+		pass("core-not-selected", ""),
+		feature("core-one-assessment-left-out", "matrix", "", func(b *features.FeatureBuilder) *features.FeatureBuilder {
+			return b.Assess("ok", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+				r.Check(ctx, t, "core-one-assessment-left-out-check", nil)
+				return ctx
+			}).Assess("left-out", func(ctx context.Context, _ *testing.T, _ *envconf.Config) context.Context { return ctx })
+		}),
+		feature("core-fatal-in-setup", "control", "", func(b *features.FeatureBuilder) *features.FeatureBuilder {
+			return b.Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+				t.Fatal("cannot remove the policy")
+				return ctx
+			})
+		}),
+		pass("extended-claimed", Extended),
+		assess("extended-claimed-fails", Extended, "fails", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			r.Check(ctx, t, "extended-check", errors.New("no TLS"))
 			return ctx
-		}).Feature(),
-		pass("extended-unclaimed", r.ExtendedFeature("extended-unclaimed", "matrix")),
+		}),
+		pass("extended-unclaimed", Extended),
 	)
 }
 

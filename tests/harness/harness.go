@@ -1,6 +1,8 @@
-// Package harness wires a suite's TestMain: options and e2e-framework flags,
-// the cluster (kind through the library, or the user's), clients, the
-// install steps, the report, and a teardown that also runs on Ctrl-C.
+// Package harness runs a suite declared as a Suite value: options and
+// e2e-framework flags, the cluster (kind through the library, or the
+// user's), clients, the setup and install steps, the features (support
+// levels, controls, cold sequences), the report, and a teardown that also
+// runs on Ctrl-C.
 package harness
 
 import (
@@ -63,8 +65,8 @@ type Run struct {
 	Installer *install.Installer
 	Exec      probe.Executor
 	Kind      *cluster.Kind
-	// Diagnostics writes a bundle for every failed matrix; suites add
-	// their own resources to its Extra.
+	// Diagnostics writes a bundle for every failed setup step, check and
+	// matrix, with the resources the suite declared (Suite.Diagnostics).
 	Diagnostics *diagnostics.Collector
 
 	// kubeconfig is the file the run talks to: the user's, or the one kind
@@ -322,8 +324,9 @@ func (r *Run) Logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s %s: %s\n", time.Now().Format("15:04:05"), r.Suite, r.redact.String(fmt.Sprintf(format, args...)))
 }
 
-// scrub removes every secret of the environment from text the run prints.
-
+// provision creates or reuses the cluster, builds the clients, takes the
+// run's lock on the cluster, detects what it already runs and plans the
+// install steps.
 func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
 	clusterName := ""
 	if r.Opts.UsesExistingCluster() {
@@ -341,7 +344,7 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 			return ctx, err
 		}
 		r.kubeconfig = kubeconfig
-		if err := r.Kind.WaitForControlPlane(ctx, nil); err != nil {
+		if err := r.Kind.WaitForControlPlane(ctx); err != nil {
 			return ctx, err
 		}
 		for _, a := range r.Opts.Cluster.ImageArchives {

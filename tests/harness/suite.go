@@ -58,13 +58,10 @@ type Suite struct {
 	run *Run
 }
 
-// Support levels of a feature, as in Gateway API conformance.
-const (
-	// Core features are always claimed: skipping one makes the suite partial.
-	Core = reportapi.Core
-	// Extended features run only when claimed.
-	Extended = reportapi.Extended
-)
+// Extended is the support level of a feature that runs only when claimed,
+// as in Gateway API conformance; a feature without one is core: always
+// claimed, and skipping it makes the suite partial.
+const Extended = reportapi.Extended
 
 // Step is one named setup step.
 type Step struct {
@@ -81,8 +78,8 @@ type Step struct {
 type Feature struct {
 	// Name is the short name flags and the report use.
 	Name string
-	// Support is Core (always claimed) or Extended (runs only when
-	// claimed); empty means Core.
+	// Support is Extended (runs only when claimed) or empty: core, always
+	// claimed.
 	Support string
 	// Kind is premise, matrix, control, baseline or cleanup (the kind
 	// label, for --labels).

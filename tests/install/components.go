@@ -126,20 +126,11 @@ func (in *Installer) istioChart(name string) ChartRef {
 	return ChartRef{Source: in.Opts.ChartSource("istio"), Name: name, Path: istioChartPaths[name], Version: in.Versions.Istio}
 }
 
-// IstioReleases lists the Istio releases of a mode, in install order:
+// istioReleases lists the Istio releases of a mode, in install order:
 // base, istiod, then (ambient) CNI and ztunnel, then the gateways. This is
 // the order of the OPEA helmfile and of Istio's ambient install guide.
 // Each release's values are its file in fixtures/<Suite>/; a missing file
-// panics, as fixtures.MustLoad does: the files are embedded, and the unit
-// tier reads every suite's (Istio returns the error instead).
-func (in *Installer) IstioReleases(mode dataplane.Mode, gateways ...Gateway) []Release {
-	rels, err := in.istioReleases(mode, gateways...)
-	if err != nil {
-		panic(err)
-	}
-	return rels
-}
-
+// is an error.
 func (in *Installer) istioReleases(mode dataplane.Mode, gateways ...Gateway) ([]Release, error) {
 	ns := "istio-system"
 	type part struct {
@@ -374,20 +365,12 @@ func (in *Installer) KnativeServing(ctx context.Context, objs []*unstructured.Un
 	return ready.Deployments(ctx, in.Kube, "knative-serving", "", in.Opts.Timeouts.ReadyTimeout)
 }
 
-// KServeReleases lists KServe's charts for its version: kserve-crd and
+// kserveReleases lists KServe's charts for its version: kserve-crd and
 // kserve up to v0.16; kserve-crd, kserve-resources and
 // kserve-runtime-configs from v0.17. Each release's values are its file
 // (the Knative deployment mode, "Serverless" in kserve.values.yaml before
-// v0.17; the runtimes turned on in kserve-runtime-configs.values.yaml). A
-// missing file panics, as in IstioReleases (KServe returns the error).
-func (in *Installer) KServeReleases() []Release {
-	rels, err := in.kserveReleases()
-	if err != nil {
-		panic(err)
-	}
-	return rels
-}
-
+// v0.17; the runtimes turned on in kserve-runtime-configs.values.yaml); a
+// missing file is an error.
 func (in *Installer) kserveReleases() ([]Release, error) {
 	src, v := in.Opts.ChartSource("kserve"), in.Versions.KServe
 	ref := func(name, path string) ChartRef { return ChartRef{Source: src, Name: name, Path: path, Version: v} }

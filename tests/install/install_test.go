@@ -44,6 +44,20 @@ func installer(suite string, v versions.Set) *Installer {
 	return &Installer{Opts: options.Defaults(), Versions: v, Suite: suite, Wait: true}
 }
 
+func istioReleases(t *testing.T, in *Installer, mode dataplane.Mode, gateways ...Gateway) []Release {
+	t.Helper()
+	rels, err := in.istioReleases(mode, gateways...)
+	require.NoError(t, err)
+	return rels
+}
+
+func kserveReleases(t *testing.T, in *Installer) []Release {
+	t.Helper()
+	rels, err := in.kserveReleases()
+	require.NoError(t, err)
+	return rels
+}
+
 func names(rels []Release) []string {
 	var out []string
 	for _, r := range rels {
@@ -55,10 +69,10 @@ func names(rels []Release) []string {
 func TestIstioReleaseOrder(t *testing.T) {
 	in := installer("opeaistio", opeaPins)
 	assert.Equal(t, []string{"istio-system/istio-base", "istio-system/istiod", "istio-system/istio-cni", "istio-system/ztunnel", "istio-ingress/istio-ingress"},
-		names(in.IstioReleases(dataplane.Ambient, opeaGateway)), "the documented ambient order")
+		names(istioReleases(t, in, dataplane.Ambient, opeaGateway)), "the documented ambient order")
 	assert.Equal(t, []string{"istio-system/istio-base", "istio-system/istiod", "istio-system/istio-ingressgateway"},
-		names(installer("kservemesh", kservePins).IstioReleases(dataplane.Sidecar, kserveGateway)))
-	amb := in.IstioReleases(dataplane.Ambient, opeaGateway)
+		names(istioReleases(t, installer("kservemesh", kservePins), dataplane.Sidecar, kserveGateway)))
+	amb := istioReleases(t, in, dataplane.Ambient, opeaGateway)
 	assert.Equal(t, "ambient", amb[1].Values["profile"])
 	assert.Equal(t, "ambient", amb[2].Values["profile"])
 	assert.Equal(t, "default", amb[0].Values["defaultRevision"])
@@ -78,15 +92,15 @@ func TestIstioReleaseOrder(t *testing.T) {
 	} {
 		in := installer("opeaistio", opeaPins)
 		other(&in.Opts)
-		ports, _ := json.Marshal(in.IstioReleases(dataplane.Ambient, opeaGateway)[4].Values)
+		ports, _ := json.Marshal(istioReleases(t, in, dataplane.Ambient, opeaGateway)[4].Values)
 		assert.NotContains(t, string(ports), "nodePort")
 	}
 }
 
 func TestKServeReleasesFollowTheChartLayoutOfTheVersion(t *testing.T) {
-	assert.Equal(t, []string{"kserve/kserve-crd", "kserve/kserve-resources", "kserve/kserve-runtime-configs"}, names(installer("kservemesh", kservePins).KServeReleases()))
+	assert.Equal(t, []string{"kserve/kserve-crd", "kserve/kserve-resources", "kserve/kserve-runtime-configs"}, names(kserveReleases(t, installer("kservemesh", kservePins))))
 	old := kservePins.With(versions.Set{KServe: "v0.15.2"})
-	rels := installer("kservemesh", old).KServeReleases()
+	rels := kserveReleases(t, installer("kservemesh", old))
 	assert.Equal(t, []string{"kserve/kserve-crd", "kserve/kserve"}, names(rels))
 	assert.Equal(t, "kserve-resources", rels[1].Chart.Path, "v0.15's chart named kserve lives in charts/kserve-resources")
 	assert.Equal(t, "Serverless", rels[1].Values["kserve"].(map[string]any)["controller"].(map[string]any)["deploymentMode"])
@@ -205,9 +219,9 @@ func TestCheckClaimBound(t *testing.T) {
 func TestIstioReleasesSkipWhatThePlanLeaves(t *testing.T) {
 	in := installer("opeaistio", opeaPins)
 	in.Skip = map[string]bool{detect.Istio: true, detect.IstioGateway: true}
-	assert.Equal(t, []string{"istio-system/istio-cni", "istio-system/ztunnel"}, names(in.IstioReleases(dataplane.Ambient, opeaGateway)))
+	assert.Equal(t, []string{"istio-system/istio-cni", "istio-system/ztunnel"}, names(istioReleases(t, in, dataplane.Ambient, opeaGateway)))
 	in.Skip = map[string]bool{detect.IstioCNI: true, detect.Ztunnel: true}
-	assert.Equal(t, []string{"istio-system/istio-base", "istio-system/istiod", "istio-ingress/istio-ingress"}, names(in.IstioReleases(dataplane.Ambient, opeaGateway)))
+	assert.Equal(t, []string{"istio-system/istio-base", "istio-system/istiod", "istio-ingress/istio-ingress"}, names(istioReleases(t, in, dataplane.Ambient, opeaGateway)))
 }
 
 // The predictor's state from its real objects: the ServerlessService's

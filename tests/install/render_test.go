@@ -1,12 +1,20 @@
 package install
 
 import (
+	"context"
+	"fmt"
 	"os"
+	"sort"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/releaseutil"
+	"sigs.k8s.io/yaml"
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
 )
@@ -32,19 +40,61 @@ func TestLightProfileRendersOnlyNginx(t *testing.T) {
 		// whether every key of the light values is its (values_test.go).
 		assert.Empty(t, undeclared(ch, values), "keys of chatqna-light.values.yaml the real chart neither declares nor reads")
 	}
-	manifest, err := Render(ch, ChatQnANamespace, "chatqna", values)
+	manifest, err := render(ch, ChatQnANamespace, "chatqna", values)
 	require.NoError(t, err)
-	running, err := RunningDeployments(manifest, ChatQnANginx)
+	running, err := runningDeployments(manifest, ChatQnANginx)
 	require.NoError(t, err)
 	assert.Empty(t, running, "with the light values, only chatqna-nginx may run (real chart: %v)", real)
 
 	// The check can fail: the chart's defaults run everything.
-	manifest, err = Render(ch, ChatQnANamespace, "chatqna", map[string]any{})
+	manifest, err = render(ch, ChatQnANamespace, "chatqna", map[string]any{})
 	require.NoError(t, err)
-	running, err = RunningDeployments(manifest, ChatQnANginx)
+	running, err = runningDeployments(manifest, ChatQnANginx)
 	require.NoError(t, err)
 	assert.NotEmpty(t, running)
 	if !real {
 		assert.Equal(t, []string{"chatqna", "chatqna-tgi"}, running)
 	}
+}
+
+// render renders a chart with values, client-side (no cluster), as Helm
+// would install it.
+func render(ch *chart.Chart, namespace, name string, values map[string]any) (string, error) {
+	in := action.NewInstall(&action.Configuration{})
+	in.DryRun, in.ClientOnly, in.Replace = true, true, true
+	in.ReleaseName, in.Namespace = name, namespace
+	in.KubeVersion = &chartutil.KubeVersion{Version: "v1.34.4", Major: "1", Minor: "34"}
+	rel, err := in.RunWithContext(context.Background(), ch, values)
+	if err != nil {
+		return "", fmt.Errorf("rendering %s: %w", ch.Name(), err)
+	}
+	return rel.Manifest, nil
+}
+
+// runningDeployments lists the Deployments of a rendered manifest that would
+// run pods (replicas absent, which means 1, or above 0), except keep.
+func runningDeployments(manifest string, keep ...string) ([]string, error) {
+	kept := map[string]bool{}
+	for _, k := range keep {
+		kept[k] = true
+	}
+	var running []string
+	for _, doc := range releaseutil.SplitManifests(manifest) {
+		var obj struct {
+			Kind     string
+			Metadata struct{ Name string }
+			Spec     struct{ Replicas *int }
+		}
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			return nil, err
+		}
+		if obj.Kind != "Deployment" || kept[obj.Metadata.Name] {
+			continue
+		}
+		if obj.Spec.Replicas == nil || *obj.Spec.Replicas > 0 {
+			running = append(running, obj.Metadata.Name)
+		}
+	}
+	sort.Strings(running)
+	return running, nil
 }

@@ -28,7 +28,7 @@ import (
 
 // The render test: every Helm release the suites install, with its values
 // file from fixtures/<suite>/ as the installer loads it, rendered by Helm's
-// engine (Render: action.Install, client-only) from a real chart reachable
+// engine (render: action.Install, client-only) from a real chart reachable
 // offline, and held to that chart in two ways:
 //   - every key of the file is one the chart declares (its values.yaml,
 //     Istio's _internal_defaults_do_not_set included, a subchart's under
@@ -477,7 +477,7 @@ func TestValuesFilesRenderWithTheirCharts(t *testing.T) {
 			require.NoError(t, err)
 			assert.Empty(t, undeclared(ch, file), "keys of %s that chart %s %s neither declares in values.yaml nor reads in a template",
 				sr.file, ch.Name(), ch.Metadata.Version)
-			manifest, err := Render(ch, sr.rel.Namespace, sr.rel.Name, sr.rel.Values)
+			manifest, err := render(ch, sr.rel.Namespace, sr.rel.Name, sr.rel.Values)
 			require.NoError(t, err, "rendering %s with %s", sr.rel.Name, sr.file)
 			e, ok := effects[sr.file]
 			if !ok {
@@ -486,7 +486,7 @@ func TestValuesFilesRenderWithTheirCharts(t *testing.T) {
 			}
 			require.NoError(t, e.check(objects(t, manifest)), "the rendered effect of %s", sr.file)
 			// The check can fail: without the file's values it does.
-			control, err := Render(ch, sr.rel.Namespace, sr.rel.Name, e.without)
+			control, err := render(ch, sr.rel.Namespace, sr.rel.Name, e.without)
 			require.NoError(t, err)
 			assert.Error(t, e.check(objects(t, control)), "the effect check of %s passes without its values, so it proves nothing", sr.file)
 		})

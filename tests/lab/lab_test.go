@@ -77,7 +77,7 @@ func runLab(m *testing.M, image string) int {
 		logf("%v", err)
 		return 1
 	}
-	if err := kind.WaitForControlPlane(ctx, nil); err != nil {
+	if err := kind.WaitForControlPlane(ctx); err != nil {
 		logf("%v", err)
 		return 1
 	}

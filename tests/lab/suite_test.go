@@ -273,5 +273,5 @@ func TestKindProviderReplacesAStaleCluster(t *testing.T) {
 	_, err = again.CreateWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	assert.True(t, again.Created, "recreated, not reused")
-	require.NoError(t, again.WaitForControlPlane(ctx, nil))
+	require.NoError(t, again.WaitForControlPlane(ctx))
 }

@@ -53,18 +53,18 @@ const (
 
 // Expectation is what a cell must observe.
 type Expectation struct {
-	Kind ExpectKind `json:"kind"`
+	Kind ExpectKind
 	// BodyContains, when set, must appear in the response body excerpt.
-	BodyContains string `json:"bodyContains,omitempty"`
+	BodyContains string
 	// LocationPrefix, for Redirect, must start the Location header.
-	LocationPrefix string `json:"locationPrefix,omitempty"`
+	LocationPrefix string
 	// Hides are strings the body must not contain, searched in the
 	// excerpt and, when the request asked for them (probe.Request.Find),
 	// in the whole body: a refusal must not name the models it protects.
-	Hides []string `json:"hides,omitempty"`
+	Hides []string
 	// Note explains a surprising expectation in reports, e.g. a documented
 	// limitation that makes a request succeed.
-	Note string `json:"note,omitempty"`
+	Note string
 }
 
 // EnvoyUpstreamReset starts the body of Envoy's local 503 when the

@@ -15,31 +15,31 @@ import (
 // can be written down before the pods exist.
 type Client struct {
 	// Name is the short name used in tables ("user1", "default").
-	Name      string `json:"name"`
-	Namespace string `json:"namespace"`
+	Name      string
+	Namespace string
 	// Selector is a label selector that picks the client's pods.
-	Selector string `json:"selector"`
+	Selector string
 	// Container is the application container curl runs in.
-	Container string `json:"container"`
+	Container string
 	// Local is the test machine itself: its requests reach the cluster
 	// from outside, as a user's would, through the same rounds as the
 	// in-cluster clients'.
-	Local bool `json:"local,omitempty"`
+	Local bool
 }
 
 // Cell is one (client, request, expectation) of a matrix.
 type Cell struct {
 	// Name is stable across runs: reports and selection use it.
-	Name    string        `json:"name"`
-	Client  Client        `json:"client"`
-	Request probe.Request `json:"request"`
-	Expect  Expectation   `json:"expect"`
+	Name    string
+	Client  Client
+	Request probe.Request
+	Expect  Expectation
 }
 
 // Matrix is a named set of cells.
 type Matrix struct {
-	Name  string `json:"name"`
-	Cells []Cell `json:"cells"`
+	Name  string
+	Cells []Cell
 	// unknown are names Only was asked for that are no cell: Run refuses
 	// the matrix rather than run fewer cells than its author meant.
 	unknown []string
@@ -72,40 +72,40 @@ func (s Settings) MaxRounds() int {
 // CellResult is what became of one cell.
 type CellResult struct {
 	Cell
-	Passed bool `json:"passed"`
+	Passed bool
 	// Attempts is how many times the cell was probed; Streak the matching
 	// rounds in a row at the end.
-	Attempts int `json:"attempts"`
-	Streak   int `json:"streak"`
+	Attempts int
+	Streak   int
 	// Last is the latest outcome; Reason says why it did not match.
-	Last     probe.Outcome `json:"last"`
-	Reason   string        `json:"reason,omitempty"`
-	Duration time.Duration `json:"duration"`
+	Last     probe.Outcome
+	Reason   string
+	Duration time.Duration
 	// EnvErrors counts rounds in which the cell could not be probed (the
 	// exec failed or was cut, the client pod was gone): they are neither a
 	// match nor a mismatch. LastEnvError is the latest, naming the pod and
 	// the API error.
-	EnvErrors    int    `json:"envErrors,omitempty"`
-	LastEnvError string `json:"lastEnvError,omitempty"`
+	EnvErrors    int
+	LastEnvError string
 	// EnvironmentError is set on a cell that did not pass because the
 	// environment kept it from being observed enough: its failure is no
 	// verdict on the cluster's enforcement.
-	EnvironmentError bool `json:"environmentError,omitempty"`
+	EnvironmentError bool
 	// streakFrom is the round in which the current streak began.
 	streakFrom int
 }
 
 // Result is what became of a matrix.
 type Result struct {
-	Matrix   string        `json:"matrix"`
-	Cells    []CellResult  `json:"cells"`
-	Rounds   int           `json:"rounds"`
-	Duration time.Duration `json:"duration"`
+	Matrix   string
+	Cells    []CellResult
+	Rounds   int
+	Duration time.Duration
 	// RoundStarts is when each round began, from the start of the run.
-	RoundStarts []time.Duration `json:"roundStarts,omitempty"`
+	RoundStarts []time.Duration
 	started     time.Time
 	// Err is set when the run could not probe at all (a client pod missing).
-	Err error `json:"-"`
+	Err error
 }
 
 // Passed tells whether every cell passed.

@@ -167,9 +167,6 @@ func (l *listFlag) String() string {
 	return strings.Join(*l.list, ",")
 }
 
-// boundTo is the option the flag writes, for the README's flag table.
-func (l *listFlag) boundTo() any { return l.list }
-
 func (l *listFlag) Set(s string) error {
 	if !l.set {
 		*l.list, l.set = nil, true

@@ -115,11 +115,11 @@ type Cluster struct {
 
 // Implementation identifies the distribution under test.
 type Implementation struct {
-	Organization string `yaml:"organization" json:"organization,omitempty"`
-	Project      string `yaml:"project" json:"project,omitempty"`
-	URL          string `yaml:"url" json:"url,omitempty"`
-	Version      string `yaml:"version" json:"version,omitempty"`
-	Contact      string `yaml:"contact" json:"contact,omitempty"`
+	Organization string `yaml:"organization"`
+	Project      string `yaml:"project"`
+	URL          string `yaml:"url"`
+	Version      string `yaml:"version"`
+	Contact      string `yaml:"contact"`
 }
 
 // Options is the whole configuration of a run.
@@ -393,6 +393,27 @@ func configKeys() []string {
 	for _, k := range yamlKeys(reflect.ValueOf(&o).Elem(), "") {
 		parts := strings.Split(k, ".")
 		out = append(out, parts[len(parts)-1])
+	}
+	return out
+}
+
+// yamlKeys maps each field's address to its dotted yaml key.
+func yamlKeys(v reflect.Value, prefix string) map[uintptr]string {
+	out := map[uintptr]string{}
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f, fv := t.Field(i), v.Field(i)
+		name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if name == "" || name == "-" {
+			continue
+		}
+		key := prefix + name
+		out[fv.Addr().Pointer()] = key
+		if fv.Kind() == reflect.Struct {
+			for k, s := range yamlKeys(fv, key+".") {
+				out[k] = s
+			}
+		}
 	}
 	return out
 }

@@ -57,27 +57,27 @@ const (
 
 // Outcome is the classified result of one request, with curl's evidence.
 type Outcome struct {
-	Kind     Kind `json:"kind"`
-	HTTPCode int  `json:"httpCode,omitempty"`
+	Kind     Kind
+	HTTPCode int
 	// Found are the request's Find strings that the whole body contains.
-	Found []string `json:"found,omitempty"`
+	Found []string
 	Evidence
 }
 
 // Evidence is what curl reported, kept for reports and failure tables.
 type Evidence struct {
-	ExitCode        int     `json:"exitCode"`
-	ErrorMessage    string  `json:"errorMessage,omitempty"`
-	RemoteIP        string  `json:"remoteIP,omitempty"`
-	RedirectURL     string  `json:"redirectURL,omitempty"`
-	SSLVerifyResult int     `json:"sslVerifyResult,omitempty"`
-	TimeTotal       float64 `json:"timeTotalSeconds,omitempty"`
+	ExitCode        int
+	ErrorMessage    string
+	RemoteIP        string
+	RedirectURL     string
+	SSLVerifyResult int
+	TimeTotal       float64
 	// TimeToFirstByte is curl's time_starttransfer: how long until the
 	// first byte of the answer (a cold start's wait).
-	TimeToFirstByte float64 `json:"timeToFirstByteSeconds,omitempty"`
+	TimeToFirstByte float64
 	// Body is the start of the response body (512 bytes unless the request
 	// asked for more with BodyBytes), made printable.
-	Body string `json:"body,omitempty"`
+	Body string
 }
 
 // String is the short observation shown in tables: "HTTP 403",

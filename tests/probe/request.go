@@ -14,33 +14,33 @@ import (
 // Request is one HTTP(S) request that a client makes with curl.
 type Request struct {
 	// Method defaults to GET, or POST when Body is set.
-	Method string `json:"method,omitempty"`
-	URL    string `json:"url"`
-	// Headers are sent as given; values of Authorization-like headers are
-	// never copied into evidence or reports.
-	Headers map[string]string `json:"headers,omitempty"`
-	Body    string            `json:"body,omitempty"`
+	Method string
+	URL    string
+	// Headers are sent as given. Tables and reports name a request by
+	// method and URL only (String), so no header value reaches them.
+	Headers map[string]string
+	Body    string
 	// Resolve pins host:port to an address (curl --resolve host:port:addr),
 	// which is how a request carries an SNI that DNS does not know.
-	Resolve []string `json:"resolve,omitempty"`
+	Resolve []string
 	// Insecure skips certificate verification (curl -k), as the OPEA document
 	// does; the served certificate is then checked by other means.
-	Insecure bool `json:"insecure,omitempty"`
+	Insecure bool
 	// CACertPEM, when set, is the only trusted CA for this request.
-	CACertPEM string `json:"-"`
+	CACertPEM string
 	// Timeout, when set, replaces the run's request timeout for this
 	// request (the baseline's timeout cell needs a short one).
-	Timeout time.Duration `json:"timeout,omitempty"`
+	Timeout time.Duration
 	// BodyBytes, when set, replaces how much of the response body is
 	// brought back (bodyExcerptBytes), up to maxBodyBytes: a cell whose
 	// evidence may lie deep in the body asks for more (httpbin's /headers
 	// with tracing headers puts the client certificate past 512 bytes).
-	BodyBytes int `json:"bodyBytes,omitempty"`
+	BodyBytes int
 	// Find are strings searched for in the whole response body, not only
 	// in the excerpt: a metrics page names its models far past the
 	// excerpt's bytes, and whether it does is the observation (the
 	// bypass-paths feature). Outcome.Found lists those present.
-	Find []string `json:"find,omitempty"`
+	Find []string
 }
 
 // excerptBytes is how much of this request's response body is kept.

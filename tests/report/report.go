@@ -130,9 +130,6 @@ func (r *Recorder) Start(suite, feature, support string) *Scope {
 	return s
 }
 
-// Feature is the name of the scope's feature, empty for a suite's setup.
-func (s *Scope) Feature() string { return s.feature }
-
 // Check records a named check: err nil is success.
 func (s *Scope) Check(name string, err error) {
 	c := reportapi.Check{Name: name, Feature: s.feature, Result: reportapi.Success}

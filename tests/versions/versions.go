@@ -1,6 +1,6 @@
-// Package versions pins every component version the suites install, in one
-// place. Each suite has its own pinned set, taken from the document it
-// reproduces; every field can be overridden by option.
+// Package versions is the version set a suite pins (each suite declares its
+// own, taken from the document it reproduces; options override any field),
+// the kind node image, and the minimum versions the suites can run on.
 package versions
 
 import (
@@ -12,13 +12,13 @@ import (
 // Set is one combination of component versions.
 type Set struct {
 	// NodeImage is the kind node image (Kubernetes version) for kind runs.
-	NodeImage      string `json:"nodeImage,omitempty" yaml:"nodeImage,omitempty"`
-	Istio          string `json:"istio,omitempty" yaml:"istio,omitempty"`
-	CertManager    string `json:"certManager,omitempty" yaml:"certManager,omitempty"`
-	GatewayAPI     string `json:"gatewayAPI,omitempty" yaml:"gatewayAPI,omitempty"`
-	KnativeServing string `json:"knativeServing,omitempty" yaml:"knativeServing,omitempty"`
-	KServe         string `json:"kserve,omitempty" yaml:"kserve,omitempty"`
-	ChatQnA        string `json:"chatqna,omitempty" yaml:"chatqna,omitempty"`
+	NodeImage      string `yaml:"nodeImage"`
+	Istio          string `yaml:"istio"`
+	CertManager    string `yaml:"certManager"`
+	GatewayAPI     string `yaml:"gatewayAPI"`
+	KnativeServing string `yaml:"knativeServing"`
+	KServe         string `yaml:"kserve"`
+	ChatQnA        string `yaml:"chatqna"`
 }
 
 // NodeImage134 is the Kubernetes 1.34 node image built for kind v0.33.0
@@ -32,30 +32,6 @@ type Set struct {
 // KServe v0.20 tests on (kind v0.30) and the closest to Istio 1.27's range
 // that this kind release builds. The lab runs Kubernetes 1.34 too.
 const NodeImage134 = "kindest/node:v1.34.11@sha256:44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d"
-
-// KServeMesh is KServe v0.20.0's own tested dependency set (its
-// hack/setup/global-vars.env): Istio 1.27.1, Knative Serving 1.21.1,
-// cert-manager v1.17.0, Gateway API v1.5.1.
-var KServeMesh = Set{
-	NodeImage:      NodeImage134,
-	Istio:          "1.27.1",
-	CertManager:    "v1.17.0",
-	GatewayAPI:     "v1.5.1",
-	KnativeServing: "1.21.1",
-	KServe:         "v0.20.0",
-}
-
-// OPEAIstio follows opea-project/GenAIInfra kubernetes-addons/istio: its
-// helmfile pins cert-manager v1.16.1 and ChatQnA 1.1.0, the document applies
-// the Gateway API v1.2.0 standard CRDs. Istio is not pinned upstream; 1.27.1
-// (ambient is GA from 1.24) keeps one Istio for both suites.
-var OPEAIstio = Set{
-	NodeImage:   NodeImage134,
-	Istio:       "1.27.1",
-	CertManager: "v1.16.1",
-	GatewayAPI:  "v1.2.0",
-	ChatQnA:     "1.1.0",
-}
 
 // With returns s with every non-empty field of o in place of its own.
 func (s Set) With(o Set) Set {

@@ -122,7 +122,8 @@ type Implementation struct {
 
 // Environment describes what the run ran on.
 type Environment struct {
-	// Cluster is the kind cluster name, or "existing" with the context.
+	// Cluster is kind-<name> for a kind cluster, or existing (<kubeconfig
+	// file>) for the cluster --kubeconfig selects.
 	Cluster           string            `json:"cluster"`
 	KubernetesVersion string            `json:"kubernetesVersion,omitempty"`
 	Mode              string            `json:"mode"`
