@@ -37,40 +37,67 @@ func TestREADMEFlagsTableIsGenerated(t *testing.T) {
 }
 
 func TestEveryFlagHasAConfigKey(t *testing.T) {
-	for _, line := range strings.Split(flagsMarkdown(), "\n")[2:] {
-		if line == "" || strings.Contains(line, "`--config`") {
+	for _, line := range strings.Split(flagsMarkdown(), "\n") {
+		if !strings.HasPrefix(line, "| `--") || strings.Contains(line, "`--config`") {
 			continue
 		}
 		assert.NotContains(t, line, "| `` |", "flag without a yaml key: %s", line)
 	}
 }
 
-// flagsMarkdown renders the options as a Markdown table (flag, config file
-// key, default, meaning), generated from Register and the struct's yaml
-// tags, so the README never drifts from the code.
+// The usage and the README group every flag once.
+func TestEveryFlagIsInOneGroup(t *testing.T) {
+	o := Defaults()
+	fs := flag.NewFlagSet("groups", flag.ContinueOnError)
+	Register(fs, &o)
+	seen := map[string]int{}
+	for _, g := range FlagGroups {
+		for _, name := range g.Flags {
+			assert.NotNil(t, fs.Lookup(name), "group %q names no flag %q", g.Title, name)
+			seen[name]++
+		}
+	}
+	fs.VisitAll(func(f *flag.Flag) { assert.Equal(t, 1, seen[f.Name], "--%s is in %d groups", f.Name, seen[f.Name]) })
+}
+
+// flagsMarkdown renders the options as Markdown tables, one per group of
+// FlagGroups (flag, config file key, default, meaning), generated from
+// Register and the struct's yaml tags, so the README never drifts from the
+// code.
 func flagsMarkdown() string {
 	o := Defaults()
 	fs := flag.NewFlagSet("docs", flag.ContinueOnError)
 	Register(fs, &o)
 	keys := yamlKeys(reflect.ValueOf(&o).Elem(), "")
 	var b strings.Builder
-	b.WriteString("| flag | config key | default | meaning |\n|---|---|---|---|\n")
-	fs.VisitAll(func(f *flag.Flag) {
-		target := reflect.ValueOf(f.Value).Pointer()
-		if b, ok := f.Value.(interface{ boundTo() any }); ok {
-			target = reflect.ValueOf(b.boundTo()).Pointer()
+	for i, g := range FlagGroups {
+		if i > 0 {
+			b.WriteString("\n")
 		}
-		key := keys[target]
-		if f.Name == "config" || f.Name == "list-modes" {
-			key = "-" // command-line only
+		fmt.Fprintf(&b, "**%s**\n\n| flag | config key | default | meaning |\n|---|---|---|---|\n", g.Title)
+		for _, name := range g.Flags {
+			if f := fs.Lookup(name); f != nil {
+				row(&b, f, keys)
+			}
 		}
-		def := f.DefValue
-		if def == "" {
-			def = " "
-		}
-		fmt.Fprintf(&b, "| `--%s` | `%s` | `%s` | %s |\n", f.Name, key, def, f.Usage)
-	})
+	}
 	return b.String()
+}
+
+func row(b *strings.Builder, f *flag.Flag, keys map[uintptr]string) {
+	target := reflect.ValueOf(f.Value).Pointer()
+	if bound, ok := f.Value.(interface{ boundTo() any }); ok {
+		target = reflect.ValueOf(bound.boundTo()).Pointer()
+	}
+	key := keys[target]
+	if f.Name == "config" || f.Name == "list-modes" {
+		key = "-" // command-line only
+	}
+	def := f.DefValue
+	if def == "" {
+		def = " "
+	}
+	fmt.Fprintf(b, "| `--%s` | `%s` | `%s` | %s |\n", f.Name, key, def, f.Usage)
 }
 
 // boundTo is the option the flag writes, for the README's flag table.

@@ -17,17 +17,39 @@ func Usage(w io.Writer, suite string) func() {
 		o := Defaults()
 		fs := flag.NewFlagSet(suite, flag.ContinueOnError)
 		Register(fs, &o)
-		fmt.Fprintf(w, "usage: go test ./suites/%s/ -args [flags]   (make e2e ARGS=\"[flags]\")\n\nflags of the suite:\n", suite)
-		fs.VisitAll(func(f *flag.Flag) {
-			def := ""
-			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" && f.DefValue != "[]" {
-				def = " (default " + f.DefValue + ")"
+		fmt.Fprintf(w, "usage: go test ./suites/%s/ -args [flags]   (make e2e ARGS=\"[flags]\")\n", suite)
+		for _, g := range FlagGroups {
+			fmt.Fprintf(w, "\n%s:\n", g.Title)
+			for _, name := range g.Flags {
+				f := fs.Lookup(name)
+				def := ""
+				if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" && f.DefValue != "[]" {
+					def = " (default " + f.DefValue + ")"
+				}
+				fmt.Fprintf(w, "  --%-34s %s%s\n", f.Name, f.Usage, def)
 			}
-			fmt.Fprintf(w, "  --%-34s %s%s\n", f.Name, f.Usage, def)
-		})
+		}
 		fmt.Fprintln(w, "\nalso e2e-framework's --kubeconfig, --context, --feature, --assess, --labels, --skip-features, --dry-run, --fail-fast;")
 		fmt.Fprintln(w, "every flag is also a config file key (--config): see the README's flag table")
 	}
+}
+
+// FlagGroups orders the flags as the README's flag tables do: what a
+// first run needs first. Every flag is in exactly one group (a test says
+// so).
+var FlagGroups = []struct {
+	Title string
+	Flags []string
+}{
+	{"run", []string{"config", "mode", "list-modes", "output-dir"}},
+	{"features", []string{"supported-features", "all-features", "exempt-features", "ingress-address"}},
+	{"cluster", []string{"cluster-name", "kind-config", "keep-cluster", "image-archive", "node-image"}},
+	{"what is installed", []string{"install", "chart-source", "istio-version", "cert-manager-version", "gateway-api-version",
+		"knative-version", "kserve-version", "chatqna-version", "chatqna-profile", "chatqna-model-pvc"}},
+	{"probing and timing", []string{"request-timeout", "max-time-to-consistency", "required-consecutive-successes", "round-interval",
+		"control-repeats", "max-time-to-revoke", "cold-start-repeats", "cold-start-timeout"}},
+	{"limits of waits", []string{"install-timeout", "ready-timeout", "inference-service-ready-timeout", "cluster-timeout", "cluster-lock-timeout"}},
+	{"report: the implementation under test", []string{"organization", "project", "url", "version", "contact"}},
 }
 
 // UnknownFlag finds the first argument that names no flag of fs and says
