@@ -17,7 +17,9 @@ import (
 	"strings"
 	"sync"
 
+	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -37,18 +39,13 @@ const (
 	logTailLines   = 400
 )
 
-// Resources a bundle always dumps when their API is served.
-var Policies = []schema.GroupVersionResource{
-	{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"},
-	{Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"},
-	{Group: "networking.istio.io", Version: "v1", Resource: "gateways"},
-	{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"},
-}
-
 // Collector writes bundles.
 type Collector struct {
 	Kube    kubernetes.Interface
 	Dynamic dynamic.Interface
+	// Istio reads the mesh's policies, gateways and virtual services in
+	// Istio's own types for every bundle.
+	Istio istioclient.Interface
 	// Config reaches the pods' admin ports by port-forward.
 	Config *rest.Config
 	// Redact scrubs the run's secrets from every file: pod specs and logs can carry a
@@ -97,9 +94,7 @@ func (c *Collector) Bundle(ctx context.Context, dir string, f Failure) ([]string
 	for _, ns := range f.Namespaces {
 		c.namespace(ctx, ns, slices.Contains(f.ProxyNamespaces, ns), b.write)
 	}
-	for _, gvr := range Policies {
-		c.dump(ctx, gvr, "", "", b.write)
-	}
+	c.istioResources(ctx, b.write)
 	for _, e := range c.Extra {
 		c.dump(ctx, e.GVR, e.Namespace, e.Name, b.write)
 	}
@@ -118,7 +113,9 @@ var serviceHost = regexp.MustCompile(`^[a-z]+://[a-z0-9-]+\.([a-z0-9-]+)\.svc\.c
 func Namespaces(cells []matrix.CellResult) []string {
 	set := map[string]bool{}
 	for _, c := range cells {
-		set[c.Client.Namespace] = true
+		if c.Client.Namespace != "" { // not the test machine's own client
+			set[c.Client.Namespace] = true
+		}
 		if m := serviceHost.FindStringSubmatch(c.Request.URL); m != nil {
 			set[m[1]] = true
 		}
@@ -213,6 +210,31 @@ func (c *Collector) dump(ctx context.Context, gvr schema.GroupVersionResource, n
 		return // the API is not installed: nothing to say
 	}
 	write(file, toYAML(list, err))
+}
+
+// istioResources writes every PeerAuthentication, AuthorizationPolicy,
+// Gateway and VirtualService of the cluster, read with Istio's typed
+// client: what a refusal or its absence rests on.
+func (c *Collector) istioResources(ctx context.Context, write func(string, []byte)) {
+	if c.Istio == nil {
+		return
+	}
+	all := metav1.ListOptions{}
+	file := func(resource string) string { return filepath.Join("resources", resource+".yaml") }
+	put := func(resource string, list any, err error) {
+		if err != nil && apierrors.IsNotFound(err) {
+			return // Istio's API is not installed: nothing to say
+		}
+		write(file(resource), toYAML(list, err))
+	}
+	pa, err := c.Istio.SecurityV1().PeerAuthentications("").List(ctx, all)
+	put("peerauthentications", pa, err)
+	ap, err := c.Istio.SecurityV1().AuthorizationPolicies("").List(ctx, all)
+	put("authorizationpolicies", ap, err)
+	gw, err := c.Istio.NetworkingV1().Gateways("").List(ctx, all)
+	put("gateways", gw, err)
+	vs, err := c.Istio.NetworkingV1().VirtualServices("").List(ctx, all)
+	put("virtualservices", vs, err)
 }
 
 func toYAML(v any, err error) []byte {

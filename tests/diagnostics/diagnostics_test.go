@@ -2,14 +2,19 @@ package diagnostics
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
+	kubefake "k8s.io/client-go/kubernetes/fake"
 
+	"github.com/secure-inference/mesh-conformance/fixtures"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/mesh"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 	"github.com/secure-inference/mesh-conformance/tests/redact"
 )
@@ -78,4 +83,25 @@ func TestSecretsAreScrubbedFromEveryFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, string(data), token)
 	assert.Contains(t, string(data), "value: [REDACTED]")
+}
+
+// Every bundle has the mesh's policies as Istio's typed client reads them,
+// their specs included; the host client has no namespace to diagnose.
+func TestBundlesHaveTheIstioPolicies(t *testing.T) {
+	ctx := context.Background()
+	ic := istiofake.NewSimpleClientset()
+	policy, err := mesh.PolicyOf(fixtures.MustPick("kservemesh/auth.yaml", "AuthorizationPolicy", "allow-serving-tests"))
+	require.NoError(t, err)
+	require.NoError(t, policy.Restore(ctx, ic))
+	dir := t.TempDir()
+	_, err = (&Collector{Istio: ic, Kube: kubefake.NewSimpleClientset()}).Bundle(ctx, dir, Failure{Summary: "s"})
+	require.NoError(t, err)
+	data, err := os.ReadFile(filepath.Join(dir, "resources", "authorizationpolicies.yaml"))
+	require.NoError(t, err)
+	assert.Contains(t, string(data), "allow-serving-tests")
+	assert.Contains(t, string(data), "knative-serving", "the spec's rules, in Istio's JSON form")
+	assert.FileExists(t, filepath.Join(dir, "resources", "peerauthentications.yaml"))
+
+	res := []matrix.CellResult{{Cell: matrix.Cell{Client: matrix.Client{Name: "host", Local: true}, Request: probe.Request{URL: "https://chatqna.intel.com:30443/home"}}}}
+	assert.Empty(t, Namespaces(res), "the test machine's client names no namespace")
 }

@@ -411,7 +411,7 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 			}
 		}
 	}
-	r.Diagnostics = &diagnostics.Collector{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Config: rc, Extra: r.extra, Redact: r.redact}
+	r.Diagnostics = &diagnostics.Collector{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Istio: r.Istio, Config: rc, Extra: r.extra, Redact: r.redact}
 	r.Installer = &install.Installer{Kube: r.Kube, Apply: r.Apply, Opts: r.Opts, Versions: r.Versions, Suite: r.Suite, Wait: true, Logf: r.Logf, Skip: skip,
 		Helm: &install.Helm{Kubeconfig: r.kubeconfig, Context: r.kubeContext, Logf: r.Logf}}
 	return ctx, nil
