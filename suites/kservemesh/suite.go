@@ -128,21 +128,9 @@ func setup(r *harness.Run) []harness.Step {
 				return err
 			}
 			objs := append(fixtures.MustLoad("kservemesh/inferenceservices.yaml"), fixtures.MustLoad("kservemesh/inferenceservice-cold.yaml")...)
-			if err := r.Apply.Apply(ctx, objs...); err != nil {
-				return err
-			}
-			for _, o := range objs {
-				ri, err := r.Apply.Resource(o)
-				if err != nil {
-					return err
-				}
-				// Its own limit: a new node pulls two large Python images
-				// and the storage initializer downloads the model.
-				if err := ready.Condition(ctx, ri, o.GetName(), "Ready", t.InferenceServiceReadyTimeout); err != nil {
-					return err
-				}
-			}
-			return nil
+			// Its own limit: a new node pulls two large Python images and
+			// the storage initializer downloads the model.
+			return r.ApplyReady(ctx, objs, t.InferenceServiceReadyTimeout)
 		}},
 		{Name: "httpbin-and-clients", Run: func(ctx context.Context) error {
 			for _, f := range []string{"kservemesh/httpbin.yaml", "kservemesh/clients.yaml"} {

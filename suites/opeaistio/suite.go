@@ -135,20 +135,7 @@ func setup(r *harness.Run) []harness.Step {
 			return fixtures.Apply(ctx, r.Apply, "opeaistio/istio-gateway-and-virtual-service.yaml")
 		}},
 		{Name: "gateway-certificate", Run: func(ctx context.Context) error {
-			objs := fixtures.MustLoad("opeaistio/istio-gateway-ca-and-cert.yaml")
-			if err := r.Apply.Apply(ctx, objs...); err != nil {
-				return err
-			}
-			for _, o := range objs {
-				ri, err := r.Apply.Resource(o)
-				if err != nil {
-					return err
-				}
-				if err := ready.Condition(ctx, ri, o.GetName(), "Ready", t.ReadyTimeout); err != nil {
-					return err
-				}
-			}
-			return nil
+			return r.ApplyReady(ctx, fixtures.MustLoad("opeaistio/istio-gateway-ca-and-cert.yaml"), t.ReadyTimeout)
 		}},
 		{Name: "strict-mtls", Run: func(ctx context.Context) error {
 			return fixtures.Apply(ctx, r.Apply, "opeaistio/istio-mtls-strict.yaml")

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -449,6 +450,24 @@ func (r *Run) Step(name string, fn func(ctx context.Context) error) env.Func {
 		r.Logf("step %s done in %s", name, time.Since(start).Round(time.Millisecond))
 		return ctx, nil
 	}
+}
+
+// ApplyReady applies objects (server-side) and waits, within limit each,
+// for every one's Ready condition: InferenceServices, Certificates.
+func (r *Run) ApplyReady(ctx context.Context, objs []*unstructured.Unstructured, limit time.Duration) error {
+	if err := r.Apply.Apply(ctx, objs...); err != nil {
+		return err
+	}
+	for _, o := range objs {
+		ri, err := r.Apply.Resource(o)
+		if err != nil {
+			return err
+		}
+		if err := ready.Condition(ctx, ri, o.GetName(), "Ready", limit); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Resolve finds a ready pod of a matrix client.
