@@ -213,7 +213,7 @@ var Models = []string{SklearnIris, SklearnIrisBurst, SklearnIrisCold}
 // httpbin's port 80 (fixtures/kservemesh/httpbin.yaml).
 func BypassTargets() []bypass.Target {
 	predictor := func(isvc string) bypass.Target {
-		return bypass.Target{Workload: isvc, Namespace: "user1", Selector: "serving.knative.dev/service=" + isvc + "-predictor",
+		return bypass.Target{Workload: isvc, Namespace: "user1", Selector: PredictorSelector(isvc),
 			ModelPath: "/v1/models/" + isvc, Models: Models, Sketch: []corev1.Container{
 				{Name: "kserve-container", Ports: []corev1.ContainerPort{{Name: "user-port", ContainerPort: 8080}}},
 				{Name: bypass.QueueProxy, Ports: []corev1.ContainerPort{{Name: "http-autometric", ContainerPort: 9090}, {Name: "http-usermetric", ContainerPort: 9091},

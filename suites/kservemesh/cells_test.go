@@ -123,3 +123,22 @@ func TestKServeBypassTargets(t *testing.T) {
 	assert.Empty(t, BypassTargets()[2].ModelPath, "httpbin serves no model")
 	assert.Equal(t, []matrix.Client{ClientDefault, ClientUser2}, BypassClients)
 }
+
+func TestFailClosedProbesEveryRefusedIsolationCellAndOneAllowed(t *testing.T) {
+	var refused []string
+	for _, c := range Isolation().Cells {
+		if c.Expect.Kind != matrix.Allowed {
+			refused = append(refused, c.Name)
+		}
+	}
+	var got, allowed []string
+	for _, c := range FailClosedCells().Cells {
+		if c.Expect.Kind == matrix.Allowed {
+			allowed = append(allowed, c.Name)
+		} else {
+			got = append(got, c.Name)
+		}
+	}
+	assert.ElementsMatch(t, refused, got, "a refused cell left out would never be checked for failing open")
+	assert.Equal(t, []string{"user1-to-sklearn-iris-status"}, allowed)
+}

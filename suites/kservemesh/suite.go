@@ -43,7 +43,8 @@ var Suite = harness.Suite{
 		{GVR: install.ServerlessServices, Namespace: "user1"},
 		{GVR: schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}, Namespace: "user1"},
 	},
-	Setup: setup,
+	Prepare: func(r *harness.Run) error { claimFailClosed(r); return nil },
+	Setup:   setup,
 	// Premises first, then the matrices, then the controls that remove
 	// and restore the policy and the PeerAuthentication.
 	Features: []harness.Feature{
@@ -57,6 +58,8 @@ var Suite = harness.Suite{
 		policyControlFeature,
 		strictControlFeature,
 		coldStartFeature,
+		// Last: it scales istiod and the activator to zero and back.
+		failClosedFeature,
 	},
 }
 

@@ -134,7 +134,7 @@ var Models = []string{"neural-chat-7b-v3-3", "bge-base-en-v1.5", "bge-reranker-b
 // the nginx subchart's one container, port "nginx" = its service port, 80
 // (GenAIInfra helm-charts/common/nginx/templates/deployment.yaml).
 func BypassTargets() []bypass.Target {
-	return []bypass.Target{{Workload: install.ChatQnANginx, Namespace: install.ChatQnANamespace, Selector: "app=" + install.ChatQnANginx,
+	return []bypass.Target{{Workload: install.ChatQnANginx, Namespace: install.ChatQnANamespace, Selector: NginxSelector,
 		Models: Models, Sketch: []corev1.Container{{Name: "nginx", Ports: []corev1.ContainerPort{{Name: "nginx", ContainerPort: 80}}}}}}
 }
 

@@ -47,6 +47,7 @@ var Suite = harness.Suite{
 		if _, err := chatqnaValues(r); err != nil {
 			return err
 		}
+		claimFailClosed(r)
 		return claimHostTLS(r)
 	},
 	Setup: setup,
@@ -58,6 +59,8 @@ var Suite = harness.Suite{
 		bypassFeature,
 		hostTLSFeature,
 		strictControlFeature,
+		// Before cleanup, which removes what its cells need.
+		failClosedFeature,
 		cleanupFeature,
 	},
 }

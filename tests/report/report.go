@@ -165,6 +165,12 @@ func (s *Scope) AttackSurface(a reportapi.AttackSurface) {
 	s.with(func(st *reportapi.Suite) { st.AttackSurfaces = append(st.AttackSurfaces, a) })
 }
 
+// Disruption records a fail-closed disruption's account.
+func (s *Scope) Disruption(d reportapi.Disruption) {
+	d.Feature = s.feature
+	s.with(func(st *reportapi.Suite) { st.Disruptions = append(st.Disruptions, d) })
+}
+
 // Finding records an observation that changes no result.
 func (s *Scope) Finding(f reportapi.Finding) {
 	f.Feature = s.feature

@@ -46,6 +46,16 @@ func sample() *Recorder {
 			Source: "pod spec", From: "default", Request: "GET http://10.244.0.17:15090/stats/prometheus", Observed: "HTTP 200",
 			Verdict: reportapi.SurfaceInformational, Reveals: []string{"sklearn-iris"}},
 	}})
+	// A disruption with a breach (its body echoing the token) and an
+	// allowed cell that was down and recovered.
+	r.Setup("kservemesh").Disruption(reportapi.Disruption{Name: "istiod", What: "Deployment istio-system/istiod scaled to zero, then back",
+		Matrix: "kserve-fail-closed", Rounds: 12, RoundsByPhase: map[string]int{"before": 1, "taking": 3, "taken": 3, "restoring": 2, "after": 3},
+		ResolutionSeconds: 1, RecoveryLimitSeconds: 60, TakenAtSeconds: 1.2, GoneAtSeconds: 4.5, RestoredAtSeconds: 10.5,
+		Breaches: []reportapi.Breach{{Round: 5, Phase: "taken", AtSeconds: 6, Cell: "default-to-sklearn-iris-status", Client: "default", Request: url,
+			Observed: "HTTP 200", Evidence: reportapi.Evidence{Body: "echo: Bearer " + token}}},
+		Allowed: []reportapi.DisruptedAllowed{{Cell: "user1-to-sklearn-iris-status", Down: true, DownRounds: 4, DownAt: 5, DowntimeSeconds: 6.5,
+			Recovered: true, RecoveredAfterSeconds: 1}},
+		Restored: true, Result: Failure})
 	premise := r.Start("kservemesh", "activator-premise", Core)
 	premise.Check("activator-premise", nil)
 	premise.Finish(Success, "")

@@ -156,6 +156,74 @@ type Suite struct {
 	// AttackSurfaces are the bypass-paths feature's tables: every port of
 	// a protected workload's pods, probed by pod IP.
 	AttackSurfaces []AttackSurface `json:"attackSurfaces,omitempty"`
+	// Disruptions are the fail-closed feature's accounts: what was taken
+	// away and put back while refused and allowed cells were probed.
+	Disruptions []Disruption `json:"disruptions,omitempty"`
+}
+
+// Disruption is what one thing taken away and put back (istiod, a node
+// proxy, the activator) did to the cells probed every round meanwhile:
+// any refused cell answering 2xx (a breach: the mesh failed open), how
+// long each allowed cell was down and how soon after restoration it came
+// back.
+type Disruption struct {
+	Name string `json:"name"`
+	// Feature is the feature that ran it.
+	Feature string `json:"feature,omitempty"`
+	What    string `json:"what"`
+	Matrix  string `json:"matrix"`
+	Rounds  int    `json:"rounds"`
+	// RoundsByPhase counts rounds by when they began: before, taking,
+	// taken, restoring, after.
+	RoundsByPhase map[string]int `json:"roundsByPhase,omitempty"`
+	// ResolutionSeconds, the round interval, bounds the precision of the
+	// times; RecoveryLimitSeconds is how long after restoration the
+	// allowed cells may take to answer again.
+	ResolutionSeconds    float64 `json:"resolutionSeconds"`
+	RecoveryLimitSeconds float64 `json:"recoveryLimitSeconds"`
+	// TakenAtSeconds, GoneAtSeconds and RestoredAtSeconds are from the
+	// start of the disruption's first round.
+	TakenAtSeconds    float64            `json:"takenAtSeconds,omitempty"`
+	GoneAtSeconds     float64            `json:"goneAtSeconds,omitempty"`
+	RestoredAtSeconds float64            `json:"restoredAtSeconds,omitempty"`
+	Breaches          []Breach           `json:"breaches,omitempty"`
+	Allowed           []DisruptedAllowed `json:"allowed,omitempty"`
+	// EnvironmentErrors name the cells the environment kept from being
+	// observed enough: no verdict on them.
+	EnvironmentErrors []string `json:"environmentErrors,omitempty"`
+	// TakeError: the disruption did not happen as meant (no verdict);
+	// RestoreError: what was taken away may not be back.
+	TakeError    string `json:"takeError,omitempty"`
+	RestoreError string `json:"restoreError,omitempty"`
+	Error        string `json:"error,omitempty"`
+	Restored     bool   `json:"restored"`
+	Result       Result `json:"result"`
+}
+
+// Breach is a refused cell that answered 2xx in one round.
+type Breach struct {
+	Round     int      `json:"round"`
+	Phase     string   `json:"phase"`
+	AtSeconds float64  `json:"atSeconds"`
+	Cell      string   `json:"cell"`
+	Client    string   `json:"client"`
+	Request   string   `json:"request"`
+	Observed  string   `json:"observed"`
+	Evidence  Evidence `json:"evidence"`
+}
+
+// DisruptedAllowed is an allowed cell's account of a disruption.
+type DisruptedAllowed struct {
+	Cell       string  `json:"cell"`
+	Down       bool    `json:"down"`
+	DownRounds int     `json:"downRounds,omitempty"`
+	DownAt     float64 `json:"downAtSeconds,omitempty"`
+	// DowntimeSeconds runs from the first round it failed to the first
+	// round of the streak that recovered it.
+	DowntimeSeconds       float64 `json:"downtimeSeconds,omitempty"`
+	Recovered             bool    `json:"recovered"`
+	RecoveredAfterSeconds float64 `json:"recoveredAfterRestorationSeconds,omitempty"`
+	Reason                string  `json:"reason,omitempty"`
 }
 
 // AttackSurface is what every way to one protected workload got: each

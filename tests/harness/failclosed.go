@@ -1,0 +1,117 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/features"
+
+	"github.com/secure-inference/mesh-conformance/tests/disruption"
+	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
+)
+
+// FailClosed makes f a fail-closed feature (extended, kind disruption):
+// each of disruptions is taken away and put back in turn while m's cells
+// are probed every round; a refused cell answering 2xx in any round fails
+// it, and so does an allowed cell not answering again within
+// --max-time-to-consistency after restoration. Everything taken away is
+// put back, on failure and on Ctrl-C too (the run's restorers).
+func FailClosed(f Feature, disruptions func(r *Run) []disruption.Disruption, m func(r *Run) matrix.Matrix) Feature {
+	f.Kind, f.Support = "disruption", Extended
+	f.Body = func(r *Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
+		var ds []disruption.Disruption // built once the cluster's clients exist
+		return b.Assess("refused-cells-never-answer-while-the-mesh-is-disrupted", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			ds = disruptions(r)
+			for _, d := range ds {
+				r.disrupt(ctx, t, name, d, m(r))
+			}
+			return ctx
+		}).Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			// Idempotent: whatever happened above, it is all back.
+			for _, d := range ds {
+				rctx, cancel := context.WithTimeout(ctx, r.Opts.Timeouts.ReadyTimeout)
+				r.Check(ctx, t, name+"/"+d.Name+"/restored", d.Restore(rctx))
+				cancel()
+			}
+			return ctx
+		})
+	}
+	f.Matrices = func(r *Run) []matrix.Matrix { return []matrix.Matrix{m(r)} }
+	return f
+}
+
+// disrupt runs one disruption and records its account.
+func (r *Run) disrupt(ctx context.Context, t *testing.T, feature string, d disruption.Disruption, m matrix.Matrix) {
+	t.Helper()
+	to := r.Opts.Timeouts
+	s := disruption.Settings{Settings: Settings(to), TakeLimit: to.ReadyTimeout, RestoreLimit: to.ReadyTimeout,
+		Guard: func(name string, restore func(context.Context) error) func() {
+			return r.whileRemoved(feature+"/"+name, restore)
+		},
+		Removing: r.removing}
+	r.Logf("%s: taking away %s while %d cells are probed every %s", feature, d.What, len(m.Cells), to.RoundInterval)
+	res := disruption.Run(ctx, d, m, r.Exec, r.Resolve, s)
+	r.Logf("%s", res.Summary())
+	r.scope(ctx).Disruption(ReportDisruption(res, s))
+	name := feature + "/" + d.Name
+	switch {
+	case res.FailedOpen():
+		t.Errorf("%s: the mesh FAILED OPEN:\n%s", name, r.redact.String(res.Summary()))
+	case res.RestoreErr != nil:
+		t.Errorf("%s: restoring failed, put it back by hand: %s", name, r.redact.String(res.RestoreErr.Error()))
+	case res.TakeErr != nil || res.Err != nil:
+		t.Errorf("%s: the disruption could not be observed as meant (environment, not a verdict on the mesh):\n%s", name, r.redact.String(res.Summary()))
+	case !res.Passed():
+		if env := len(res.EnvironmentErrors()); env > 0 {
+			t.Errorf("%s: %d cell(s) not observed enough (environment errors, not a verdict):\n%s", name, env, r.redact.String(res.Summary()))
+		} else {
+			t.Errorf("%s: an allowed cell did not recover within %s after restoration:\n%s", name, to.MaxTimeToConsistency, r.redact.String(res.Summary()))
+		}
+	}
+	if res.TakeErr != nil || res.RestoreErr != nil || res.Err != nil {
+		r.diagnose(name, fmt.Errorf("%s", res.Summary()))
+	}
+}
+
+// ReportDisruption puts a disruption's account in the report's terms.
+func ReportDisruption(res disruption.Result, s disruption.Settings) reportapi.Disruption {
+	out := reportapi.Disruption{Name: res.Disruption, What: res.What, Matrix: res.Matrix, Rounds: res.Rounds, RoundsByPhase: res.RoundsByPhase,
+		ResolutionSeconds: s.RoundInterval.Seconds(), RecoveryLimitSeconds: s.MaxTimeToConsistency.Seconds(),
+		TakenAtSeconds: res.TakenAt.Seconds(), GoneAtSeconds: res.GoneAt.Seconds(), RestoredAtSeconds: res.RestoredAt.Seconds(),
+		Restored: res.Restored, Result: reportapi.Success}
+	if !res.Passed() {
+		out.Result = reportapi.Failure
+	}
+	for _, e := range []struct {
+		dst *string
+		err error
+	}{{&out.TakeError, res.TakeErr}, {&out.RestoreError, res.RestoreErr}, {&out.Error, res.Err}} {
+		if e.err != nil {
+			*e.dst = e.err.Error()
+		}
+	}
+	for _, b := range res.Breaches {
+		out.Breaches = append(out.Breaches, reportapi.Breach{Round: b.Round, Phase: b.Phase, AtSeconds: b.At.Seconds(), Cell: b.Cell, Client: b.Client,
+			Request: b.Request, Observed: b.Outcome.String(), Evidence: ReportEvidence(b.Outcome.Evidence)})
+	}
+	for _, c := range res.Cells {
+		if c.EnvironmentError {
+			out.EnvironmentErrors = append(out.EnvironmentErrors, c.Name+": "+c.Reason)
+		}
+		if c.Deny {
+			continue
+		}
+		a := reportapi.DisruptedAllowed{Cell: c.Name, Down: c.Down, DownRounds: c.DownRounds, Recovered: c.Recovered, Reason: c.Reason}
+		if c.Down {
+			a.DownAt, a.DowntimeSeconds = c.DownAt.Seconds(), c.Downtime.Seconds()
+		}
+		if c.Recovered {
+			a.RecoveredAfterSeconds = c.RecoveredAfter.Seconds()
+		}
+		out.Allowed = append(out.Allowed, a)
+	}
+	return out
+}
