@@ -149,7 +149,8 @@ func deployWorkloads(ctx context.Context) error {
 	if err := fixtures.Apply(ctx, applier, "opeaistio/clients.yaml"); err != nil {
 		return err
 	}
-	for _, ns := range []string{"mc-baseline", "user1", "user2", "default", "chatqna", "outside", "istio-ingress", "istio-system"} {
+	// kube-system too: CoreDNS, or the first test to run resolves nothing.
+	for _, ns := range []string{"kube-system", "mc-baseline", "user1", "user2", "default", "chatqna", "outside", "istio-ingress", "istio-system"} {
 		if err := ready.Deployments(ctx, kube, ns, "", 3*time.Minute); err != nil {
 			return err
 		}
