@@ -182,9 +182,15 @@ func Parse(output string, n int) []Outcome {
 	curlExit, haveCurlExit := 0, false
 	sc := bufio.NewScanner(strings.NewReader(output))
 	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	inBodies := false
+	var bodyLines strings.Builder
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "" {
+			continue
+		}
+		if inBodies && !strings.HasPrefix(line, resultMarker+" ") {
+			bodyLines.WriteString(strings.TrimSpace(line)) // base64's own lines
 			continue
 		}
 		fields := strings.SplitN(line, " ", 4)
@@ -203,7 +209,9 @@ func Parse(output string, n int) []Outcome {
 					curlExit, haveCurlExit = v, true
 				}
 			case "bodies":
-				bodies = strings.TrimSpace(value)
+				inBodies = true
+			case "end":
+				inBodies, bodies = false, bodyLines.String()
 			default:
 				stray = append(stray, line)
 			}

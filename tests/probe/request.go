@@ -129,7 +129,7 @@ const maxParallel = 8
 // round, whatever the number of requests: process start-up, not the
 // network, is what a round of many requests costs in a pod. It needs sh,
 // curl (7.75 or newer: --parallel, exitcode and errormsg in %{json}),
-// mktemp, head, base64 and tr, and grep for a request with Find: busybox
+// mktemp, head and base64, and grep and tr for a request with Find: busybox
 // and coreutils both have them.
 func Script(reqs []Request, timeout time.Duration) string {
 	var b strings.Builder
@@ -167,12 +167,14 @@ trap 'rm -rf "$t"' EXIT
 		}
 	}
 	b.WriteString(curl.String())
-	fmt.Fprintf(&b, " 2>/dev/null\nprintf '\\n%s all curl %%s\\n' \"$?\"\nprintf '%s all bodies '\n", resultMarker, resultMarker)
+	// The bodies' base64 lines go between two markers, unprefixed: one
+	// process fewer than joining them.
+	fmt.Fprintf(&b, " 2>/dev/null\nprintf '\\n%s all curl %%s\\n' \"$?\"\nprintf '%s all bodies\\n'\n", resultMarker, resultMarker)
 	fmt.Fprintf(&b, "head -q -c %d", most)
 	for i := range reqs {
 		fmt.Fprintf(&b, ` "$t/b%d"`, i)
 	}
-	b.WriteString(" 2>/dev/null | base64 | tr -d '\\n'\nprintf '\\n'\n")
+	fmt.Fprintf(&b, " 2>/dev/null | base64\nprintf '\\n%s all end\\n'\n", resultMarker)
 	// Find searches the whole body, not only its head.
 	for i, r := range reqs {
 		if findList(r.Find) == "" {
