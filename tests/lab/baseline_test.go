@@ -47,6 +47,16 @@ func TestBaselineFailsWhenRoutingBreaks(t *testing.T) {
 		eps, err := kube.CoreV1().Endpoints("mc-baseline").Get(ctx, "baseline-httpbin", metav1.GetOptions{})
 		return err == nil && (len(eps.Subsets) == 0 || len(eps.Subsets[0].Addresses) == 0)
 	}, time.Minute, time.Second)
+	// kube-proxy programs the Service's reject rule some time after its
+	// endpoints empty; until then a connection goes to the old pod's
+	// address and times out (seen once under load). Wait, bounded, for the
+	// refusal itself, then judge the matrix.
+	pod, err := resolve(ctx, baseline.Client)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		outs, err := probe.Run(ctx, exec_, pod, []probe.Request{{URL: "http://baseline-httpbin.mc-baseline.svc.cluster.local/get"}}, 3*time.Second)
+		return err == nil && outs[0].Kind == probe.KindRefused
+	}, time.Minute, time.Second, "kube-proxy never refused connections to the Service without endpoints")
 	s := labSettings()
 	s.MaxTimeToConsistency = 5 * time.Second
 	res := matrix.Run(ctx, baseline.Matrix(), exec_, resolve, s)
