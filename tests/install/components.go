@@ -160,6 +160,11 @@ func (in *Installer) istioReleases(mode options.Mode, gateways ...Gateway) ([]Re
 		if err != nil {
 			return nil, err
 		}
+		if istioImageCharts[p.chart] {
+			if err := in.overrideIstioImages(r.Values); err != nil {
+				return nil, fmt.Errorf("release %s: %w", p.release, err)
+			}
+		}
 		rels = append(rels, r)
 	}
 	for _, g := range gateways {
@@ -181,6 +186,35 @@ func (in *Installer) istioReleases(mode options.Mode, gateways ...Gateway) ([]Re
 		rels = append(rels, r)
 	}
 	return rels, nil
+}
+
+// istioImageCharts are the Istio charts that render images from
+// global.hub and global.tag: istiod (pilot, and proxyv2 in the injection
+// template that sidecars and the gateways' "auto" image get), istio-cni
+// (install-cni) and ztunnel, whose zzz_profile.yaml flattens global onto
+// its own hub and tag. The base chart runs nothing; the gateway chart's
+// image is injected by istiod.
+var istioImageCharts = map[string]bool{"istiod": true, "cni": true, "ztunnel": true}
+
+// overrideIstioImages sets global.hub (and global.tag, when given) from
+// the run's --image istio=HUB[:TAG] over the values file's: the registry is
+// the run's (a mirror, or the lab's local images), not the setup's. The
+// profile's variant (ambient: distroless) stays, as a mirror keeps the
+// upstream tags.
+func (in *Installer) overrideIstioImages(values map[string]any) error {
+	hub, tag, ok := in.Opts.Image("istio")
+	if !ok {
+		return nil
+	}
+	if err := unstructured.SetNestedField(values, hub, "global", "hub"); err != nil {
+		return fmt.Errorf("global.hub: %w", err)
+	}
+	if tag != "" {
+		if err := unstructured.SetNestedField(values, tag, "global", "tag"); err != nil {
+			return fmt.Errorf("global.tag: %w", err)
+		}
+	}
+	return nil
 }
 
 // pinNodePorts sets the nodePort of each of the values' service.ports by
