@@ -143,17 +143,27 @@ func (in *Installer) istioReleases(mode options.Mode, gateways ...Gateway) ([]Re
 	ns := "istio-system"
 	type part struct {
 		release, chart string
-		install        bool
+		// inMode: the mode has this release; component: the name the
+		// run's plan (Skip) knows it by.
+		inMode    bool
+		component string
 	}
+	ambient := mode == options.ModeAmbient
 	parts := []part{
-		{"istio-base", "base", !in.Skip[detect.Istio]},
-		{"istiod", "istiod", !in.Skip[detect.Istio]},
-		{"istio-cni", "cni", mode == options.ModeAmbient && !in.Skip[detect.IstioCNI]},
-		{"ztunnel", "ztunnel", mode == options.ModeAmbient && !in.Skip[detect.Ztunnel]},
+		{"istio-base", "base", true, detect.Istio},
+		{"istiod", "istiod", true, detect.Istio},
+		{"istio-cni", "cni", ambient, detect.IstioCNI},
+		{"ztunnel", "ztunnel", ambient, detect.Ztunnel},
 	}
 	var rels []Release
 	for _, p := range parts {
-		if !p.install {
+		if !p.inMode {
+			continue
+		}
+		if in.Skip[p.component] {
+			// Said, so that a left-out release is never a silently
+			// skipped readiness wait.
+			in.logf("istio: release %s left out (the run leaves %s as found): not installed, not waited for", p.release, p.component)
 			continue
 		}
 		r, err := in.valuedRelease(p.release, ns, in.istioChart(p.chart), mode)
@@ -169,7 +179,8 @@ func (in *Installer) istioReleases(mode options.Mode, gateways ...Gateway) ([]Re
 	}
 	for _, g := range gateways {
 		if in.Skip[detect.IstioGateway] {
-			break
+			in.logf("istio: gateway release %s left out (the run leaves it as found): not installed, not waited for", g.Name)
+			continue
 		}
 		if !in.Opts.OwnKindCluster() {
 			// Node ports are the API server's to choose on any other
