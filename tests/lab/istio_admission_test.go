@@ -132,9 +132,11 @@ func podFrom(t *testing.T, o *unstructured.Unstructured) *unstructured.Unstructu
 // only the sidecar.istio.io/inject annotation, which injects nothing
 // without the namespace label (kserve-servicemesh.md).
 func (l *istioLab) checkInjection(ctx context.Context, t *testing.T) {
-	for _, f := range []string{"kservemesh/namespace.yaml", "opeaistio/clients.yaml"} {
+	for _, f := range []string{"kservemesh/namespace.yaml", "kservemesh/clients.yaml", "opeaistio/clients.yaml"} {
 		for _, o := range fixtures.MustLoad(f) {
-			if o.GetKind() == "Namespace" {
+			// The pods' namespaces and service accounts exist for real:
+			// admission looks the service account up before the webhooks.
+			if o.GetKind() == "Namespace" || o.GetKind() == "ServiceAccount" {
 				require.NoError(t, l.applier.Apply(ctx, o))
 			}
 		}
