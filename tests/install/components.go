@@ -135,28 +135,44 @@ func (in *Installer) istioReleases(mode dataplane.Mode, gateways ...Gateway) ([]
 	ns := "istio-system"
 	type part struct {
 		release, chart string
-		install        bool
+		// inMode: the mode has this release; component: the name the
+		// run's plan (Skip) knows it by.
+		inMode    bool
+		component string
 	}
+	ambient := mode == dataplane.Ambient
 	parts := []part{
-		{"istio-base", "base", !in.Skip[detect.Istio]},
-		{"istiod", "istiod", !in.Skip[detect.Istio]},
-		{"istio-cni", "cni", mode == dataplane.Ambient && !in.Skip[detect.IstioCNI]},
-		{"ztunnel", "ztunnel", mode == dataplane.Ambient && !in.Skip[detect.Ztunnel]},
+		{"istio-base", "base", true, detect.Istio},
+		{"istiod", "istiod", true, detect.Istio},
+		{"istio-cni", "cni", ambient, detect.IstioCNI},
+		{"ztunnel", "ztunnel", ambient, detect.Ztunnel},
 	}
 	var rels []Release
 	for _, p := range parts {
-		if !p.install {
+		if !p.inMode {
+			continue
+		}
+		if in.Skip[p.component] {
+			// Said, so that a left-out release is never a silently
+			// skipped readiness wait.
+			in.logf("istio: release %s left out (the run leaves %s as found): not installed, not waited for", p.release, p.component)
 			continue
 		}
 		r, err := in.valuedRelease(p.release, ns, in.istioChart(p.chart), mode)
 		if err != nil {
 			return nil, err
 		}
+		if istioImageCharts[p.chart] {
+			if err := in.overrideIstioImages(r.Values); err != nil {
+				return nil, fmt.Errorf("release %s: %w", p.release, err)
+			}
+		}
 		rels = append(rels, r)
 	}
 	for _, g := range gateways {
 		if in.Skip[detect.IstioGateway] {
-			break
+			in.logf("istio: gateway release %s left out (the run leaves it as found): not installed, not waited for", g.Name)
+			continue
 		}
 		if !in.Opts.OwnKindCluster() {
 			// Node ports are the API server's to choose on any other
@@ -173,6 +189,35 @@ func (in *Installer) istioReleases(mode dataplane.Mode, gateways ...Gateway) ([]
 		rels = append(rels, r)
 	}
 	return rels, nil
+}
+
+// istioImageCharts are the Istio charts that render images from
+// global.hub and global.tag: istiod (pilot, and proxyv2 in the injection
+// template that sidecars and the gateways' "auto" image get), istio-cni
+// (install-cni) and ztunnel, whose zzz_profile.yaml flattens global onto
+// its own hub and tag. The base chart runs nothing; the gateway chart's
+// image is injected by istiod.
+var istioImageCharts = map[string]bool{"istiod": true, "cni": true, "ztunnel": true}
+
+// overrideIstioImages sets global.hub (and global.tag, when given) from
+// the run's --image istio=HUB[:TAG] over the values file's: the registry is
+// the run's (a mirror, or the lab's local images), not the setup's. The
+// profile's variant (ambient: distroless) stays, as a mirror keeps the
+// upstream tags.
+func (in *Installer) overrideIstioImages(values map[string]any) error {
+	hub, tag, ok := in.Opts.Image("istio")
+	if !ok {
+		return nil
+	}
+	if err := unstructured.SetNestedField(values, hub, "global", "hub"); err != nil {
+		return fmt.Errorf("global.hub: %w", err)
+	}
+	if tag != "" {
+		if err := unstructured.SetNestedField(values, tag, "global", "tag"); err != nil {
+			return fmt.Errorf("global.tag: %w", err)
+		}
+	}
+	return nil
 }
 
 // pinNodePorts sets the nodePort of each of the values' service.ports by

@@ -26,6 +26,7 @@ func Register(fs *flag.FlagSet, o *Options) {
 	fs.StringVar(&o.Versions.KServe, "kserve-version", o.Versions.KServe, "KServe version")
 	fs.StringVar(&o.Versions.ChatQnA, "chatqna-version", o.Versions.ChatQnA, "OPEA ChatQnA chart version")
 	fs.Var((*kvFlag)(&o.ChartSources), "chart-source", "component=source override, repeatable; components: "+strings.Join(sortedKeys(ChartComponents), ", "))
+	fs.Var((*imageFlag)(&o.Images), "image", "component=HUB[:TAG] image override, repeatable, for air-gapped clusters and locally built images; only hub and tag change; components: "+strings.Join(sortedKeys(ImageComponents), ", "))
 	fs.Var((*installFlag)(&o.Install), "install", "what to install: all, missing or none, for every component or as component=policy, repeatable; default all on kind, missing on --kubeconfig")
 	fs.Var((*profileFlag)(&o.ChatQnAProfile), "chatqna-profile", "ChatQnA profile: light (kind) or full (needs $"+HuggingFaceTokenEnv+", about 80 GiB of memory and a longer --install-timeout)")
 	fs.IntVar(&o.ControlRepeats, "control-repeats", o.ControlRepeats, "times each control removes and restores its resources (samples of time to open and to revoke)")
@@ -201,7 +202,31 @@ var (
 	_ flag.Value = (*modeFlag)(nil)
 	_ flag.Value = (*profileFlag)(nil)
 	_ flag.Value = (*kvFlag)(nil)
+	_ flag.Value = (*imageFlag)(nil)
 )
+
+// imageFlag is a repeatable component=HUB[:TAG] flag, checked as it is
+// parsed.
+type imageFlag map[string]string
+
+func (f *imageFlag) String() string { return (*kvFlag)(f).String() }
+func (f *imageFlag) Set(s string) error {
+	key, val, ok := strings.Cut(s, "=")
+	if !ok || key == "" || val == "" {
+		return fmt.Errorf("%q is not of the form component=HUB[:TAG]", s)
+	}
+	if _, known := ImageComponents[key]; !known {
+		return fmt.Errorf("unknown component %q: accepted components are %s", key, strings.Join(sortedKeys(ImageComponents), ", "))
+	}
+	if err := checkImageRef(val); err != nil {
+		return err
+	}
+	if *f == nil {
+		*f = map[string]string{}
+	}
+	(*f)[key] = val
+	return nil
+}
 
 // kvFlag is a repeatable component=source flag.
 type kvFlag map[string]string

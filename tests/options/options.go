@@ -136,7 +136,13 @@ type Options struct {
 	// ChartSources overrides where a component's charts (or release
 	// manifests) come from: a repository URL, an oci:// reference or a local
 	// directory. Keys: see ChartComponents.
-	ChartSources   map[string]string `yaml:"chartSources"`
+	ChartSources map[string]string `yaml:"chartSources"`
+	// Images overrides where a component's container images come from, as
+	// HUB[:TAG] per component (keys: see ImageComponents): for air-gapped
+	// clusters with a mirror registry, and the offline lab, whose images are
+	// built locally. Only the hub and tag change; image names stay the
+	// charts' own. Default none: the charts' defaults.
+	Images         map[string]string `yaml:"images"`
 	ChatQnAProfile Profile           `yaml:"chatqnaProfile"`
 	// ChatQnAModelPVC names an existing, Bound PersistentVolumeClaim in
 	// chatqna that the full profile's model servers share
@@ -188,6 +194,48 @@ var ChartComponents = map[string]string{
 	"gateway-api":  "https://github.com/kubernetes-sigs/gateway-api/releases/download",
 }
 
+// ImageComponents are the keys accepted in Images, with what the override
+// sets.
+var ImageComponents = map[string]string{
+	"istio": "global.hub and global.tag of istiod, istio-cni and ztunnel; sidecars and gateways take proxyv2 from istiod's",
+}
+
+// Image returns a component's image override: its hub, and its tag ("" to
+// keep the chart's). ok is false when there is none.
+func (o Options) Image(component string) (hub, tag string, ok bool) {
+	ref := o.Images[component]
+	if ref == "" {
+		return "", "", false
+	}
+	hub, tag = SplitImageRef(ref)
+	return hub, tag, true
+}
+
+// SplitImageRef splits HUB[:TAG] as an image reference is split: the tag
+// follows the last colon after the last slash, so a registry port
+// (localhost:5000/istio) is part of the hub.
+func SplitImageRef(ref string) (hub, tag string) {
+	i := strings.LastIndex(ref, ":")
+	if i > strings.LastIndex(ref, "/") {
+		return ref[:i], ref[i+1:]
+	}
+	return ref, ""
+}
+
+// checkImageRef says what is wrong with a HUB[:TAG] override, or nil.
+func checkImageRef(ref string) error {
+	hub, tag := SplitImageRef(ref)
+	switch {
+	case strings.Contains(ref, "@"):
+		return fmt.Errorf("%q has a digest: the charts take a hub and a tag only", ref)
+	case hub == "" || strings.HasSuffix(hub, "/") || strings.ContainsAny(ref, " \t"):
+		return fmt.Errorf("%q is not HUB[:TAG], e.g. registry.example.com/istio:1.27.1", ref)
+	case tag == "" && strings.HasSuffix(ref, ":"):
+		return fmt.Errorf("%q has an empty tag: drop the colon to keep the chart's tag", ref)
+	}
+	return nil
+}
+
 // InstallPolicies are the accepted values of Install.
 var InstallPolicies = []string{"all", "missing", "none"}
 
@@ -210,6 +258,7 @@ func Defaults() Options {
 	return Options{
 		OutputDir:        "_output",
 		ChartSources:     map[string]string{},
+		Images:           map[string]string{},
 		Install:          map[string]string{},
 		ChatQnAProfile:   ProfileLight,
 		ColdStartRepeats: 2,
@@ -287,6 +336,14 @@ func (o Options) Validate() error {
 	for k := range o.ChartSources {
 		if _, ok := ChartComponents[k]; !ok {
 			bad("--chart-source %q: unknown component: accepted components are %s", k, strings.Join(sortedKeys(ChartComponents), ", "))
+		}
+	}
+	for k, v := range o.Images {
+		if _, ok := ImageComponents[k]; !ok {
+			bad("--image %q: unknown component: accepted components are %s", k, strings.Join(sortedKeys(ImageComponents), ", "))
+		}
+		if err := checkImageRef(v); err != nil {
+			bad("--image %s=%s: %v", k, v, err)
 		}
 	}
 	if o.Versions.Istio != "" {
@@ -378,6 +435,9 @@ func ReadConfigFile(path string, base Options) (Options, error) {
 	}
 	if out.Install == nil {
 		out.Install = map[string]string{}
+	}
+	if out.Images == nil {
+		out.Images = map[string]string{}
 	}
 	out.ConfigFile = path
 	return out, nil

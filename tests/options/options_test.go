@@ -117,6 +117,11 @@ func TestBadInputNamesTheProblem(t *testing.T) {
 		{"claimed and exempt", []string{"--supported-features=host-tls-ingress", "--exempt-features=host-tls-ingress"}, "", []string{`"host-tls-ingress" is both claimed`}},
 		{"ingress address without port", []string{"--ingress-address=gateway.example"}, "", []string{`--ingress-address "gateway.example" is not HOST:PORT`}},
 		{"bad duration in file", nil, "timeouts:\n  requestTimeout: soon\n", []string{"--config", "soon"}},
+		{"unknown image component", []string{"--image=envoy=mirror.example/envoy"}, "", []string{`unknown component "envoy"`, "istio"}},
+		{"image with a digest", []string{"--image=istio=mirror.example/istio@sha256:abc"}, "", []string{"has a digest", "hub and a tag only"}},
+		{"image with an empty tag", []string{"--image=istio=mirror.example/istio:"}, "", []string{"empty tag"}},
+		{"image without a hub", []string{"--image=istio=:1.27.1"}, "", []string{"is not HUB[:TAG]"}},
+		{"bad image in file", nil, "images:\n  istio: mirror.example/istio/\n", []string{"--image istio=mirror.example/istio/", "is not HUB[:TAG]"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -131,6 +136,36 @@ func TestBadInputNamesTheProblem(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An image override is HUB[:TAG], split as image references are: a
+// registry port belongs to the hub; no tag keeps the chart's.
+func TestImageOverrides(t *testing.T) {
+	o, err := parse(t)
+	require.NoError(t, err)
+	_, _, ok := o.Image("istio")
+	assert.False(t, ok, "unset: the charts' own images")
+	for ref, want := range map[string][2]string{
+		"mesh-conformance.local/istio:lab":   {"mesh-conformance.local/istio", "lab"},
+		"localhost:5000/istio":               {"localhost:5000/istio", ""},
+		"localhost:5000/mirror/istio:1.27.1": {"localhost:5000/mirror/istio", "1.27.1"},
+		"docker.io/istio":                    {"docker.io/istio", ""},
+	} {
+		o, err := parse(t, "--image=istio="+ref)
+		require.NoError(t, err, ref)
+		hub, tag, ok := o.Image("istio")
+		assert.True(t, ok)
+		assert.Equal(t, want, [2]string{hub, tag}, ref)
+	}
+	cfg := writeConfig(t, "images:\n  istio: mirror.example/istio:from-file\n")
+	o, err = parse(t, "--config", cfg)
+	require.NoError(t, err)
+	hub, tag, _ := o.Image("istio")
+	assert.Equal(t, [2]string{"mirror.example/istio", "from-file"}, [2]string{hub, tag})
+	o, err = parse(t, "--config", cfg, "--image=istio=other.example/istio:flag")
+	require.NoError(t, err)
+	hub, tag, _ = o.Image("istio")
+	assert.Equal(t, [2]string{"other.example/istio", "flag"}, [2]string{hub, tag}, "the flag wins over the file")
 }
 
 func TestFeatureListsTakeCommasRepeatsAndTheFile(t *testing.T) {

@@ -33,19 +33,21 @@ func main() {
 	out := flag.String("o", "", "output tarball")
 	base := flag.String("base", "", "root filesystem tarball for the first layer")
 	stop := flag.String("stopsignal", "", "stop signal, e.g. SIGRTMIN+3 for systemd")
+	user := flag.String("user", "", "user[:group] the image runs as, e.g. 1337:1337 (charts with runAsNonRoot need a non-root image user)")
+	workdir := flag.String("workdir", "", "working directory")
 	flag.Var(&refs, "ref", "image reference (repeatable)")
 	flag.Var(&files, "file", "src:dst file to add, mode 0755 (repeatable)")
 	flag.Var(&env, "env", "K=V (repeatable)")
 	flag.Var(&entrypoint, "entrypoint", "entrypoint word (repeatable)")
 	flag.Var(&cmd, "cmd", "cmd word (repeatable)")
 	flag.Parse()
-	if err := build(*out, *base, *stop, refs, files, env, entrypoint, cmd); err != nil {
+	if err := build(*out, *base, *stop, *user, *workdir, refs, files, env, entrypoint, cmd); err != nil {
 		fmt.Fprintln(os.Stderr, "mkimage:", err)
 		os.Exit(1)
 	}
 }
 
-func build(out, base, stop string, refs, files, env, entrypoint, cmd []string) error {
+func build(out, base, stop, user, workdir string, refs, files, env, entrypoint, cmd []string) error {
 	if out == "" || len(refs) == 0 {
 		return fmt.Errorf("-o and at least one -ref are required")
 	}
@@ -81,6 +83,7 @@ func build(out, base, stop string, refs, files, env, entrypoint, cmd []string) e
 	cfg.Architecture, cfg.OS = "amd64", "linux"
 	cfg.Config.Env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
 	cfg.Config.Entrypoint, cfg.Config.Cmd, cfg.Config.StopSignal = entrypoint, cmd, stop
+	cfg.Config.User, cfg.Config.WorkingDir = user, workdir
 	if img, err = mutate.ConfigFile(img, cfg); err != nil {
 		return err
 	}
