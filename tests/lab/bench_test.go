@@ -15,9 +15,9 @@ import (
 // KServe suite's two clients.
 const benchTargets = 25
 
-func benchMatrix() matrix.Matrix {
+func benchMatrix(clients ...matrix.Client) matrix.Matrix {
 	var cells []matrix.Cell
-	for _, from := range []matrix.Client{kservemesh.ClientUser1, kservemesh.ClientDefault} {
+	for _, from := range clients {
 		for i := 0; i < benchTargets; i++ {
 			cells = append(cells, matrix.Cell{Name: fmt.Sprintf("%s-%d", from.Name, i), Client: from,
 				Request: probe.Request{URL: fmt.Sprintf("http://sklearn-iris-burst-predictor.user1.svc.cluster.local/v1/models/m%d", i)},
@@ -30,7 +30,16 @@ func benchMatrix() matrix.Matrix {
 // BenchmarkMatrixRound: one round of 2 clients x 25 targets through the
 // probe engine (one exec per client, clients in parallel).
 func BenchmarkMatrixRound(b *testing.B) {
-	m := benchMatrix()
+	benchRound(b, benchMatrix(kservemesh.ClientUser1, kservemesh.ClientDefault))
+}
+
+// BenchmarkMatrixRoundOneClient: the same with one client, to tell the cost
+// of one exec of 25 requests from that of two execs at once on the node.
+func BenchmarkMatrixRoundOneClient(b *testing.B) {
+	benchRound(b, benchMatrix(kservemesh.ClientUser1))
+}
+
+func benchRound(b *testing.B, m matrix.Matrix) {
 	// Warm up: right after the workloads start, the first requests can fail
 	// while Service rules are programmed; the suites converge through it.
 	if res := matrix.Run(context.Background(), m, exec_, resolve, labSettings()); !res.Passed() {
@@ -44,7 +53,7 @@ func BenchmarkMatrixRound(b *testing.B) {
 			b.Fatal(res.Table())
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/float64(2*benchTargets), "ms/request")
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/float64(len(m.Cells)), "ms/request")
 }
 
 // BenchmarkBareExec is the floor: one exec running one curl.
