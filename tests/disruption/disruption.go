@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -312,7 +311,7 @@ func Run(ctx context.Context, d Disruption, m matrix.Matrix, ex probe.Executor, 
 	}()
 
 	phase := Before
-	pods := map[matrix.Client]probe.Pod{}
+	cl := &matrix.Clients{Resolve: resolve}
 	var heldFrom, afterFrom int
 	maxRounds := s.maxRounds()
 	for round := 0; round < maxRounds; round++ {
@@ -381,7 +380,7 @@ func Run(ctx context.Context, d Disruption, m matrix.Matrix, ex probe.Executor, 
 		if phase == After && (res.settled(s, afterFrom) || since()-res.RestoredAt > s.MaxTimeToConsistency) {
 			break
 		}
-		res.probeRound(ctx, round, phase, since, m, ex, resolve, pods, s)
+		res.probeRound(ctx, round, phase, since, m, ex, cl, s)
 		res.Rounds = round + 1
 		res.RoundsByPhase[phase]++
 		t := time.NewTimer(s.RoundInterval)
@@ -411,79 +410,41 @@ func (s Settings) guard(name string, restore func(context.Context) error) func()
 	return s.Guard(name, restore)
 }
 
-// probeRound runs one round: every client's requests in one exec, clients
-// in parallel; a refused cell's 2xx is recorded as a breach at once.
+// probeRound runs one round through the engine's own (each client's
+// requests in one exec, clients in parallel); a refused cell's 2xx is
+// recorded as a breach at once.
 func (r *Result) probeRound(ctx context.Context, round int, phase string, since func() time.Duration, m matrix.Matrix,
-	ex probe.Executor, resolve matrix.Resolver, pods map[matrix.Client]probe.Pod, s Settings) {
+	ex probe.Executor, cl *matrix.Clients, s Settings) {
 	at := since()
-	byClient := map[matrix.Client][]int{}
-	var clients []matrix.Client
-	for i, c := range m.Cells {
-		if _, seen := byClient[c.Client]; !seen {
-			clients = append(clients, c.Client)
+	idx := make([]int, len(m.Cells))
+	for i := range idx {
+		idx[i] = i
+	}
+	// One round's worth of time to find a client's pod: a round must not
+	// wait longer than the disruption it observes.
+	oneRound := func(ctx context.Context) (context.Context, context.CancelFunc) {
+		return context.WithTimeout(ctx, s.RequestTimeout+s.RoundInterval+5*time.Second)
+	}
+	probed := matrix.ProbeRound(ctx, m, idx, ex, cl, s.RequestTimeout, oneRound)
+	for _, i := range idx { // in cell order: breaches are listed stably
+		p, c := probed[i], &r.Cells[i]
+		if p.EnvErr != nil {
+			c.EnvErrors++
+			c.Observations = append(c.Observations, Observation{Round: round, Phase: phase, At: at, EnvError: p.EnvErr.Error()})
+			continue
 		}
-		byClient[c.Client] = append(byClient[c.Client], i)
+		o := p.Outcome
+		if o.Kind == probe.KindClientError {
+			c.EnvErrors++
+			c.Observations = append(c.Observations, Observation{Round: round, Phase: phase, At: at, EnvError: "client error: " + o.Detail()})
+			continue
+		}
+		ok, _ := c.Expect.Match(o)
+		c.Observations = append(c.Observations, Observation{Round: round, Phase: phase, At: at, Outcome: o, Matched: ok})
+		if c.Deny && is2xx(o) {
+			r.Breaches = append(r.Breaches, Breach{Round: round, Phase: phase, At: at, Cell: c.Name, Client: c.Client.Name, Request: c.Request.String(), Outcome: o})
+		}
 	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	snapshot := maps.Clone(pods) // the round's goroutines update pods
-	for _, c := range clients {
-		pod, known := snapshot[c]
-		wg.Add(1)
-		go func(c matrix.Client, pod probe.Pod, known bool, idx []int) {
-			defer wg.Done()
-			envErr := func(err error) {
-				mu.Lock()
-				defer mu.Unlock()
-				delete(pods, c) // find the client again next round
-				for _, i := range idx {
-					r.Cells[i].EnvErrors++
-					r.Cells[i].Observations = append(r.Cells[i].Observations, Observation{Round: round, Phase: phase, At: at, EnvError: err.Error()})
-				}
-			}
-			if !known {
-				// One round's worth of time to find it: a round must not
-				// wait longer than the disruption it observes.
-				rctx, cancel := context.WithTimeout(ctx, s.RequestTimeout+s.RoundInterval+5*time.Second)
-				p, err := resolve(rctx, c)
-				cancel()
-				if err != nil {
-					envErr(fmt.Errorf("client %s (%s, %s) has no ready pod: %w", c.Name, c.Namespace, c.Selector, err))
-					return
-				}
-				pod = p
-				mu.Lock()
-				pods[c] = p
-				mu.Unlock()
-			}
-			reqs := make([]probe.Request, len(idx))
-			for j, i := range idx {
-				reqs[j] = m.Cells[i].Request
-			}
-			outs, err := probe.Run(ctx, ex, pod, reqs, s.RequestTimeout)
-			if err != nil {
-				envErr(err) // observed nothing about the mesh
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			for j, i := range idx {
-				c := &r.Cells[i]
-				o := outs[j]
-				if o.Kind == probe.KindClientError {
-					c.EnvErrors++
-					c.Observations = append(c.Observations, Observation{Round: round, Phase: phase, At: at, EnvError: "client error: " + o.Detail()})
-					continue
-				}
-				ok, _ := c.Expect.Match(o)
-				c.Observations = append(c.Observations, Observation{Round: round, Phase: phase, At: at, Outcome: o, Matched: ok})
-				if c.Deny && is2xx(o) {
-					r.Breaches = append(r.Breaches, Breach{Round: round, Phase: phase, At: at, Cell: c.Name, Client: c.Client.Name, Request: c.Request.String(), Outcome: o})
-				}
-			}
-		}(c, pod, known, byClient[c])
-	}
-	wg.Wait()
 }
 
 func is2xx(o probe.Outcome) bool {

@@ -3,9 +3,7 @@ package matrix
 import (
 	"context"
 	"fmt"
-	"maps"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/secure-inference/mesh-conformance/tests/probe"
@@ -154,95 +152,43 @@ func Run(ctx context.Context, m Matrix, ex probe.Executor, resolve Resolver, s S
 		return res
 	}
 
-	// Group cell indices by client, in a stable order.
-	byClient := map[Client][]int{}
-	var clients []Client
-	for i, c := range m.Cells {
-		if _, seen := byClient[c.Client]; !seen {
-			clients = append(clients, c.Client)
-		}
-		byClient[c.Client] = append(byClient[c.Client], i)
-	}
-	pods := map[Client]probe.Pod{}
-	for _, c := range clients {
-		pod, err := resolve(ctx, c)
-		if err != nil {
-			res.Err = fmt.Errorf("client %s (%s, %s): %w", c.Name, c.Namespace, c.Selector, err)
+	// Every client's pod first: a client that has none is no verdict.
+	cl := &Clients{Resolve: resolve}
+	for _, c := range m.Cells {
+		if _, err := cl.Find(ctx, c.Client); err != nil {
+			res.Err = err
 			res.Duration = time.Since(start)
 			return res
 		}
-		pods[c] = pod
+	}
+	untilDeadline := func(ctx context.Context) (context.Context, context.CancelFunc) {
+		return context.WithDeadline(ctx, deadline)
 	}
 
 	maxRounds := s.MaxRounds()
 	for round := 0; round < maxRounds; round++ {
 		res.RoundStarts = append(res.RoundStarts, time.Since(start))
-		pending := false
-		misses := 0 // cells of this round that mismatched or could not be probed
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		snapshot := maps.Clone(pods) // the round's goroutines update pods
-		for _, c := range clients {
-			var idx []int
-			for _, i := range byClient[c] {
-				if !res.Cells[i].Passed {
-					idx = append(idx, i)
-				}
+		var idx []int
+		for i := range res.Cells {
+			if !res.Cells[i].Passed {
+				idx = append(idx, i)
 			}
-			if len(idx) == 0 {
+		}
+		pending := len(idx) > 0
+		misses := 0 // cells of this round that mismatched or could not be probed
+		probed := ProbeRound(ctx, m, idx, ex, cl, s.RequestTimeout, untilDeadline)
+		for _, i := range idx {
+			p := probed[i]
+			if p.EnvErr != nil {
+				res.Cells[i].EnvErrors++
+				res.Cells[i].LastEnvError = p.EnvErr.Error()
+				misses++
 				continue
 			}
-			pending = true
-			wg.Add(1)
-			go func(c Client, pod probe.Pod, idx []int) {
-				defer wg.Done()
-				envErr := func(err error) {
-					mu.Lock()
-					defer mu.Unlock()
-					misses += len(idx)
-					for _, i := range idx {
-						res.Cells[i].EnvErrors++
-						res.Cells[i].LastEnvError = err.Error()
-					}
-					delete(pods, c) // find the client again next round
-				}
-				if pod.Name == "" {
-					// The client's pod went away (killed, evicted, its node
-					// restarted): its Deployment brings a new one, found by
-					// the same selector, within the matrix's own time.
-					rctx, cancel := context.WithDeadline(ctx, deadline)
-					p, err := resolve(rctx, c)
-					cancel()
-					if err != nil {
-						envErr(fmt.Errorf("client %s (%s, %s) has no ready pod: %w", c.Name, c.Namespace, c.Selector, err))
-						return
-					}
-					pod = p
-					mu.Lock()
-					pods[c] = p
-					mu.Unlock()
-				}
-				reqs := make([]probe.Request, len(idx))
-				for j, i := range idx {
-					reqs[j] = m.Cells[i].Request
-				}
-				outs, err := probe.Run(ctx, ex, pod, reqs, s.RequestTimeout)
-				if err != nil {
-					// An exec that failed or was cut observed nothing about
-					// the cluster's enforcement: no verdict from it.
-					envErr(err)
-					return
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				for j, i := range idx {
-					if !res.Cells[i].record(outs[j], s.RequiredConsecutiveSuccesses, time.Since(start), round) {
-						misses++
-					}
-				}
-			}(c, snapshot[c], idx)
+			if !res.Cells[i].record(p.Outcome, s.RequiredConsecutiveSuccesses, time.Since(start), round) {
+				misses++
+			}
 		}
-		wg.Wait()
 		if !pending {
 			break
 		}
