@@ -2,11 +2,7 @@ package disruption
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
-	"fmt"
-	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,64 +12,19 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
+	"github.com/secure-inference/mesh-conformance/tests/probe/probetest"
 )
 
-// answer is one scripted curl result: exit code, HTTP status, body.
-type answer struct {
-	exit int
-	code int
-	body string
-}
+// The scripted executor is probetest's; the answers this file uses:
+type answer = probetest.Answer
+
+var newScripted = probetest.New
 
 var (
-	ok200 = answer{0, 200, `{"ready":true}`}
-	rbac  = answer{0, 403, "RBAC: access denied"}
-	reset = answer{56, 0, ""}
+	ok200 = answer{Exit: 0, Code: 200, Body: `{"ready":true}`}
+	rbac  = answer{Exit: 0, Code: 403, Body: "RBAC: access denied"}
+	reset = answer{Exit: 56, Code: 0, Body: ""}
 )
-
-// scripted answers each pod's URL with the next answer of its sequence
-// (the last repeats), printing what the real probe script prints so that
-// probe.Parse runs too. fail, when set, makes a pod's n-th exec fail.
-type scripted struct {
-	mu    sync.Mutex
-	seq   map[string][]answer
-	calls map[string]int
-	execs map[string]int
-	fail  func(pod string, exec int) error
-}
-
-func newScripted(seq map[string][]answer) *scripted {
-	return &scripted{seq: seq, calls: map[string]int{}, execs: map[string]int{}}
-}
-
-var transfer = regexp.MustCompile(`-o "\$t/b(\d+)" .*? '--url' '([^']*)'`)
-
-func (s *scripted) Exec(_ context.Context, pod probe.Pod, cmd []string) ([]byte, []byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := s.execs[pod.Name]
-	s.execs[pod.Name]++
-	if s.fail != nil {
-		if err := s.fail(pod.Name, n); err != nil {
-			return nil, nil, err
-		}
-	}
-	var out strings.Builder
-	for _, m := range transfer.FindAllStringSubmatch(cmd[2], -1) {
-		id, url := m[1], m[2]
-		key := pod.Name + " " + url
-		seq := s.seq[key]
-		if len(seq) == 0 {
-			return nil, nil, fmt.Errorf("no script for %q", key)
-		}
-		i := min(s.calls[key], len(seq)-1)
-		s.calls[key]++
-		a := seq[i]
-		fmt.Fprintf(&out, "@@mc %s exit %d\n@@mc %s wo {\"http_code\":%d,\"errormsg\":\"scripted\"}\n@@mc %s body %s\n",
-			id, a.exit, id, a.code, id, base64.StdEncoding.EncodeToString([]byte(a.body)))
-	}
-	return []byte(out.String()), nil, nil
-}
 
 var (
 	inMesh  = matrix.Client{Name: "user1", Namespace: "user1", Selector: "app=client", Container: "client"}
@@ -173,7 +124,7 @@ func TestFailsClosedAndAllowedCellRecovers(t *testing.T) {
 func TestOne2xxOnADenyCellFailsWithRoundCellAndEvidence(t *testing.T) {
 	// Third round (round 2, while istiod is away): the refused cell answers.
 	ex := newScripted(map[string][]answer{
-		"default http://model/": {rbac, rbac, {0, 200, `{"name":"model","ready":true}`}, rbac},
+		"default http://model/": {rbac, rbac, {Exit: 0, Code: 200, Body: `{"name":"model","ready":true}`}, rbac},
 		"user1 http://model/":   {ok200},
 	})
 	rec := &recorder{}
@@ -294,7 +245,7 @@ func TestExecErrorIsAnEnvironmentErrorNotAVerdict(t *testing.T) {
 		"default http://model/": {rbac},
 		"user1 http://model/":   {ok200},
 	})
-	ex.fail = func(pod string, n int) error {
+	ex.Fail = func(pod string, n int) error {
 		if pod == "default" && n > 0 {
 			return errors.New("error dialing backend: EOF")
 		}

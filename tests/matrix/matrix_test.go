@@ -2,11 +2,8 @@ package matrix
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,65 +12,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/secure-inference/mesh-conformance/tests/probe"
+	"github.com/secure-inference/mesh-conformance/tests/probe/probetest"
 )
 
-// answer is one scripted curl result: exit code, HTTP status, body.
-type answer struct {
-	exit int
-	code int
-	body string
-}
+// The scripted executor is probetest's; the answers this file uses:
+type answer = probetest.Answer
+
+var newScripted = probetest.New
 
 var (
-	ok200 = answer{0, 200, `{"ready":true}`}
-	rbac  = answer{0, 403, "RBAC: access denied"}
-	reset = answer{56, 0, ""}
-	eof   = answer{52, 0, ""}
+	ok200 = answer{Exit: 0, Code: 200, Body: `{"ready":true}`}
+	rbac  = answer{Exit: 0, Code: 403, Body: "RBAC: access denied"}
+	reset = answer{Exit: 56, Code: 0, Body: ""}
+	eof   = answer{Exit: 52, Code: 0, Body: ""}
 )
-
-// scripted answers each URL with the next answer of its sequence (the last
-// one repeats), printing what the real probe script prints, so Parse runs
-// too. It counts execs per pod.
-type scripted struct {
-	mu    sync.Mutex
-	seq   map[string][]answer
-	calls map[string]int
-	execs map[string]int
-}
-
-func newScripted(seq map[string][]answer) *scripted {
-	return &scripted{seq: seq, calls: map[string]int{}, execs: map[string]int{}}
-}
-
-func (s *scripted) Exec(_ context.Context, pod probe.Pod, cmd []string) ([]byte, []byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.execs[pod.Name]++
-	var out strings.Builder
-	// The script's one curl: each transfer's body file names its id and
-	// --url its URL.
-	for _, m := range transfer.FindAllStringSubmatch(cmd[2], -1) {
-		id, url := m[1], m[2]
-		key := pod.Name + " " + url
-		seq := s.seq[key]
-		if len(seq) == 0 {
-			return nil, nil, fmt.Errorf("no script for %q", key)
-		}
-		n := s.calls[key]
-		s.calls[key]++
-		if n >= len(seq) {
-			n = len(seq) - 1
-		}
-		a := seq[n]
-		fmt.Fprintf(&out, "@@mc %s exit %d\n@@mc %s wo {\"http_code\":%d,\"errormsg\":\"scripted\"}\n@@mc %s body %s\n",
-			id, a.exit, id, a.code, id, b64(a.body))
-	}
-	return []byte(out.String()), nil, nil
-}
-
-var transfer = regexp.MustCompile(`-o "\$t/b(\d+)" .*? '--url' '([^']*)'`)
-
-func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 var (
 	inMesh  = Client{Name: "user1", Namespace: "user1", Selector: "app=client", Container: "client"}
@@ -117,8 +69,8 @@ func TestConvergesAfterConsecutiveMatches(t *testing.T) {
 	assert.Equal(t, map[string]int{"in-a": 3, "out-a": 3, "out-b": 5, "in-b": 6}, attempts)
 	assert.Equal(t, 6, res.Rounds)
 	// One exec per client per round while it has unsettled cells.
-	assert.Equal(t, 6, ex.execs["user1"])
-	assert.Equal(t, 5, ex.execs["default"])
+	assert.Equal(t, 6, ex.Execs("user1"))
+	assert.Equal(t, 5, ex.Execs("default"))
 }
 
 func TestFailingCellIsReportedWithEvidence(t *testing.T) {
@@ -184,10 +136,11 @@ func TestExecFailureIsAnEnvironmentErrorNotAVerdict(t *testing.T) {
 // server says when a pod was deleted; the n-th exec (1-based) in cut fails
 // as a dropped stream does.
 type flaky struct {
-	*scripted
-	gone map[string]bool
-	cut  map[int]bool
-	n    int
+	scripted *probetest.Scripted
+	gone     map[string]bool
+	cut      map[int]bool
+	mu       sync.Mutex
+	n        int
 }
 
 func (f *flaky) Exec(ctx context.Context, pod probe.Pod, cmd []string) ([]byte, []byte, error) {
@@ -270,7 +223,7 @@ func TestCutExecsSkipARoundAndMismatchesStayVerdicts(t *testing.T) {
 
 func TestExpectations(t *testing.T) {
 	out := func(a answer, loc string) probe.Outcome {
-		return probe.Outcome{Kind: probe.Classify(a.exit, a.code, 0), HTTPCode: a.code, Evidence: probe.Evidence{ExitCode: a.exit, Body: a.body, RedirectURL: loc}}
+		return probe.Outcome{Kind: probe.Classify(a.Exit, a.Code, 0), HTTPCode: a.Code, Evidence: probe.Evidence{ExitCode: a.Exit, Body: a.Body, RedirectURL: loc}}
 	}
 	cases := []struct {
 		e    Expectation
@@ -279,24 +232,24 @@ func TestExpectations(t *testing.T) {
 	}{
 		{Expect(Allowed), out(ok200, ""), true},
 		{Expect(Allowed), out(rbac, ""), false},
-		{Expect(Allowed).WithBody(`"ready":true`), out(answer{0, 200, "{}"}, ""), false},
+		{Expect(Allowed).WithBody(`"ready":true`), out(answer{Exit: 0, Code: 200, Body: "{}"}, ""), false},
 		{denied403, out(rbac, ""), true},
-		{denied403, out(answer{0, 403, "other"}, ""), false},
+		{denied403, out(answer{Exit: 0, Code: 403, Body: "other"}, ""), false},
 		{denied403, out(reset, ""), false},
 		{deniedL4, out(reset, ""), true},
 		{deniedL4, out(eof, ""), true},
 		{deniedL4, out(rbac, ""), false},
-		{deniedL4, out(answer{7, 0, ""}, ""), false},
-		{Expect(DeniedL4), out(answer{28, 0, ""}, ""), false},
-		{Expect(Redirect).WithLocation("https://"), out(answer{0, 301, ""}, "https://x.intel.com/"), true},
-		{Expect(Redirect).WithLocation("https://"), out(answer{0, 301, ""}, "http://x.intel.com/"), false},
+		{deniedL4, out(answer{Exit: 7, Code: 0, Body: ""}, ""), false},
+		{Expect(DeniedL4), out(answer{Exit: 28, Code: 0, Body: ""}, ""), false},
+		{Expect(Redirect).WithLocation("https://"), out(answer{Exit: 0, Code: 301, Body: ""}, "https://x.intel.com/"), true},
+		{Expect(Redirect).WithLocation("https://"), out(answer{Exit: 0, Code: 301, Body: ""}, "http://x.intel.com/"), false},
 		{Expect(Redirect), out(ok200, ""), false},
-		{Expect(TLSRefused), out(answer{35, 0, ""}, ""), true},
-		{Expect(TLSRefused), out(answer{60, 0, ""}, ""), false},
-		{Expect(DNSFailure), out(answer{6, 0, ""}, ""), true},
-		{Expect(DNSFailure), out(answer{7, 0, ""}, ""), false},
-		{Expect(Refused), out(answer{7, 0, ""}, ""), true},
-		{Expect(TimedOut), out(answer{28, 0, ""}, ""), true},
+		{Expect(TLSRefused), out(answer{Exit: 35, Code: 0, Body: ""}, ""), true},
+		{Expect(TLSRefused), out(answer{Exit: 60, Code: 0, Body: ""}, ""), false},
+		{Expect(DNSFailure), out(answer{Exit: 6, Code: 0, Body: ""}, ""), true},
+		{Expect(DNSFailure), out(answer{Exit: 7, Code: 0, Body: ""}, ""), false},
+		{Expect(Refused), out(answer{Exit: 7, Code: 0, Body: ""}, ""), true},
+		{Expect(TimedOut), out(answer{Exit: 28, Code: 0, Body: ""}, ""), true},
 		{Expect(TimedOut), out(ok200, ""), false},
 		{Expectation{Kind: "maybe"}, out(ok200, ""), false},
 	}
@@ -310,7 +263,7 @@ func TestExpectations(t *testing.T) {
 }
 
 // bench2x50 is the matrix of the issue: 2 clients x 50 targets.
-func bench2x50() (Matrix, *scripted) {
+func bench2x50() (Matrix, *probetest.Scripted) {
 	seq := map[string][]answer{}
 	var cells []Cell
 	for i := 0; i < 50; i++ {
