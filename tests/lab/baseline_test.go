@@ -62,12 +62,19 @@ func TestBaselineFailsWhenRoutingBreaks(t *testing.T) {
 	res := matrix.Run(ctx, baseline.Matrix(), exec_, resolve, s)
 	t.Log("\n" + res.Table())
 	require.False(t, res.Passed())
-	var failed []string
-	for _, c := range res.Failed() {
-		failed = append(failed, c.Name)
-		assert.Equal(t, probe.KindRefused, c.Last.Kind)
+	// The verdict this test is about: the routing cell fails, refused. The
+	// slow-answer cell (2 s limit) may fail too, by flapping between a
+	// refusal and a connect timeout: under load the reject arrives only for
+	// the SYN's retransmission, about 1 s later (seen in a soak run, "after
+	// 1027 ms"); what it last saw says nothing about routing.
+	var routing *matrix.CellResult
+	for i, c := range res.Failed() {
+		if c.Name == "dns-service-routing-exec-curl" {
+			routing = &res.Failed()[i]
+		}
 	}
-	assert.Contains(t, failed, "dns-service-routing-exec-curl")
+	require.NotNil(t, routing, "the routing cell must fail when the Service has no endpoints")
+	assert.Equal(t, probe.KindRefused, routing.Last.Kind, "classified as a refusal, not a DNS failure or a timeout")
 }
 
 // The kind provider exports the nodes' logs.
