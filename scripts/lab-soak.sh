@@ -6,9 +6,13 @@
 # (cgroup v1 freezer.state FROZEN/FREEZING, the race of LAB-NOTES.md), and
 # whether dockerd was restarted. Exits non-zero unless every run passed and
 # nothing leaked.
+#
+# usage: scripts/lab-soak.sh [N] [go test args...]
+#   e.g. scripts/lab-soak.sh 10 -run TestRealIstioControlPlane  (one test's soak)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-30}
+[ $# -gt 0 ] && shift
 pass=0
 leaked=0
 dockerd_pid() { pgrep -o -x dockerd || echo none; }
@@ -29,7 +33,7 @@ echo "before: $(leaks) dockerd=$before_pid"
 for i in $(seq 1 "$n"); do
   start=$SECONDS
   log="/tmp/mc-lab-soak-$i.log"
-  if bash scripts/lab.sh >"$log" 2>&1; then v=PASS; pass=$((pass + 1)); cause=""; else
+  if bash scripts/lab.sh "$@" >"$log" 2>&1; then v=PASS; pass=$((pass + 1)); cause=""; else
     v=FAIL; cause=" cause: $(grep -m1 -E -e '--- FAIL|^FAIL|Error:|panic:' "$log" | cut -c1-200)"
   fi
   now=$(leaks); pid=$(dockerd_pid)
