@@ -124,9 +124,14 @@ func HostTLS(addr, caCertPEM string) matrix.Matrix {
 }
 
 // Models are the ChatQnA chart's model names, which a bypass probe's
-// refusal must not reveal and a metrics page is searched for: the LLM that
-// TGI serves (FACTS.md: Intel/neural-chat-7b-v3-3) and the embedding and
-// reranking models of the common tei and teirerank charts' defaults.
+// refusal must not reveal and a metrics page is searched for, as
+// substrings of their Hugging Face IDs: the LLM that TGI serves
+// (Intel/neural-chat-7b-v3-3: chatqna's tgi.LLM_MODEL_ID, equal to the tgi
+// chart's default) and the embedding and reranking models, the tei and
+// teirerank charts' defaults, which chatqna 1.1.0 does not override
+// (BAAI/bge-base-en-v1.5, BAAI/bge-reranker-base). Read in GenAIInfra v1.1
+// (5067b89f): helm-charts/chatqna/values.yaml and
+// helm-charts/common/{tgi,tei,teirerank}/values.yaml.
 var Models = []string{"neural-chat-7b-v3-3", "bge-base-en-v1.5", "bge-reranker-base"}
 
 // BypassTargets is chatqna-nginx, the protected entry of ChatQnA: its pods
