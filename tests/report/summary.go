@@ -18,9 +18,11 @@ import (
 // artifacts, or make e2e's runs of several suites and modes) into one
 // Markdown table, and says whether any suite failed. Counts are
 // passed/failed/skipped features; the last column is the report's path
-// under dir.
+// under dir. Below the table, each suite that has them gets its security
+// evidence: the controls' times to open and to revoke, the fail-closed
+// disruptions, and the attack surface per protected workload.
 func Summarize(dir string) (string, bool, error) {
-	var rows []string
+	var rows, evidences []string
 	failed := false
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || d.Name() != FileName {
@@ -65,6 +67,9 @@ func Summarize(dir string) (string, bool, error) {
 			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", s.Name, rep.Environment.Mode,
 				rep.Environment.Versions["istio"], rep.Environment.KubernetesVersion, s.Result, counts(s.Core.Statistics), ext,
 				strings.Join(bad, ", "), strings.Join(s.Core.SkippedFeatures, ", "), rel))
+			if e := evidence(s); e != "" {
+				evidences = append(evidences, fmt.Sprintf("### %s (%s), %s\n\n%s", s.Name, rep.Environment.Mode, rel, e))
+			}
 		}
 		return nil
 	})
@@ -81,7 +86,61 @@ func Summarize(dir string) (string, bool, error) {
 		b.WriteString("| (no reports found) | | | | | | | | | |\n")
 		failed = true
 	}
+	sort.Strings(evidences)
+	for _, e := range evidences {
+		b.WriteString("\n" + e)
+	}
 	return b.String(), failed, nil
+}
+
+// evidence renders a suite's security evidence as Markdown tables; empty
+// when it has none.
+func evidence(s reportapi.Suite) string {
+	var b strings.Builder
+	if len(s.Timings) > 0 {
+		b.WriteString("| control | time to open, median / max (s) | time to revoke, median / max (s) | samples | resolution (s) | result |\n|---|---|---|---|---|---|\n")
+		for _, t := range s.Timings {
+			fmt.Fprintf(&b, "| %s | %.1f / %.1f | %.1f / %.1f | %d | %g | %s |\n", t.Control, t.MedianOpen, t.MaxOpen,
+				t.MedianRevoke, t.MaxRevoke, max(len(t.OpenSeconds), len(t.RevokeSeconds)), t.ResolutionSeconds, orDash(string(t.Result)))
+		}
+		b.WriteString("\n")
+	}
+	if len(s.Disruptions) > 0 {
+		b.WriteString("| disruption | result | refused cells answering 2xx | allowed cells down, longest (s) | restored |\n|---|---|---|---|---|\n")
+		for _, d := range s.Disruptions {
+			longest := 0.0
+			for _, a := range d.Allowed {
+				longest = max(longest, a.DowntimeSeconds)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %d | %.1f | %v |\n", d.Name, d.Result, len(d.Breaches), longest, d.Restored)
+		}
+		b.WriteString("\n")
+	}
+	if len(s.AttackSurfaces) > 0 {
+		verdicts := []string{reportapi.SurfaceRefused, reportapi.SurfaceReachable, reportapi.SurfaceFailed,
+			reportapi.SurfaceInformational, reportapi.SurfaceNotObserved}
+		b.WriteString("| workload | probes | " + strings.Join(verdicts, " | ") + " |\n|---|---|---|---|---|---|---|\n")
+		for _, a := range s.AttackSurfaces {
+			n := map[string]int{}
+			for _, r := range a.Rows {
+				n[r.Verdict]++
+			}
+			fmt.Fprintf(&b, "| %s/%s | %d |", a.Namespace, a.Workload, len(a.Rows))
+			for _, v := range verdicts {
+				fmt.Fprintf(&b, " %d |", n[v])
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // counts renders statistics as passed/failed/skipped.
