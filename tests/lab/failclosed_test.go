@@ -2,12 +2,13 @@ package lab
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/secure-inference/mesh-conformance/suites/kservemesh"
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
@@ -17,32 +18,19 @@ import (
 )
 
 // The fail-closed loop on real pods. The stand-in behind sklearn-iris is
-// put in "deny" (its model paths answer 403, as the policy would); its
-// /get answers whatever the mode. A disruption that opens it is a mesh
-// failing open, and the loop must catch the 2xx with its round and phase;
-// one that leaves it closed passes. Then the stand-in's real Deployment is
-// scaled to zero and back: while it is gone the deny cell is refused (no
-// endpoints) and the allowed cell is down; the new pod starts without the
-// "policy" (allow mode), as a workload restarted without its policy would,
-// and the loop catches that 2xx after the restoration, while the allowed
-// cell's downtime and recovery are measured.
+// put in "deny" through its policy ConfigMap (its model paths answer 403,
+// as the policy would); its /get answers whatever the policy. A
+// disruption that opens it is a mesh failing open, and the loop must catch
+// the 2xx with its round and phase; one that leaves it closed passes. Then
+// the stand-in's real Deployment is scaled to zero and back: while it is
+// gone the deny cell is refused (no endpoints) and the allowed cell is
+// down; it comes back without its policy (the restore deletes the
+// ConfigMap), as a workload restored without its policy would, and the
+// loop catches that 2xx after the restoration, while the allowed cell's
+// downtime and recovery are measured.
 func TestFailClosedOnStandIns(t *testing.T) {
 	ctx := context.Background()
-	control := func(path string) func(context.Context) error {
-		return func(ctx context.Context) error {
-			pod, err := resolve(ctx, kservemesh.ClientUser1)
-			if err != nil {
-				return err
-			}
-			outs, err := probe.Run(ctx, exec_, pod, []probe.Request{{URL: "http://" + kservemesh.PredictorHost(kservemesh.SklearnIris) + "/control/" + path}}, 5*time.Second)
-			if err == nil && outs[0].HTTPCode != 200 {
-				err = fmt.Errorf("stand-in control %s: %s", path, outs[0])
-			}
-			return err
-		}
-	}
-	require.NoError(t, control("deny?after=0s")(ctx))
-	t.Cleanup(func() { _ = control("allow?after=0s")(context.Background()) })
+	t.Cleanup(func() { removeStandinPolicy(t) })
 
 	denied := matrix.Cell{Name: "default-to-sklearn-iris-status", Client: kservemesh.ClientDefault,
 		Request: kservemesh.ModelRequest(kservemesh.SklearnIris), Expect: dataplane.DeniedByPolicy(dataplane.Sidecar)}
@@ -51,9 +39,14 @@ func TestFailClosedOnStandIns(t *testing.T) {
 	m := matrix.Matrix{Name: "lab-fail-closed", Cells: []matrix.Cell{denied, allowed}}
 	s := disruption.Settings{Settings: labSettings(), HoldRounds: 3, TakeLimit: 2 * time.Minute, RestoreLimit: 2 * time.Minute}
 	s.RequiredConsecutiveSuccesses = 2
+	// Denying before the first round: the watch delivers in milliseconds.
+	closedNow, _, err := matrix.Converge(ctx, standinPolicy(true, 0), matrix.Matrix{Name: "lab-policy-on", Cells: []matrix.Cell{denied}},
+		exec_, resolve, labSettings())
+	require.NoError(t, err)
+	require.True(t, closedNow.Passed(), closedNow.Table())
 
 	open := disruption.Disruption{Name: "policy-off", What: "the stand-in's model paths opened",
-		Take: control("allow?after=0s"), Restore: control("deny?after=0s")}
+		Take: standinPolicy(false, 0), Restore: standinPolicy(true, 0)}
 	res := disruption.Run(ctx, open, m, exec_, resolve, s)
 	t.Log("\n" + res.Summary())
 	require.True(t, res.FailedOpen(), "a 2xx on the deny cell while taken away fails the feature")
@@ -64,12 +57,20 @@ func TestFailClosedOnStandIns(t *testing.T) {
 	assert.True(t, res.Restored)
 
 	closed := disruption.Disruption{Name: "nothing-opened", What: "the stand-in left denying",
-		Take: control("deny?after=0s"), Restore: control("deny?after=0s")}
+		Take: standinPolicy(true, 0), Restore: standinPolicy(true, 0)}
 	res = disruption.Run(ctx, closed, m, exec_, resolve, s)
 	t.Log("\n" + res.Summary())
 	require.True(t, res.Passed(), "closed throughout, the allowed cell never down")
 
+	// Restored without its policy: the ConfigMap goes with the workload.
 	scaled := disruption.ScaleToZero(kube, "standin", "user1", "standin", 2*time.Minute)
+	restore := scaled.Restore
+	scaled.Restore = func(ctx context.Context) error {
+		if err := kube.CoreV1().ConfigMaps("user1").Delete(ctx, "standin-policy", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		return restore(ctx)
+	}
 	res = disruption.Run(ctx, scaled, m, exec_, resolve, s)
 	t.Log("\n" + res.Summary())
 	require.True(t, res.Restored, "the Deployment is back: %v", res.RestoreErr)

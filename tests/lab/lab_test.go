@@ -37,12 +37,15 @@ var standins []byte
 const clusterName = "mc-lab"
 
 var (
-	kind     *cluster.Kind
-	restCfg  *rest.Config
-	kube     kubernetes.Interface
-	applier  *apply.Applier
-	exec_    probe.Executor
-	recorder = report.NewRecorder(reportapi.Environment{Cluster: "kind-" + clusterName + " (offline lab, stand-in targets)", Mode: "none (no mesh)"})
+	kind *cluster.Kind
+	// kubeconfig is the lab cluster's, for suite binaries run on it as on
+	// a user's existing cluster (--kubeconfig).
+	kubeconfig string
+	restCfg    *rest.Config
+	kube       kubernetes.Interface
+	applier    *apply.Applier
+	exec_      probe.Executor
+	recorder   = report.NewRecorder(reportapi.Environment{Cluster: "kind-" + clusterName + " (offline lab, stand-in targets)", Mode: "none (no mesh)"})
 )
 
 func logf(format string, args ...any) {
@@ -73,7 +76,8 @@ func runLab(m *testing.M, image string) int {
 		return 1
 	}
 	defer teardown()
-	if _, err := kind.CreateWithConfig(ctx, cfgFile); err != nil {
+	var err error
+	if kubeconfig, err = kind.CreateWithConfig(ctx, cfgFile); err != nil {
 		logf("%v", err)
 		return 1
 	}
@@ -94,7 +98,6 @@ func runLab(m *testing.M, image string) int {
 	}
 	logf("images loaded in %s", time.Since(t0).Round(time.Millisecond))
 	restCfg = kind.KubernetesRestConfig()
-	var err error
 	if kube, err = kubernetes.NewForConfig(restCfg); err == nil {
 		applier, err = apply.New(restCfg)
 	}

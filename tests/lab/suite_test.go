@@ -51,7 +51,11 @@ func containersOf(t *testing.T, cluster string) string {
 }
 
 func readReport(t *testing.T, dir string) reportapi.Report {
-	data, err := os.ReadFile(filepath.Join(dir, "baseline", report.FileName))
+	return readSuiteReport(t, dir, "baseline")
+}
+
+func readSuiteReport(t *testing.T, dir, suite string) reportapi.Report {
+	data, err := os.ReadFile(filepath.Join(dir, suite, report.FileName))
 	require.NoError(t, err, "the report is written whatever happens")
 	var rep reportapi.Report
 	require.NoError(t, yaml.Unmarshal(data, &rep))
@@ -138,10 +142,17 @@ type suiteRun struct {
 // startSuite starts the suite; reached closes at the first line holding
 // marker.
 func startSuite(t *testing.T, clusterName, marker string, extra ...string) *suiteRun {
-	bin := suiteBinary(t)
-	s := &suiteRun{out: t.TempDir(), reached: make(chan struct{})}
-	s.cmd = exec.Command(bin, append(suiteArgs(clusterName, s.out), extra...)...)
-	s.cmd.Dir = filepath.Join(repoRoot(), "suites", "baseline")
+	out := t.TempDir()
+	return startBinary(t, suiteBinary(t), filepath.Join(repoRoot(), "suites", "baseline"), out,
+		append(suiteArgs(clusterName, out), extra...), marker)
+}
+
+// startBinary starts a suite binary in dir with args (its --output-dir
+// out); reached closes at the first line holding marker.
+func startBinary(t *testing.T, bin, dir, out string, args []string, marker string) *suiteRun {
+	s := &suiteRun{out: out, reached: make(chan struct{})}
+	s.cmd = exec.Command(bin, args...)
+	s.cmd.Dir = dir
 	stderr, err := s.cmd.StderrPipe()
 	require.NoError(t, err)
 	s.cmd.Stdout = s.cmd.Stderr
@@ -165,6 +176,18 @@ func (s *suiteRun) logs() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return tail(strings.Join(s.lines, "\n"), 30)
+}
+
+// logged says whether any line so far holds substr.
+func (s *suiteRun) logged(substr string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.lines {
+		if strings.Contains(l, substr) {
+			return true
+		}
+	}
+	return false
 }
 
 // waitMarker waits (bounded) until the marker was logged.

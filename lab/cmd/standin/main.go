@@ -2,8 +2,9 @@
 // requests the suites' matrices make, with the same paths and bodies as the
 // real targets, and enforces nothing: KServe's V1 protocol
 // (GET /v1/models/<name>, POST /v1/models/<name>:predict), nginx's /home
-// page of ChatQnA, and httpbin's /get, /delay/<n> and /headers; /control/
-// flips the model paths to 403 after a chosen delay; /stats/prometheus and
+// page of ChatQnA, and httpbin's /get, /delay/<n> and /headers; with
+// -policy-configmap, the model paths answer 403 while that ConfigMap says
+// deny, a known delay after it changes (policy.go); /stats/prometheus and
 // /healthz/ready stand in for a sidecar's plaintext ports. The lab uses it to prove the
 // harness, never KServe or OPEA. Listening on 127.0.0.1:15000 in a container
 // named istio-proxy, it stands in for an Envoy or ztunnel admin port: its
@@ -26,7 +27,21 @@ import (
 
 func main() {
 	addrs := flag.String("listen", ":80", "comma-separated listen addresses")
+	policy := flag.String("policy-configmap", "", "ConfigMap in the pod's namespace that holds the model paths' policy (deny, after); none: allow")
 	flag.Parse()
+	if *policy != "" {
+		p, err := newPolicyWatch(*policy)
+		if err != nil {
+			log.Fatal(err)
+		}
+		ready := make(chan struct{})
+		go p.run(ready)
+		select {
+		case <-ready:
+		case <-time.After(time.Minute):
+			log.Fatalf("policy ConfigMap %s: not read within a minute", *policy)
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/models/", func(w http.ResponseWriter, r *http.Request) {
 		if denying() {
@@ -34,18 +49,6 @@ func main() {
 			return
 		}
 		models(w, r)
-	})
-	// A policy with a known propagation delay, for measuring time to
-	// revoke: /control/deny?after=2s makes the model paths answer 403 two
-	// seconds later; /control/allow?after=... undoes it.
-	mux.HandleFunc("/control/", func(w http.ResponseWriter, r *http.Request) {
-		after, err := time.ParseDuration(r.URL.Query().Get("after"))
-		if err != nil {
-			after = 0
-		}
-		deny := strings.TrimPrefix(r.URL.Path, "/control/") == "deny"
-		time.AfterFunc(after, func() { setDenying(deny) })
-		fmt.Fprintf(w, "deny=%v after %s\n", deny, after)
 	})
 	mux.HandleFunc("/home", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, "<html><body><h1>Welcome to nginx!</h1><p>lab stand-in for chatqna-nginx</p></body></html>")
