@@ -77,20 +77,22 @@ type Run struct {
 	kindConfig  string
 	// redact scrubs the run's secrets from its log, report and
 	// diagnostics: built once, from the environment, in Setup.
-	redact         redact.Redactor
-	extra          []diagnostics.Extra
-	namespaces     []string
-	needs          []string
-	gateway        detect.Workload
-	lock           *runlock.Lock
-	restoreMu      sync.Mutex
-	stopping       atomic.Bool
-	restorers      map[string]func(context.Context) error
-	claims         []string
-	plan           map[string]detect.Step
-	installed      []string
-	finish         sync.Once
-	baselineFailed bool
+	redact     redact.Redactor
+	extra      []diagnostics.Extra
+	namespaces []string
+	needs      []string
+	gateway    detect.Workload
+	lock       *runlock.Lock
+	restoreMu  sync.Mutex
+	stopping   atomic.Bool
+	restorers  map[string]func(context.Context) error
+	claims     []string
+	plan       map[string]detect.Step
+	installed  []string
+	finish     sync.Once
+	// baselineFailed is set by the baseline feature and read by every
+	// later matrix's judgement (atomic: features may run in parallel).
+	baselineFailed atomic.Bool
 	// runningMu guards runningFeatures, the features under way, which a
 	// signal records before the report is written.
 	runningMu       sync.Mutex
@@ -205,7 +207,7 @@ const BaselineMeaning = "the baseline failed: this cluster's plain networking or
 // MarkBaselineFailed records that the baseline failed, as a check of the
 // feature running in ctx (the baseline's).
 func (r *Run) MarkBaselineFailed(ctx context.Context) {
-	r.baselineFailed = true
+	r.baselineFailed.Store(true)
 	r.scope(ctx).Check("baseline", fmt.Errorf("%s", BaselineMeaning))
 }
 
@@ -500,7 +502,7 @@ func (r *Run) Matrix(ctx context.Context, t *testing.T, m matrix.Matrix) matrix.
 func (r *Run) judge(ctx context.Context, t *testing.T, res matrix.Result) matrix.Result {
 	t.Helper()
 	r.scope(ctx).Matrix(ReportMatrix(res))
-	if r.baselineFailed {
+	if r.baselineFailed.Load() {
 		t.Errorf("%s", BaselineMeaning)
 	}
 	t.Log("\n" + r.redact.String(res.Table()))
