@@ -281,10 +281,50 @@ func (in *Installer) Istio(ctx context.Context, mode dataplane.Mode, gateways ..
 // istioDaemonSets are the DaemonSets of the ambient releases, by release.
 var istioDaemonSets = map[string]string{"istio-cni": "istio-cni-node", "ztunnel": "ztunnel"}
 
-// certManagerRelease is cert-manager's release, with the suite's values.
+// certManagerRelease is cert-manager's release, with the suite's values
+// and the run's --image cert-manager override.
 func (in *Installer) certManagerRelease() (Release, error) {
-	return in.valuedRelease("cert-manager", "cert-manager",
+	r, err := in.valuedRelease("cert-manager", "cert-manager",
 		ChartRef{Source: in.Opts.ChartSource("cert-manager"), Name: "cert-manager", Version: in.Versions.CertManager}, "")
+	if err != nil {
+		return r, err
+	}
+	return r, in.overrideCertManagerImages(r.Values)
+}
+
+// certManagerImages are the cert-manager chart's image blocks and the
+// image name each one's default repository ends in
+// (quay.io/jetstack/<name>, values.yaml of v1.16 and v1.17); the chart
+// renders <registry/>repository:tag, and gives the controller the
+// acmesolver image as --acme-http01-solver-image.
+var certManagerImages = map[string]string{
+	"image":                 "cert-manager-controller",
+	"webhook.image":         "cert-manager-webhook",
+	"cainjector.image":      "cert-manager-cainjector",
+	"acmesolver.image":      "cert-manager-acmesolver",
+	"startupapicheck.image": "cert-manager-startupapicheck",
+}
+
+// overrideCertManagerImages sets each image block's repository to
+// HUB/<its image name> (and its tag, when given) from the run's --image
+// cert-manager=HUB[:TAG]: the chart has no single hub value.
+func (in *Installer) overrideCertManagerImages(values map[string]any) error {
+	hub, tag, ok := in.Opts.Image("cert-manager")
+	if !ok {
+		return nil
+	}
+	for block, name := range certManagerImages {
+		path := strings.Split(block, ".")
+		if err := unstructured.SetNestedField(values, hub+"/"+name, append(path, "repository")...); err != nil {
+			return fmt.Errorf("%s.repository: %w", block, err)
+		}
+		if tag != "" {
+			if err := unstructured.SetNestedField(values, tag, append(path, "tag")...); err != nil {
+				return fmt.Errorf("%s.tag: %w", block, err)
+			}
+		}
+	}
+	return nil
 }
 
 // CertManager installs cert-manager with its CRDs (crds.enabled=true in

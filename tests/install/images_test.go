@@ -10,6 +10,7 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
 
 // images lists every container image of the rendered workloads, and the
@@ -19,12 +20,20 @@ func images(objs []map[string]any) []string {
 	var out []string
 	for _, o := range objs {
 		switch o["kind"] {
-		case "Deployment", "DaemonSet":
+		case "Deployment", "DaemonSet", "Job":
 			for _, list := range []string{"initContainers", "containers"} {
 				cs, _ := field(o, "spec", "template", "spec", list).([]any)
 				for _, c := range cs {
 					if img, _ := field(c.(map[string]any), "image").(string); img != "" && img != "auto" {
 						out = append(out, img)
+					}
+					// cert-manager's controller names the ACME solver's
+					// image in its arguments.
+					args, _ := field(c.(map[string]any), "args").([]any)
+					for _, a := range args {
+						if img, ok := strings.CutPrefix(fmt.Sprint(a), "--acme-http01-solver-image="); ok {
+							out = append(out, img)
+						}
 					}
 				}
 			}
@@ -88,5 +97,42 @@ func TestIstioImageOverrideReachesEveryImage(t *testing.T) {
 		}
 		// pilot, the injector's proxyv2, install-cni, ztunnel.
 		assert.Equal(t, 4, seen, "images rendered (override %v)", override)
+	}
+}
+
+// --image cert-manager=HUB:TAG reaches every image the real cert-manager
+// chart renders, at both suites' pins: the controller, webhook, cainjector,
+// startupapicheck Job and the ACME solver the controller starts, each
+// keeping its image name; without it, none is from that hub.
+func TestCertManagerImageOverrideReachesEveryImage(t *testing.T) {
+	charts := newOfflineCharts(t)
+	const hub, tag = "mirror.example:5000/jetstack", "v1-mirror"
+	for _, pins := range []struct {
+		suite string
+		v     versions.Set
+	}{{"kservemesh", kservePins}, {"opeaistio", opeaPins}} {
+		for _, override := range []bool{true, false} {
+			in := installer(pins.suite, pins.v)
+			if override {
+				in.Opts.Images = map[string]string{"cert-manager": hub + ":" + tag}
+			}
+			r, err := in.certManagerRelease()
+			require.NoError(t, err)
+			ch, _ := charts.chart(r)
+			manifest, err := renderWithHooks(ch, r.Namespace, r.Name, r.Values)
+			require.NoError(t, err, r.Name)
+			var names []string
+			for _, img := range images(objects(t, manifest)) {
+				repo, got := options.SplitImageRef(img)
+				names = append(names, repo[strings.LastIndex(repo, "/")+1:])
+				if override {
+					assert.True(t, strings.HasPrefix(img, hub+"/") && got == tag, "%s %s renders %s, not from %s:%s", pins.suite, pins.v.CertManager, img, hub, tag)
+				} else {
+					assert.False(t, strings.HasPrefix(img, hub+"/"), "%s renders %s without the override", pins.suite, img)
+				}
+			}
+			assert.ElementsMatch(t, []string{"cert-manager-controller", "cert-manager-acmesolver", "cert-manager-webhook",
+				"cert-manager-cainjector", "cert-manager-startupapicheck"}, names, "%s %s (override %v)", pins.suite, pins.v.CertManager, override)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/releaseutil"
 	"sigs.k8s.io/yaml"
 
@@ -60,15 +61,37 @@ func TestLightProfileRendersOnlyNginx(t *testing.T) {
 // render renders a chart with values, client-side (no cluster), as Helm
 // would install it.
 func render(ch *chart.Chart, namespace, name string, values map[string]any) (string, error) {
+	rel, err := renderRelease(ch, namespace, name, values)
+	if err != nil {
+		return "", err
+	}
+	return rel.Manifest, nil
+}
+
+// renderWithHooks is render with the chart's hooks (cert-manager's
+// startupapicheck Job among them) appended.
+func renderWithHooks(ch *chart.Chart, namespace, name string, values map[string]any) (string, error) {
+	rel, err := renderRelease(ch, namespace, name, values)
+	if err != nil {
+		return "", err
+	}
+	m := rel.Manifest
+	for _, h := range rel.Hooks {
+		m += "\n---\n" + h.Manifest
+	}
+	return m, nil
+}
+
+func renderRelease(ch *chart.Chart, namespace, name string, values map[string]any) (*release.Release, error) {
 	in := action.NewInstall(&action.Configuration{})
 	in.DryRun, in.ClientOnly, in.Replace = true, true, true
 	in.ReleaseName, in.Namespace = name, namespace
 	in.KubeVersion = &chartutil.KubeVersion{Version: "v1.34.4", Major: "1", Minor: "34"}
 	rel, err := in.RunWithContext(context.Background(), ch, values)
 	if err != nil {
-		return "", fmt.Errorf("rendering %s: %w", ch.Name(), err)
+		return nil, fmt.Errorf("rendering %s: %w", ch.Name(), err)
 	}
-	return rel.Manifest, nil
+	return rel, nil
 }
 
 // runningDeployments lists the Deployments of a rendered manifest that would

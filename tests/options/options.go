@@ -197,7 +197,8 @@ var ChartComponents = map[string]string{
 // ImageComponents are the keys accepted in Images, with what the override
 // sets.
 var ImageComponents = map[string]string{
-	"istio": "global.hub and global.tag of istiod, istio-cni and ztunnel; sidecars and gateways take proxyv2 from istiod's",
+	"istio":        "global.hub and global.tag of istiod, istio-cni and ztunnel; sidecars and gateways take proxyv2 from istiod's",
+	"cert-manager": "repository HUB/cert-manager-<controller|webhook|cainjector|acmesolver|startupapicheck> and tag of each image block",
 }
 
 // Image returns a component's image override: its hub, and its tag ("" to
