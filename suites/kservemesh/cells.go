@@ -206,15 +206,24 @@ func ColdStartWarm() matrix.Matrix {
 // a documented plaintext port's metrics are searched for.
 var Models = []string{SklearnIris, SklearnIrisBurst, SklearnIrisCold}
 
+// KServeGRPC is the KServe model server's gRPC port: on by default
+// (--enable_grpc defaults to True) on DEFAULT_GRPC_PORT 8081, while the
+// sklearn runtime passes only --http_port=8080 and Knative declares only
+// the user port, so the pod spec never shows it (kserve v0.20.0 and
+// v0.15.2: python/kserve/kserve/model_server.py, constants/constants.py).
+var KServeGRPC = bypass.Port{Number: 8081, Container: "kserve-container", Purpose: "KServe model server gRPC (on by default; undeclared)", HTTP2: true,
+	Source: "kserve v0.20.0/v0.15.2 python/kserve/kserve/constants/constants.py DEFAULT_GRPC_PORT, model_server.py --enable_grpc default True"}
+
 // BypassTargets are the protected workloads of user1: both predictors
-// (their pods found by Knative's service label) and httpbin. The sketched
-// containers are what --dry-run shows: a KServe predictor's
-// kserve-container and queue-proxy (Knative 1.21's declared ports), and
-// httpbin's port 80 (fixtures/kservemesh/httpbin.yaml).
+// (their pods found by Knative's service label, with the model server's
+// undeclared gRPC port) and httpbin. The sketched containers are what
+// --dry-run shows: a KServe predictor's kserve-container and queue-proxy
+// (Knative 1.21's declared ports), and httpbin's port 80
+// (fixtures/kservemesh/httpbin.yaml).
 func BypassTargets() []bypass.Target {
 	predictor := func(isvc string) bypass.Target {
 		return bypass.Target{Workload: isvc, Namespace: "user1", Selector: PredictorSelector(isvc),
-			ModelPath: "/v1/models/" + isvc, Models: Models, Sketch: []corev1.Container{
+			ModelPath: "/v1/models/" + isvc, Models: Models, Undeclared: []bypass.Port{KServeGRPC}, Sketch: []corev1.Container{
 				{Name: "kserve-container", Ports: []corev1.ContainerPort{{Name: "user-port", ContainerPort: 8080}}},
 				{Name: bypass.QueueProxy, Ports: []corev1.ContainerPort{{Name: "http-autometric", ContainerPort: 9090}, {Name: "http-usermetric", ContainerPort: 9091},
 					{Name: "queue-port", ContainerPort: 8012}, {Name: "https-port", ContainerPort: 8112}}},

@@ -124,7 +124,10 @@ func TestKServeBypassTargets(t *testing.T) {
 	assert.Equal(t, []matrix.Client{ClientDefault, ClientUser2}, BypassClients)
 }
 
-func TestFailClosedProbesEveryRefusedIsolationCellAndOneAllowed(t *testing.T) {
+// Every refused cell, and an allowed cell on each side of the activator:
+// sklearn-iris's (off its path) and sklearn-iris-burst's (on it), so that
+// taking the activator away shows in the burst cell's downtime.
+func TestFailClosedProbesEveryRefusedIsolationCellAndTwoAllowed(t *testing.T) {
 	var refused []string
 	for _, c := range Isolation().Cells {
 		if c.Expect.Kind != matrix.Allowed {
@@ -140,5 +143,5 @@ func TestFailClosedProbesEveryRefusedIsolationCellAndOneAllowed(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, refused, got, "a refused cell left out would never be checked for failing open")
-	assert.Equal(t, []string{"user1-to-sklearn-iris-status"}, allowed)
+	assert.Equal(t, []string{"user1-to-sklearn-iris-status", "user1-to-sklearn-iris-burst-status"}, allowed)
 }

@@ -134,13 +134,19 @@ func HostTLS(addr, caCertPEM string) matrix.Matrix {
 // helm-charts/common/{tgi,tei,teirerank}/values.yaml.
 var Models = []string{"neural-chat-7b-v3-3", "bge-base-en-v1.5", "bge-reranker-base"}
 
+// NginxHTTP is chatqna-nginx's listener: ChatQnA 1.1.0's own nginx
+// Deployment (not the common nginx subchart, which 1.1.0 does not use)
+// runs one container "nginx" that declares no port and listens on 80, the
+// chatqna-nginx Service's targetPort.
+var NginxHTTP = bypass.Port{Number: 80, Container: "nginx", Purpose: "nginx http (undeclared; the Service's targetPort)",
+	Source: "GenAIInfra v1.1 (5067b89f) helm-charts/chatqna/templates/nginx-deployment.yaml: no ports, listen 80, Service targetPort 80"}
+
 // BypassTargets is chatqna-nginx, the protected entry of ChatQnA: its pods
-// by the label the enrollment premise uses; the sketch (for --dry-run) is
-// the nginx subchart's one container, port "nginx" = its service port, 80
-// (GenAIInfra helm-charts/common/nginx/templates/deployment.yaml).
+// by the label the enrollment premise uses, its undeclared port 80; the
+// sketch (for --dry-run) is its one container.
 func BypassTargets() []bypass.Target {
 	return []bypass.Target{{Workload: install.ChatQnANginx, Namespace: install.ChatQnANamespace, Selector: NginxSelector,
-		Models: Models, Sketch: []corev1.Container{{Name: "nginx", Ports: []corev1.ContainerPort{{Name: "nginx", ContainerPort: 80}}}}}}
+		Models: Models, Undeclared: []bypass.Port{NginxHTTP}, Sketch: []corev1.Container{{Name: "nginx"}}}}
 }
 
 // BypassClients: the suite's only caller that must be refused is the

@@ -22,9 +22,9 @@ var failClosedFeature = harness.FailClosed(harness.Feature{Name: FailClosed,
 	Manifests: []string{"opeaistio/istio-mtls-strict.yaml", "opeaistio/clients.yaml"}},
 	func(r *harness.Run) []disruption.Disruption {
 		limit := r.Opts.Timeouts.ReadyTimeout
-		nodeProxy := disruption.RestartPods(r.Kube, "node-proxy", install.ChatQnANamespace, NginxSelector, limit)
+		nodeProxy := disruption.RestartPods(r.Kube, "sidecar-restart", install.ChatQnANamespace, NginxSelector, limit)
 		if r.Opts.Mode == dataplane.Ambient {
-			nodeProxy = disruption.RestartNodeProxy(r.Kube, "node-proxy", install.ChatQnANamespace, NginxSelector, limit)
+			nodeProxy = disruption.RestartNodeProxy(r.Kube, "ztunnel-restart", install.ChatQnANamespace, NginxSelector, limit)
 		}
 		return []disruption.Disruption{disruption.ScaleToZero(r.Kube, "istiod", "istio-system", "istiod", limit), nodeProxy}
 	},

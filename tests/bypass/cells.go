@@ -31,6 +31,11 @@ type Target struct {
 	// Sketch are the containers the workload's pods are expected to have,
 	// for --dry-run alone (no cluster): the run reads the live pods.
 	Sketch []corev1.Container
+	// Undeclared are ports the workload's own containers listen on without
+	// declaring them in the pod spec (each with its Container, Purpose and
+	// Source): probed on every pod that has that container, like the
+	// declared application ports.
+	Undeclared []Port
 }
 
 // Pod is one live pod of a target with the ports to probe.
@@ -94,7 +99,7 @@ func Build(name string, targets []TargetPods, clients []matrix.Client) Plan {
 						cell := matrix.Cell{
 							Name:    fmt.Sprintf("%s-to-%s%s-%d%s", c.Name, t.Workload, podPart, port.Number, suffix),
 							Client:  c,
-							Request: probe.Request{URL: base + path, Find: t.Models},
+							Request: probe.Request{URL: base + path, Find: t.Models, HTTP2: port.HTTP2},
 						}
 						where := fmt.Sprintf("%s on %s (%s)", port.Purpose, port.Container, pod.Name)
 						if port.Informational {
@@ -126,7 +131,7 @@ func Live(ctx context.Context, kube kubernetes.Interface, t Target, mode datapla
 		if pod.Status.Phase != corev1.PodRunning || pod.Status.PodIP == "" || pod.DeletionTimestamp != nil {
 			continue
 		}
-		out = append(out, Pod{Name: pod.Name, IP: pod.Status.PodIP, Ports: Enumerate(pod, mode)})
+		out = append(out, Pod{Name: pod.Name, IP: pod.Status.PodIP, Ports: Enumerate(pod, mode, t.Undeclared...)})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s has no running pod with an IP (%s in %s): no bypass path could be probed", t.Workload, t.Selector, t.Namespace)
@@ -142,5 +147,5 @@ func Sketched(t Target, mode dataplane.Mode) Pod {
 		pod.Spec.Containers = append(append([]corev1.Container(nil), t.Sketch...), corev1.Container{Name: IstioProxy,
 			Ports: []corev1.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 15090, Protocol: corev1.ProtocolTCP}}})
 	}
-	return Pod{Name: "<pod of " + t.Workload + ">", IP: "<pod-ip-of-" + t.Workload + ">", Ports: Enumerate(pod, mode)}
+	return Pod{Name: "<pod of " + t.Workload + ">", IP: "<pod-ip-of-" + t.Workload + ">", Ports: Enumerate(pod, mode, t.Undeclared...)}
 }

@@ -39,6 +39,10 @@ type Port struct {
 	// App: declared by an application container (not the mesh's proxy):
 	// the port may serve the model, so it is also probed at the model path.
 	App bool
+	// HTTP2: the port speaks only HTTP/2 (gRPC), so it is probed with
+	// HTTP/2 from the first byte: an HTTP/1.1 request would be dropped by
+	// the server itself and pass for a refusal.
+	HTTP2 bool
 }
 
 // Well-known ports of Istio 1.27's sidecar, as istio.io documents them
@@ -66,13 +70,16 @@ const IstioPortsSource = "istio.io docs/ops/deployment/application-requirements 
 // listen inside each enrolled pod's network namespace: Istio 1.27.1
 // cni/pkg/iptables/iptables.go ZtunnelOutboundPort 15001,
 // ZtunnelInboundPlaintextPort 15006, ZtunnelInboundPort 15008 (HBONE),
-// DNSCapturePort 15053; every other inbound TCP port but 15008 is
-// redirected to 15006 (the ISTIO_PRERT rule).
+// DNSCapturePort 15053 (ztunnel binds its DNS proxy to localhost: ztunnel
+// 1.27.1 src/config.rs). Every other inbound TCP port but 15008 is
+// redirected to 15006 (the ISTIO_PRERT rule), so a probe by pod IP of
+// 15001 or 15053 meets the inbound plaintext listener, not the one the
+// port is named for; each is probed all the same, and must refuse.
 var ztunnelInPodPorts = []Port{
-	{Number: 15001, Purpose: "ztunnel outbound (in-pod)"},
+	{Number: 15001, Purpose: "ztunnel outbound (in-pod; inbound probes redirected to 15006)"},
 	{Number: 15006, Purpose: "ztunnel inbound plaintext (in-pod)"},
 	{Number: 15008, Purpose: "ztunnel inbound HBONE (in-pod)"},
-	{Number: 15053, Purpose: "ztunnel DNS proxy (in-pod)"},
+	{Number: 15053, Purpose: "ztunnel DNS proxy (in-pod, localhost only; inbound probes redirected to 15006)"},
 }
 
 // ZtunnelPortsSource is the citation of ztunnel's in-pod ports.
@@ -85,7 +92,10 @@ const ZtunnelPortsSource = "istio 1.27.1 cni/pkg/iptables/iptables.go (ZtunnelOu
 // gives istio-iptables "-d 15090,15021,<status port>" (excludeInboundPort
 // adds global.proxy.statusPort, 15020 by default): these three ports are
 // never captured, so neither STRICT mTLS nor an AuthorizationPolicy
-// applies to them, and istio.io lists them as not pod-internal. 15090
+// applies to them, and istio.io lists them as not pod-internal. (15008 is
+// not captured either (istio-iptables returns it, tools/istio-iptables/
+// pkg/capture/run.go), but Envoy serves it with mTLS only: it is probed
+// as an enforced port.) 15090
 // serves Envoy's /stats/prometheus, 15021 /healthz/ready, 15020 the
 // agent's merged /stats/prometheus. Nothing else is informational: a port
 // an application excludes from capture (traffic.sidecar.istio.io/
@@ -121,11 +131,12 @@ const (
 
 // Enumerate lists every port of a pod that a bypass probe tries: every TCP
 // container port of every container, native sidecars (init containers with
-// restartPolicy Always) included; the well-known ports of the mesh in
+// restartPolicy Always) included; the target's undeclared application
+// ports of the containers the pod has; the well-known ports of the mesh in
 // mode; and queue-proxy's undeclared admin port when the pod has one.
 // Plain init containers have exited and listen on nothing. Sorted by port;
 // a port declared twice is listed once (its first declaration).
-func Enumerate(pod *corev1.Pod, mode dataplane.Mode) []Port {
+func Enumerate(pod *corev1.Pod, mode dataplane.Mode, undeclared ...Port) []Port {
 	byNumber := map[int32]Port{}
 	add := func(p Port) {
 		if _, seen := byNumber[p.Number]; !seen {
@@ -152,6 +163,16 @@ func Enumerate(pod *corev1.Pod, mode dataplane.Mode) []Port {
 				purpose = "unnamed container port"
 			}
 			add(Port{Number: cp.ContainerPort, Container: c.Name, Purpose: purpose, Declared: true, Source: "pod spec", App: c.Name != IstioProxy})
+		}
+	}
+	has := map[string]bool{}
+	for _, c := range containers {
+		has[c.Name] = true
+	}
+	for _, p := range undeclared {
+		if has[p.Container] {
+			p.Declared, p.App = false, true
+			add(p)
 		}
 	}
 	// The mesh's own listeners, whether or not declared: the sidecar's in

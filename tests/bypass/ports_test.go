@@ -3,6 +3,7 @@ package bypass
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
+	"github.com/secure-inference/mesh-conformance/tests/matrix"
 )
 
 func loadPod(t *testing.T, name string) *corev1.Pod {
@@ -97,6 +99,27 @@ func TestEnumerateNativeSidecar(t *testing.T) {
 	assert.Equal(t, portView{Container: "nginx", Informational: true, Declared: true}, got[15021])
 	assert.NotContains(t, got, int32(5353))
 	assert.NotContains(t, got, int32(8022), "no queue-proxy, no admin port")
+}
+
+// A target's undeclared application ports (KServe's gRPC 8081 in
+// kserve-container) are probed as application ports where the pod has
+// that container, and nowhere else.
+func TestEnumerateUndeclaredAppPorts(t *testing.T) {
+	grpc := Port{Number: 8081, Container: "kserve-container", Purpose: "gRPC (undeclared)", Source: "kserve constants.py"}
+	ports := Enumerate(loadPod(t, "predictor-pod.yaml"), dataplane.Sidecar, grpc)
+	assert.Equal(t, portView{Container: "kserve-container", App: true}, view(ports)[8081])
+	assert.Equal(t, "kserve constants.py", byNumber(ports, 8081).Source)
+	assert.NotContains(t, view(Enumerate(loadPod(t, "native-sidecar-pod.yaml"), dataplane.Sidecar, grpc)), int32(8081),
+		"a pod without kserve-container")
+
+	// An HTTP/2-only port's cells speak HTTP/2 from the first byte; the
+	// others do not.
+	grpc.HTTP2 = true
+	p := Build("b", []TargetPods{{Target: Target{Workload: "w", ModelPath: "/m"}, Pods: []Pod{{Name: "p", IP: "10.0.0.1",
+		Ports: Enumerate(loadPod(t, "predictor-pod.yaml"), dataplane.Sidecar, grpc)}}}}, []matrix.Client{{Name: "c"}})
+	for _, c := range p.Enforced.Cells {
+		assert.Equal(t, strings.Contains(c.Request.URL, ":8081/"), c.Request.HTTP2, c.Name)
+	}
 }
 
 func byNumber(ports []Port, n int32) Port {

@@ -60,19 +60,25 @@ func ScaleToZero(kube kubernetes.Interface, name, namespace, deployment string, 
 			if err := scale(ctx, kube, namespace, deployment, *original); err != nil {
 				return err
 			}
-			return ready.Deployments(ctx, kube, namespace, podTemplateSelector(ctx, kube, namespace, deployment), limit)
+			sel, err := podTemplateSelector(ctx, kube, namespace, deployment)
+			if err != nil {
+				return err
+			}
+			return ready.Deployments(ctx, kube, namespace, sel, limit)
 		},
 	}
 }
 
 // podTemplateSelector is a selector that matches the Deployment's pod
-// template labels alone (ready.Deployments matches against them).
-func podTemplateSelector(ctx context.Context, kube kubernetes.Interface, namespace, deployment string) string {
+// template labels alone (ready.Deployments matches against them). An
+// error, not an empty selector: that would wait on every Deployment of
+// the namespace.
+func podTemplateSelector(ctx context.Context, kube kubernetes.Interface, namespace, deployment string) (string, error) {
 	d, err := kube.AppsV1().Deployments(namespace).Get(ctx, deployment, metav1.GetOptions{})
 	if err != nil {
-		return ""
+		return "", fmt.Errorf("reading deployment %s/%s to wait for it: %w", namespace, deployment, err)
 	}
-	return labels.SelectorFromSet(d.Spec.Template.Labels).String()
+	return labels.SelectorFromSet(d.Spec.Template.Labels).String(), nil
 }
 
 func scale(ctx context.Context, kube kubernetes.Interface, namespace, deployment string, replicas int32) error {

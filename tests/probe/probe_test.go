@@ -59,6 +59,21 @@ func resetListener(t testing.TB, reset bool) string {
 	return ln.Addr().String()
 }
 
+// h2cOnlyServer serves HTTP/2 without TLS and nothing else, as a gRPC
+// server does; it answers 200 "h2c".
+func h2cOnlyServer(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{Protocols: &protocols, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, r.Proto)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
 func closedPort(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -169,6 +184,7 @@ func TestClassifyRealCurl(t *testing.T) {
 	tlsAddr, caPEM := tlsServer(t)
 	_, tlsPort, _ := net.SplitHostPort(tlsAddr)
 	sniAddr := sniOnlyServer(t)
+	h2c := h2cOnlyServer(t)
 	_, sniPort, _ := net.SplitHostPort(sniAddr)
 
 	cases := []struct {
@@ -203,6 +219,9 @@ func TestClassifyRealCurl(t *testing.T) {
 		{name: "TLS insecure accepts", req: Request{URL: "https://chatqna.intel.com:" + sniPort + "/", Insecure: true,
 			Resolve: []string{"chatqna.intel.com:" + sniPort + ":127.0.0.1"}}, kind: KindHTTP, code: 200},
 		{name: "unknown host", req: Request{URL: "http://no-such-service.user1.svc.cluster.local/"}, kind: KindDNS},
+		// A gRPC-like server answers HTTP/2 from the first byte.
+		{name: "h2c server, HTTP/2 prior knowledge", req: Request{URL: "http://" + h2c + "/", HTTP2: true}, kind: KindHTTP, code: 200,
+			evidence: func(t *testing.T, o Outcome) { assert.Equal(t, "HTTP/2.0", o.Body) }},
 	}
 	reqs := make([]Request, len(cases))
 	for i, c := range cases {
@@ -225,6 +244,17 @@ func TestClassifyRealCurl(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Why an HTTP/2-only (gRPC) port is probed with HTTP2 set: an HTTP/1.1
+// request to it is dropped by the server itself, which looks exactly like
+// the mesh refusing it.
+func TestHTTP1ToAnH2CServerLooksLikeARefusal(t *testing.T) {
+	requireCurl(t)
+	outs, err := Run(context.Background(), newHermeticDNS(t), Pod{}, []Request{{URL: "http://" + h2cOnlyServer(t) + "/"}}, testTimeout)
+	require.NoError(t, err)
+	assert.Contains(t, []Kind{KindReset, KindEOF}, outs[0].Kind, outs[0].Detail())
+	assert.Equal(t, "GET http://x/ (h2c)", Request{URL: "http://x/", HTTP2: true}.String(), "tables say which requests were HTTP/2")
 }
 
 func TestMissingCurlIsAClientError(t *testing.T) {

@@ -41,6 +41,11 @@ type Request struct {
 	// excerpt's bytes, and whether it does is the observation (the
 	// bypass-paths feature). Outcome.Found lists those present.
 	Find []string
+	// HTTP2 speaks HTTP/2 without TLS from the first byte (curl
+	// --http2-prior-knowledge), as a gRPC client does: a gRPC server
+	// answers that with an HTTP status, where an HTTP/1.1 request would
+	// only be dropped (and look like a refusal).
+	HTTP2 bool
 }
 
 // excerptBytes is how much of this request's response body is kept.
@@ -68,7 +73,12 @@ func (r Request) method() string {
 }
 
 // String is the short form used in tables and reports: "GET http://host/path".
-func (r Request) String() string { return r.method() + " " + r.URL }
+func (r Request) String() string {
+	if r.HTTP2 {
+		return r.method() + " " + r.URL + " (h2c)"
+	}
+	return r.method() + " " + r.URL
+}
 
 // curlArgs renders the request as curl arguments (without the output and
 // write-out options, which the script adds). caFile is the in-pod path the
@@ -95,6 +105,9 @@ func (r Request) curlArgs(timeout time.Duration, caFile string) []string {
 	}
 	if r.Insecure {
 		args = append(args, "-k")
+	}
+	if r.HTTP2 {
+		args = append(args, "--http2-prior-knowledge")
 	}
 	if caFile != "" {
 		args = append(args, "--cacert", caFile)
