@@ -133,11 +133,62 @@ func (a *Applier) Resource(obj *unstructured.Unstructured) (dynamic.ResourceInte
 	return a.Dynamic.Resource(m.Resource), nil
 }
 
+// crdGVR is the CustomResourceDefinition resource.
+var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// servedResource is Resource for a write: a kind whose CRD exists but is
+// not served yet (a chart created it a moment ago: Helm's wait does not
+// wait for CRDs in templates to be Established, and discovery lags behind
+// them) is waited for, bounded by WebhookWait, instead of failing. A kind
+// without a CRD fails at once.
+func (a *Applier) servedResource(ctx context.Context, obj *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+	ri, err := a.Resource(obj)
+	if err == nil || !meta.IsNoMatchError(err) {
+		return ri, err
+	}
+	gvk := obj.GroupVersionKind()
+	crds, lerr := a.Dynamic.Resource(crdGVR).List(ctx, metav1.ListOptions{})
+	if lerr != nil {
+		return nil, err
+	}
+	name := ""
+	for _, c := range crds.Items {
+		group, _, _ := unstructured.NestedString(c.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(c.Object, "spec", "names", "kind")
+		if group == gvk.Group && kind == gvk.Kind {
+			name = c.GetName()
+		}
+	}
+	if name == "" {
+		return nil, err
+	}
+	limit := a.WebhookWait
+	if limit <= 0 {
+		limit = DefaultWebhookWait
+	}
+	if a.Logf != nil {
+		a.Logf("apply %s: CRD %s exists but %s is not served yet; waiting up to %s", Describe(obj), name, gvk, limit)
+	}
+	for deadline := time.Now().Add(limit); ; {
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(250 * time.Millisecond):
+		}
+		if ri, err = a.Resource(obj); err == nil || !meta.IsNoMatchError(err) {
+			return ri, err
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("CRD %s exists but was not served within %s: %w", name, limit, err)
+		}
+	}
+}
+
 // Apply server-side applies each object in order (force: the suite owns
 // what it applies). Errors name the object.
 func (a *Applier) Apply(ctx context.Context, objs ...*unstructured.Unstructured) error {
 	for _, obj := range objs {
-		ri, err := a.Resource(obj)
+		ri, err := a.servedResource(ctx, obj)
 		if err != nil {
 			return err
 		}
@@ -207,7 +258,6 @@ func (a *Applier) Delete(ctx context.Context, objs ...*unstructured.Unstructured
 // WaitEstablished waits until each CRD among objs is Established, bounded by
 // limit.
 func (a *Applier) WaitEstablished(ctx context.Context, limit time.Duration, objs ...*unstructured.Unstructured) error {
-	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	deadline := time.Now().Add(limit)
 	for _, o := range objs {
 		if o.GetKind() != "CustomResourceDefinition" {
