@@ -571,8 +571,10 @@ func (r *Run) teardown() error {
 			if derr := r.Kind.Destroy(context.Background()); derr != nil {
 				err = derr
 			}
-		case r.Kind != nil:
+		case r.Kind != nil && r.kubeconfig != "":
 			r.Logf("kind cluster %q kept (kubeconfig %s)", r.Opts.Cluster.Name, r.kubeconfig)
+		case r.Kind != nil:
+			r.Logf("no kind cluster was created or reused: nothing to delete")
 		case len(r.installed) > 0:
 			r.Logf("left in place on your cluster (this run never uninstalls): %s", strings.Join(r.installed, ", "))
 		}
