@@ -27,11 +27,7 @@ import (
 func TestInterruptMidDisruptionRestores(t *testing.T) {
 	const ns, deployment, goneMarker = "mc-baseline", "httpbin", "lab: httpbin is gone"
 	ctx := context.Background()
-	bin := filepath.Join(t.TempDir(), "failclosedsuite.test")
-	build := exec.Command("go", "test", "-c", "-o", bin, "./tests/lab/testdata/failclosedsuite")
-	build.Dir = repoRoot()
-	logs, err := build.CombinedOutput()
-	require.NoError(t, err, string(logs))
+	bin := testBinary(t, "./tests/lab/testdata/failclosedsuite")
 	require.Equal(t, baseline.Client.Namespace, ns)
 	// Whatever happens below, the next test meets httpbin as it was.
 	t.Cleanup(func() {

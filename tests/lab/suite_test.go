@@ -25,9 +25,13 @@ import (
 // cluster: options, kind provider, image loading, setup steps, features,
 // report, teardown. The baseline suite is the one that needs no mesh.
 
-func suiteBinary(t *testing.T) string {
-	bin := filepath.Join(t.TempDir(), "baseline.test")
-	cmd := exec.Command("go", "test", "-c", "-o", bin, "./suites/baseline")
+func suiteBinary(t *testing.T) string { return testBinary(t, "./suites/baseline") }
+
+// testBinary builds the test binary of pkg (a path from the repository's
+// root) into the test's temporary directory.
+func testBinary(t *testing.T, pkg string) string {
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkg)+".test")
+	cmd := exec.Command("go", "test", "-c", "-o", bin, pkg)
 	cmd.Dir = repoRoot()
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
