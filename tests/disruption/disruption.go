@@ -68,6 +68,20 @@ type Settings struct {
 	// Removing runs Take unless the run is stopping (the harness's lock
 	// against Ctrl-C); nil: Take runs as is.
 	Removing func(take func() error) error
+	// Path, when set, is read beside every round and recorded with it:
+	// what carried the cells' requests at that moment (a Knative
+	// revision's ServerlessService mode), so that each 2xx says which
+	// path served it. An error is recorded as the path ("unknown: ...").
+	Path func(ctx context.Context) (string, error)
+	// ServedIsFinding makes a refused cell's 2xx a finding, not the
+	// verdict: for a disruption under which a known limitation serves the
+	// refused cells (Knative's activator while a model restarts), not the
+	// mesh failing open. Every 2xx is still a Breach (see Windows); the
+	// verdict on a refused cell is that it is refused as expected
+	// RequiredConsecutiveSuccesses rounds in a row within
+	// MaxTimeToConsistency after restoration, and never answers 2xx from
+	// then on.
+	ServedIsFinding bool
 }
 
 func (s Settings) withDefaults() Settings {
@@ -112,6 +126,8 @@ type Observation struct {
 	Outcome  probe.Outcome
 	// Matched: the outcome met the cell's expectation.
 	Matched bool
+	// Path is what Settings.Path read beside this round ("" without it).
+	Path string
 }
 
 // Breach is a refused cell that answered 2xx: the mesh failed open.
@@ -123,11 +139,17 @@ type Breach struct {
 	Client  string
 	Request string
 	Outcome probe.Outcome
+	// Path is what Settings.Path read beside the round ("" without it).
+	Path string
 }
 
 func (b Breach) String() string {
-	return fmt.Sprintf("round %d (%s, %s after start): cell %s (%s -> %s) answered %s: %s",
-		b.Round, b.Phase, b.At.Round(time.Millisecond), b.Cell, b.Client, b.Request, b.Outcome, b.Outcome.Detail())
+	path := ""
+	if b.Path != "" {
+		path = " [path: " + b.Path + "]"
+	}
+	return fmt.Sprintf("round %d (%s, %s after start): cell %s (%s -> %s) answered %s: %s%s",
+		b.Round, b.Phase, b.At.Round(time.Millisecond), b.Cell, b.Client, b.Request, b.Outcome, b.Outcome.Detail(), path)
 }
 
 // CellResult is a cell's account over the whole run.
@@ -136,9 +158,10 @@ type CellResult struct {
 	// Deny: the cell expects a refusal; a 2xx is a breach.
 	Deny         bool
 	Observations []Observation
-	// Allowed cells only. Down: it failed to match in some round after
-	// the disruption began; DownAt is the first such round's start,
-	// DownRounds how many. Recovered: after restoration it matched
+	// Allowed cells, and refused cells under Settings.ServedIsFinding.
+	// Down: it failed to match in some round after the disruption began;
+	// DownAt is the first such round's start, DownRounds how many.
+	// Recovered: after restoration it matched
 	// RequiredConsecutiveSuccesses rounds in a row, the first beginning
 	// RecoveredAfter the restoration returned. Downtime runs from DownAt
 	// to that first round.
@@ -182,6 +205,9 @@ type Result struct {
 	Err error
 	// Restored is set once Restore returned without error.
 	Restored bool
+	// ServedIsFinding is Settings.ServedIsFinding: the Breaches are
+	// findings, not the verdict.
+	ServedIsFinding bool
 
 	restoreStarted bool
 }
@@ -189,7 +215,7 @@ type Result struct {
 // Passed tells whether the mesh failed closed and came back, and all of
 // it was observed.
 func (r Result) Passed() bool {
-	if r.Err != nil || r.TakeErr != nil || r.RestoreErr != nil || len(r.Breaches) > 0 {
+	if r.Err != nil || r.TakeErr != nil || r.RestoreErr != nil || r.FailedOpen() {
 		return false
 	}
 	for _, c := range r.Cells {
@@ -201,8 +227,10 @@ func (r Result) Passed() bool {
 }
 
 // FailedOpen tells whether a refused cell answered 2xx: the verdict the
-// feature exists for, whatever else went wrong.
-func (r Result) FailedOpen() bool { return len(r.Breaches) > 0 }
+// feature exists for, whatever else went wrong. Under ServedIsFinding a
+// 2xx is a finding: a refused cell that is not refused again fails its
+// own verdict (CellResult.Reason).
+func (r Result) FailedOpen() bool { return len(r.Breaches) > 0 && !r.ServedIsFinding }
 
 // EnvironmentErrors lists the cells without a verdict.
 func (r Result) EnvironmentErrors() []CellResult {
@@ -228,13 +256,23 @@ func (r Result) Summary() string {
 			fmt.Fprintf(&b, "\n  %s failed: %v", e.what, e.err)
 		}
 	}
+	served := "FAILED OPEN"
+	if r.ServedIsFinding {
+		served = "SERVED"
+	}
 	for _, br := range r.Breaches {
-		fmt.Fprintf(&b, "\n  FAILED OPEN: %s", br)
+		fmt.Fprintf(&b, "\n  %s: %s", served, br)
+	}
+	for _, w := range Windows(r) {
+		fmt.Fprintf(&b, "\n  %s", w)
 	}
 	for _, c := range r.Cells {
 		switch {
 		case c.Deny && c.Reason != "":
 			fmt.Fprintf(&b, "\n  %s (refused): %s", c.Name, c.Reason)
+		case c.Deny && r.ServedIsFinding && c.Down:
+			fmt.Fprintf(&b, "\n  %s (refused): not refused as expected in %d round(s) from %s, refused again %s after restoration", c.Name, c.DownRounds,
+				c.DownAt.Round(time.Millisecond), c.RecoveredAfter.Round(time.Millisecond))
 		case c.Deny:
 		case c.Recovered && c.Down:
 			fmt.Fprintf(&b, "\n  %s (allowed): down %d round(s) from %s, recovered %s after restoration (down %s)", c.Name, c.DownRounds,
@@ -259,7 +297,7 @@ func Run(ctx context.Context, d Disruption, m matrix.Matrix, ex probe.Executor, 
 	s = s.withDefaults()
 	start := time.Now()
 	since := func() time.Duration { return time.Since(start) }
-	res = Result{Disruption: d.Name, What: d.What, Matrix: m.Name, RoundsByPhase: map[string]int{}}
+	res = Result{Disruption: d.Name, What: d.What, Matrix: m.Name, RoundsByPhase: map[string]int{}, ServedIsFinding: s.ServedIsFinding}
 	res.Cells = make([]CellResult, len(m.Cells))
 	for i, c := range m.Cells {
 		res.Cells[i] = CellResult{Cell: c, Deny: c.Expect.Kind != matrix.Allowed}
@@ -380,7 +418,8 @@ func Run(ctx context.Context, d Disruption, m matrix.Matrix, ex probe.Executor, 
 		if phase == After && (res.settled(s, afterFrom) || since()-res.RestoredAt > s.MaxTimeToConsistency) {
 			break
 		}
-		res.probeRound(ctx, round, phase, since, m, ex, cl, s)
+		path := s.readPath(ctx)
+		res.probeRound(ctx, round, phase, since, m, ex, cl, s, path)
 		res.Rounds = round + 1
 		res.RoundsByPhase[phase]++
 		t := time.NewTimer(s.RoundInterval)
@@ -403,6 +442,25 @@ func (s Settings) removing(take func() error) error {
 	return s.Removing(take)
 }
 
+// readPath starts reading the path beside a round; the returned function
+// waits for it. A read is bounded by the round's own time.
+func (s Settings) readPath(ctx context.Context) func() string {
+	if s.Path == nil {
+		return func() string { return "" }
+	}
+	got := make(chan string, 1)
+	go func() {
+		pctx, cancel := context.WithTimeout(ctx, s.RequestTimeout+s.RoundInterval+5*time.Second)
+		defer cancel()
+		p, err := s.Path(pctx)
+		if err != nil {
+			p = "unknown: " + err.Error()
+		}
+		got <- p
+	}()
+	return func() string { return <-got }
+}
+
 func (s Settings) guard(name string, restore func(context.Context) error) func() {
 	if s.Guard == nil {
 		return func() {}
@@ -414,7 +472,7 @@ func (s Settings) guard(name string, restore func(context.Context) error) func()
 // requests in one exec, clients in parallel); a refused cell's 2xx is
 // recorded as a breach at once.
 func (r *Result) probeRound(ctx context.Context, round int, phase string, since func() time.Duration, m matrix.Matrix,
-	ex probe.Executor, cl *matrix.Clients, s Settings) {
+	ex probe.Executor, cl *matrix.Clients, s Settings, pathOf func() string) {
 	at := since()
 	idx := make([]int, len(m.Cells))
 	for i := range idx {
@@ -426,25 +484,37 @@ func (r *Result) probeRound(ctx context.Context, round int, phase string, since 
 		return context.WithTimeout(ctx, s.RequestTimeout+s.RoundInterval+5*time.Second)
 	}
 	probed := matrix.ProbeRound(ctx, m, idx, ex, cl, s.RequestTimeout, oneRound)
+	path := pathOf()
 	for _, i := range idx { // in cell order: breaches are listed stably
 		p, c := probed[i], &r.Cells[i]
 		if p.EnvErr != nil {
 			c.EnvErrors++
-			c.Observations = append(c.Observations, Observation{Round: round, Phase: phase, At: at, EnvError: p.EnvErr.Error()})
+			c.Observations = append(c.Observations, Observation{Round: round, Phase: phase, At: at, EnvError: p.EnvErr.Error(), Path: path})
 			continue
 		}
 		o := p.Outcome
 		if o.Kind == probe.KindClientError {
 			c.EnvErrors++
-			c.Observations = append(c.Observations, Observation{Round: round, Phase: phase, At: at, EnvError: "client error: " + o.Detail()})
+			c.Observations = append(c.Observations, Observation{Round: round, Phase: phase, At: at, EnvError: "client error: " + o.Detail(), Path: path})
 			continue
 		}
 		ok, _ := c.Expect.Match(o)
-		c.Observations = append(c.Observations, Observation{Round: round, Phase: phase, At: at, Outcome: o, Matched: ok})
+		c.Observations = append(c.Observations, Observation{Round: round, Phase: phase, At: at, Outcome: o, Matched: ok, Path: path})
 		if c.Deny && is2xx(o) {
-			r.Breaches = append(r.Breaches, Breach{Round: round, Phase: phase, At: at, Cell: c.Name, Client: c.Client.Name, Request: c.Request.String(), Outcome: o})
+			r.Breaches = append(r.Breaches, Breach{Round: round, Phase: phase, At: at, Cell: c.Name, Client: c.Client.Name, Request: c.Request.String(),
+				Outcome: o, Path: path})
 		}
 	}
+}
+
+// servedFrom is the cell's first 2xx from round on; nil: none.
+func (r *Result) servedFrom(cell string, round int) *Breach {
+	for i, b := range r.Breaches {
+		if b.Cell == cell && b.Round >= round {
+			return &r.Breaches[i]
+		}
+	}
+	return nil
 }
 
 func is2xx(o probe.Outcome) bool {
@@ -452,10 +522,11 @@ func is2xx(o probe.Outcome) bool {
 }
 
 // settled: every allowed cell recovered, and every refused cell was
-// observed RequiredConsecutiveSuccesses times after restoration.
+// observed RequiredConsecutiveSuccesses times after restoration (refused
+// as expected that many rounds in a row, under ServedIsFinding).
 func (r *Result) settled(s Settings, afterFrom int) bool {
 	for _, c := range r.Cells {
-		if c.Deny {
+		if c.Deny && !r.ServedIsFinding {
 			if observedFrom(c.Observations, afterFrom) < s.RequiredConsecutiveSuccesses {
 				return false
 			}
@@ -521,7 +592,12 @@ func (r *Result) judge(s Settings) {
 				during++
 			}
 		}
-		if c.Deny {
+		if c.Deny && r.ServedIsFinding && during == 0 {
+			c.EnvironmentError = true
+			c.Reason = fmt.Sprintf("environment error, not a verdict: never observed while %s was away (%d round(s) could not probe)", r.Disruption, c.EnvErrors)
+			continue
+		}
+		if c.Deny && !r.ServedIsFinding {
 			var breaches []string
 			for _, b := range r.Breaches {
 				if b.Cell == c.Name {
@@ -557,6 +633,8 @@ func (r *Result) judge(s Settings) {
 		case !ok && observedFrom(c.Observations, afterFrom) == 0:
 			c.EnvironmentError = true
 			c.Reason = fmt.Sprintf("environment error, not a verdict: never observed after restoration (%d round(s) could not probe)", c.EnvErrors)
+		case !ok && c.Deny:
+			c.Reason = fmt.Sprintf("not refused as expected %d round(s) in a row within %s after restoration: isolation did not come back", s.RequiredConsecutiveSuccesses, s.MaxTimeToConsistency)
 		case !ok:
 			c.Reason = fmt.Sprintf("did not answer %d round(s) in a row within %s after restoration", s.RequiredConsecutiveSuccesses, s.MaxTimeToConsistency)
 		default:
@@ -564,6 +642,11 @@ func (r *Result) judge(s Settings) {
 			c.RecoveredAfter = max(first.At-r.RestoredAt, 0)
 			if c.Down {
 				c.Downtime = first.At - c.DownAt
+			}
+			if late := r.servedFrom(c.Name, first.Round); c.Deny && late != nil {
+				c.Reason = fmt.Sprintf("answered 2xx in round %d (%s), after it was refused again from round %d: isolation did not hold once restored",
+					late.Round, late.Phase, first.Round)
+				break
 			}
 			if c.RecoveredAfter > s.MaxTimeToConsistency {
 				c.Reason = fmt.Sprintf("recovered %s after restoration, over the limit of %s", c.RecoveredAfter.Round(time.Millisecond), s.MaxTimeToConsistency)
