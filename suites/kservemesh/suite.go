@@ -134,7 +134,7 @@ func setup(r *harness.Run) []harness.Step {
 			// Its own limit: a new node pulls two large Python images and
 			// the storage initializer downloads the model.
 			return r.ApplyReady(ctx, objs, t.InferenceServiceReadyTimeout)
-		}},
+		}, Limit: t.InferenceServiceReadyTimeout},
 		{Name: "httpbin-and-clients", Run: func(ctx context.Context) error {
 			for _, f := range []string{"kservemesh/httpbin.yaml", "kservemesh/clients.yaml"} {
 				if err := fixtures.Apply(ctx, r.Apply, f); err != nil {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/secure-inference/mesh-conformance/tests/disruption"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
 
@@ -40,6 +42,13 @@ func FailClosed(f Feature, disruptions func(r *Run) []disruption.Disruption, m f
 		})
 	}
 	f.Matrices = func(r *Run) []matrix.Matrix { return []matrix.Matrix{m(r)} }
+	// Each disruption: taken away and gone, put back, settled, and put
+	// back again by the teardown's check (the constructors only keep
+	// their arguments, so the list is built before the cluster exists).
+	f.Limit = func(o options.Options) time.Duration {
+		t := o.Timeouts
+		return time.Duration(len(disruptions(&Run{Opts: o}))) * (3*t.ReadyTimeout + t.MaxTimeToConsistency)
+	}
 	return f
 }
 

@@ -37,6 +37,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
+	"github.com/secure-inference/mesh-conformance/tests/hostlock"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
@@ -83,13 +84,17 @@ type Run struct {
 	needs      []string
 	gateway    detect.Workload
 	lock       *runlock.Lock
-	restoreMu  sync.Mutex
-	stopping   atomic.Bool
-	restorers  map[string]func(context.Context) error
-	claims     []string
-	plan       map[string]detect.Step
-	installed  []string
-	finish     sync.Once
+	hostLock   *hostlock.Lock
+	// budget is what the run can take (Suite.budget), known before it
+	// starts: the host lock's wait leaves it before go test's deadline.
+	budget    Budget
+	restoreMu sync.Mutex
+	stopping  atomic.Bool
+	restorers map[string]func(context.Context) error
+	claims    []string
+	plan      map[string]detect.Step
+	installed []string
+	finish    sync.Once
 	// baselineFailed is set by the baseline feature and read by every
 	// later matrix's judgement (atomic: features may run in parallel).
 	baselineFailed atomic.Bool
@@ -337,6 +342,15 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 		clusterName = "existing (" + r.Opts.Cluster.Kubeconfig + ")"
 		r.Logf("using the existing cluster of %s; nothing already installed there will be removed", r.Opts.Cluster.Kubeconfig)
 	} else {
+		// One run that creates a kind cluster at a time on this host,
+		// before the cluster is looked for or created.
+		var err error
+		r.hostLock, err = hostlock.Acquire(ctx, hostlock.Settings{Holder: hostlock.Describe(r.Suite, r.Opts.Cluster.Name), Wait: r.hostLockWait(r.budget), Logf: r.Logf,
+			Why: "; nothing was created. Suites that create their own kind cluster run one at a time on a host: run them in turn (go test -p 1 -v -timeout " +
+				shortDuration(r.budget.Timeout()) + " ./suites/..., or make e2e), or raise --host-lock-timeout and go test's -timeout"})
+		if err != nil {
+			return ctx, err
+		}
 		r.Kind = cluster.NewKind(r.Opts.Cluster.Name, r.Versions.NodeImage, r.Opts.Timeouts.ClusterTimeout, r.Logf)
 		cfgFile, err := r.kindConfigFile()
 		if err != nil {
@@ -454,13 +468,17 @@ func (r *Run) Step(name string, fn func(ctx context.Context) error) env.Func {
 	}
 }
 
-// ApplyReady applies objects (server-side) and waits, within limit each,
-// for every one's Ready condition: InferenceServices, Certificates.
+// ApplyReady applies objects (server-side) and waits, within limit for
+// them all (applied together, they progress together, and the run's budget
+// counts the limit once), for every one's Ready condition:
+// InferenceServices, Certificates.
 func (r *Run) ApplyReady(ctx context.Context, objs []*unstructured.Unstructured, limit time.Duration) error {
 	if err := r.Apply.Apply(ctx, objs...); err != nil {
 		return err
 	}
+	deadline := time.Now().Add(limit)
 	for _, o := range objs {
+		limit := max(time.Until(deadline), time.Second)
 		ri, err := r.Apply.Resource(o)
 		if err != nil {
 			return err
@@ -566,6 +584,9 @@ func (r *Run) teardown() error {
 			}
 			cancel()
 		}
+		// The next run on this host may create its cluster once this one's
+		// is gone (or kept, and said so).
+		defer r.hostLock.Release()
 		switch {
 		case destroy:
 			if derr := r.Kind.Destroy(context.Background()); derr != nil {
@@ -665,13 +686,21 @@ func (r *Run) onSignal() {
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		s := <-ch
-		r.Logf("%s received: tearing down", s)
-		r.stopping.Store(true)
-		r.runRestorers()
-		r.stopRunning(s.String())
-		if err := r.teardown(); err != nil {
-			klog.Errorf("teardown: %v", err)
-		}
-		os.Exit(ExitCode(s))
+		r.stop(s.String()+" received: tearing down", s.String(), ExitCode(s))
 	}()
+}
+
+// stop ends the run from outside its own flow (a signal, the deadline):
+// the features under way are recorded as interrupted by why, what was
+// taken away is put back, the report is written and a created kind
+// cluster deleted; then the process exits with code.
+func (r *Run) stop(msg, why string, code int) {
+	r.Logf("%s", msg)
+	r.stopping.Store(true)
+	r.runRestorers()
+	r.stopRunning(why)
+	if err := r.teardown(); err != nil {
+		klog.Errorf("teardown: %v", err)
+	}
+	os.Exit(code)
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/features"
@@ -15,6 +16,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
@@ -70,6 +72,9 @@ type Step struct {
 	// it is skipped when the plan found the component in place.
 	Component string
 	Run       func(ctx context.Context) error
+	// Limit is what the step can take, for the run's budget; zero: the
+	// install limit for an install step, the readiness limit for others.
+	Limit time.Duration
 }
 
 // Feature is one feature of a suite: its short name, support level, kind
@@ -95,6 +100,10 @@ type Feature struct {
 	// from the options alone: what only the cluster knows (an address, the
 	// trust domain) appears as a <placeholder>.
 	Matrices func(r *Run) []matrix.Matrix
+	// Limit is what the feature can take, from the options, for the run's
+	// budget; nil: by kind (a premise the readiness limit, a control two
+	// settlings per repeat, otherwise one settling per matrix).
+	Limit func(o options.Options) time.Duration
 }
 
 // build makes the e2e-framework feature.
@@ -128,8 +137,17 @@ func Main(m *testing.M, s *Suite) {
 	if s.Setup != nil {
 		steps = s.Setup(r)
 	}
+	r.budget = s.budget(r, steps)
 	if r.Config.DryRunMode() {
 		s.plan(os.Stdout, r, steps)
+	} else {
+		// Before anything is created or touched: a run that go test would
+		// kill midway must not start.
+		if err := checkTimeout(s.Name, testTimeout(), r.budget); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
+			os.Exit(2)
+		}
+		r.watchDeadline()
 	}
 	var funcs []env.Func
 	if s.Setup != nil {
@@ -153,7 +171,8 @@ func (s *Suite) plan(w io.Writer, r *Run, steps []Step) {
 	if r.Opts.Mode != "" && len(s.Modes) > 0 {
 		mode = string(r.Opts.Mode) + " mode"
 	}
-	fmt.Fprintf(w, "%s (%s): dry run, nothing is touched\n\nsetup steps:\n", s.Name, mode)
+	fmt.Fprintf(w, "%s (%s): dry run, nothing is touched\n\n", s.Name, mode)
+	fmt.Fprintf(w, "time: a real run can take %s\n%s\n\nsetup steps:\n", r.budget, timeoutVerdict(s.Name, testTimeout(), r.budget))
 	for i, st := range steps {
 		what := ""
 		if st.Component != "" {

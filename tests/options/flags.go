@@ -52,6 +52,7 @@ func Register(fs *flag.FlagSet, o *Options) {
 	fs.DurationVar(&t.MaxTimeToRevoke, "max-time-to-revoke", t.MaxTimeToRevoke, "fail a control whose restored policy took longer to refuse again; default 0: report the time only")
 	fs.DurationVar(&t.ColdStartTimeout, "cold-start-timeout", t.ColdStartTimeout, "time limit of one request to a model scaled to zero (download and start)")
 	fs.DurationVar(&t.ClusterLockTimeout, "cluster-lock-timeout", t.ClusterLockTimeout, "time limit to wait for another run on the same cluster to finish")
+	fs.DurationVar(&t.HostLockTimeout, "host-lock-timeout", t.HostLockTimeout, "time limit to wait for another run on this host that creates a kind cluster (they run one at a time); the test binary's -timeout bounds it too")
 	fs.DurationVar(&t.InferenceServiceReadyTimeout, "inference-service-ready-timeout", t.InferenceServiceReadyTimeout, "time limit for an InferenceService to be Ready (model download and image pulls)")
 	fs.DurationVar(&t.ClusterTimeout, "cluster-timeout", t.ClusterTimeout, "time limit for creating a kind cluster")
 }

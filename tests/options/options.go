@@ -77,6 +77,12 @@ type TimeoutConfig struct {
 	// ClusterLockTimeout bounds the wait for another run on the same
 	// cluster to finish (the run lease). Default 10m.
 	ClusterLockTimeout time.Duration `yaml:"clusterLockTimeout"`
+	// HostLockTimeout bounds the wait for another run on this host that
+	// creates its own kind cluster (one at a time per host: each needs the
+	// whole machine, and two runs naming one cluster would race). The
+	// test binary's -timeout bounds it too: the run must still fit after
+	// waiting. Default 3h.
+	HostLockTimeout time.Duration `yaml:"hostLockTimeout"`
 }
 
 // DefaultTimeouts are the documented defaults of TimeoutConfig.
@@ -91,6 +97,7 @@ func DefaultTimeouts() TimeoutConfig {
 		ClusterTimeout:               5 * time.Minute,
 		InferenceServiceReadyTimeout: 15 * time.Minute,
 		ClusterLockTimeout:           10 * time.Minute,
+		HostLockTimeout:              3 * time.Hour,
 		ColdStartTimeout:             5 * time.Minute,
 	}
 }
@@ -371,6 +378,7 @@ func (o Options) Validate() error {
 		"--round-interval": t.RoundInterval, "--install-timeout": t.InstallTimeout,
 		"--ready-timeout": t.ReadyTimeout, "--cluster-timeout": t.ClusterTimeout,
 		"--inference-service-ready-timeout": t.InferenceServiceReadyTimeout, "--cluster-lock-timeout": t.ClusterLockTimeout,
+		"--host-lock-timeout":  t.HostLockTimeout,
 		"--cold-start-timeout": t.ColdStartTimeout,
 	} {
 		if d <= 0 {

@@ -47,6 +47,7 @@ func TestDefaultsAreValidAndDocumented(t *testing.T) {
 	assert.Equal(t, TimeoutConfig{
 		RequestTimeout: 5 * time.Second, MaxTimeToConsistency: 2 * time.Minute, RequiredConsecutiveSuccesses: 3,
 		RoundInterval: time.Second, InstallTimeout: 10 * time.Minute, ReadyTimeout: 5 * time.Minute, ClusterTimeout: 5 * time.Minute, InferenceServiceReadyTimeout: 15 * time.Minute, ClusterLockTimeout: 10 * time.Minute, ColdStartTimeout: 5 * time.Minute,
+		HostLockTimeout: 3 * time.Hour,
 	}, o.Timeouts)
 	assert.Equal(t, "oci://ghcr.io/kserve/charts", o.ChartSource("kserve"))
 }

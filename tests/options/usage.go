@@ -48,7 +48,7 @@ var FlagGroups = []struct {
 		"knative-version", "kserve-version", "chatqna-version", "chatqna-profile", "chatqna-model-pvc"}},
 	{"probing and timing", []string{"request-timeout", "max-time-to-consistency", "required-consecutive-successes", "round-interval",
 		"control-repeats", "max-time-to-revoke", "cold-start-repeats", "cold-start-timeout"}},
-	{"limits of waits", []string{"install-timeout", "ready-timeout", "inference-service-ready-timeout", "cluster-timeout", "cluster-lock-timeout"}},
+	{"limits of waits", []string{"install-timeout", "ready-timeout", "inference-service-ready-timeout", "cluster-timeout", "cluster-lock-timeout", "host-lock-timeout"}},
 	{"report: the implementation under test", []string{"organization", "project", "url", "version", "contact"}},
 }
 
