@@ -7,7 +7,3 @@ import "embed"
 //
 //go:embed *.yaml
 var FS embed.FS
-
-// OPEAHostHTTPSPort is the host port opeaistio.yaml maps to the gateway's
-// HTTPS node port (opeaistio.IstioGateway); the suite probes TLS ingress there.
-const OPEAHostHTTPSPort = 30443

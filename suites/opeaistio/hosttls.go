@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/secure-inference/mesh-conformance/tests/cluster"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
-
-	kindconfig "github.com/secure-inference/mesh-conformance/kind-config"
 )
 
 // hostTLSFeature probes TLS ingress from the test machine, through the
-// address the ingress has outside the cluster: the node port that the
-// suite's kind config maps to 127.0.0.1, or --ingress-address. Its cells
+// address the ingress has outside the cluster: the host port on 127.0.0.1
+// that kind published the HTTPS node port on, or --ingress-address. Its cells
 // run the same curl through the same rounds as the in-cluster cells, from
 // the local client. It is an extended feature: a cluster whose ingress
 // this machine cannot reach does not claim it.
@@ -25,10 +24,21 @@ var hostTLSFeature = harness.Feature{
 		if err != nil {
 			t.Fatalf("issued certificate: %v", err)
 		}
-		return HostTLS(ingressAddress(r), string(pemBytes))
+		addr := r.Opts.IngressAddress
+		if addr == "" && r.Kind != nil {
+			addr, err = HostIngressAddress(ctx, r.Kind)
+		}
+		if addr == "" || err != nil {
+			t.Fatalf("the TLS ingress's address on this machine is unknown (%v): pass --ingress-address=HOST:PORT", err)
+		}
+		return HostTLS(addr, string(pemBytes))
 	}),
 	Matrices: func(r *harness.Run) []matrix.Matrix {
-		return []matrix.Matrix{HostTLS(ingressAddress(r), "<issued certificate>")}
+		addr := r.Opts.IngressAddress
+		if addr == "" {
+			addr = fmt.Sprintf("127.0.0.1:<host port kind published for node port %d>", IstioGateway.NodePorts["https"])
+		}
+		return []matrix.Matrix{HostTLS(addr, "<issued certificate>")}
 	},
 }
 
@@ -48,10 +58,11 @@ func claimHostTLS(r *harness.Run) error {
 	return nil
 }
 
-// ingressAddress is where this machine reaches the TLS ingress.
-func ingressAddress(r *harness.Run) string {
-	if r.Opts.IngressAddress != "" {
-		return r.Opts.IngressAddress
-	}
-	return fmt.Sprintf("127.0.0.1:%d", kindconfig.OPEAHostHTTPSPort)
+// HostIngressAddress is where this machine reaches the TLS ingress of the
+// suite's own kind cluster: the host address and port Docker published the
+// gateway's HTTPS node port on. kind-config/opeaistio.yaml leaves the host
+// port to kind, so each cluster (each mode, each --cluster-name) has one of
+// its own, and a kept cluster of one mode never blocks the other.
+func HostIngressAddress(ctx context.Context, k *cluster.Kind) (string, error) {
+	return k.HostAddress(ctx, int32(IstioGateway.NodePorts["https"]))
 }

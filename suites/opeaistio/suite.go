@@ -79,9 +79,9 @@ var Versions = versions.Set{
 }
 
 // IstioGateway follows the OPEA helmfile (istio-ingress in istio-ingress),
-// on node ports 30080/30443 that kind-config/opeaistio.yaml maps to the
-// host. Every port is pinned, so that the status port never draws 30443 at
-// random first.
+// on node ports 30080/30443 that kind-config/opeaistio.yaml publishes on
+// 127.0.0.1 (on host ports kind picks). Every port is pinned, so that the
+// status port never draws 30443 at random first.
 var IstioGateway = install.Gateway{Name: "istio-ingress", Namespace: gatewayNamespace,
 	NodePorts: map[string]int{"status-port": 30021, "http2": 30080, "https": 30443}}
 

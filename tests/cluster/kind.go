@@ -5,11 +5,11 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -19,11 +19,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	kindv1alpha4 "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 	kindlog "sigs.k8s.io/kind/pkg/log"
-	"sigs.k8s.io/yaml"
 )
 
 // Kind is a kind cluster managed through the kind library.
@@ -90,7 +88,7 @@ func (k *Kind) CreateWithConfig(ctx context.Context, configFile string) (string,
 			// A kept cluster made from another kind config lacks the host
 			// ports this one maps: everything that probes through them
 			// would fail for a reason that has nothing to do with the mesh.
-			if err := k.checkPortMappings(configFile); err != nil {
+			if err := k.checkPortMappings(ctx, configFile); err != nil {
 				return "", err
 			}
 			k.logf("kind: reusing the running cluster %q", k.name)
@@ -102,6 +100,11 @@ func (k *Kind) CreateWithConfig(ctx context.Context, configFile string) (string,
 		if err := k.Destroy(ctx); err != nil {
 			return "", err
 		}
+	}
+	// Before kind starts anything: a host port another container holds
+	// would fail the node's docker run ("port is already allocated").
+	if err := k.checkHostPorts(ctx, configFile); err != nil {
+		return "", err
 	}
 	opts := []kindcluster.CreateOption{
 		kindcluster.CreateWithKubeconfigPath(k.kubeconfig),
@@ -129,8 +132,9 @@ func (k *Kind) CreateWithConfig(ctx context.Context, configFile string) (string,
 }
 
 // checkPortMappings refuses to reuse a cluster whose nodes do not publish
-// every host port the kind config maps.
-func (k *Kind) checkPortMappings(configFile string) error {
+// every container port the kind config maps (on its host port, where the
+// config fixes one).
+func (k *Kind) checkPortMappings(ctx context.Context, configFile string) error {
 	if configFile == "" {
 		return nil
 	}
@@ -142,28 +146,22 @@ func (k *Kind) checkPortMappings(configFile string) error {
 	if err != nil {
 		return fmt.Errorf("kind: listing the nodes of %q: %w", k.name, err)
 	}
-	have := map[string]bool{}
+	running, err := RunningContainers(ctx)
+	if err != nil {
+		return fmt.Errorf("kind: reading the port bindings of %q: %w", k.name, err)
+	}
+	var have []Binding
 	for _, n := range nodes {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		out, err := exec.CommandContext(ctx, "docker", "inspect", "--format", "{{json .HostConfig.PortBindings}}", n.String()).Output()
-		cancel()
-		if err != nil {
-			return fmt.Errorf("kind: inspecting node %s: %w", n.String(), err)
-		}
-		var bindings map[string][]struct{ HostPort string }
-		if err := json.Unmarshal(out, &bindings); err != nil {
-			return fmt.Errorf("kind: reading the port bindings of %s: %w", n.String(), err)
-		}
-		for port, bs := range bindings {
-			for _, b := range bs {
-				have[port+"->"+b.HostPort] = true
+		for _, c := range running {
+			if c.Name == n.String() {
+				have = append(have, c.Bindings...)
 			}
 		}
 	}
 	var missing []string
 	for _, m := range want {
-		if !have[m] {
-			missing = append(missing, m)
+		if !slices.ContainsFunc(have, func(b Binding) bool { return b.Key == m.Key() && (m.HostPort == 0 || b.HostPort == m.HostPort) }) {
+			missing = append(missing, m.String())
 		}
 	}
 	if len(missing) > 0 {
@@ -172,31 +170,6 @@ func (k *Kind) checkPortMappings(configFile string) error {
 			k.name, strings.Join(missing, ", "), configFile, k.name)
 	}
 	return nil
-}
-
-// PortMappings lists a kind config's extra port mappings as
-// "<containerPort>/<protocol>-><hostPort>", as Docker's port bindings name
-// them.
-func PortMappings(configFile string) ([]string, error) {
-	data, err := os.ReadFile(configFile)
-	if err != nil {
-		return nil, fmt.Errorf("kind config %s: %w", configFile, err)
-	}
-	var cfg kindv1alpha4.Cluster
-	if err := yaml.Unmarshal(data, &cfg); err != nil {
-		return nil, fmt.Errorf("kind config %s: %w", configFile, err)
-	}
-	var out []string
-	for _, n := range cfg.Nodes {
-		for _, m := range n.ExtraPortMappings {
-			proto := strings.ToLower(string(m.Protocol))
-			if proto == "" {
-				proto = "tcp"
-			}
-			out = append(out, fmt.Sprintf("%d/%s->%d", m.ContainerPort, proto, m.HostPort))
-		}
-	}
-	return out, nil
 }
 
 // Owned tells whether this run created the cluster or is creating it: only
