@@ -74,7 +74,11 @@ func PredictRequest(isvc string) probe.Request {
 // with the current upstream page's user2: from user1 both models answer;
 // from user2 (another mesh namespace) sklearn-iris is refused by namespace
 // and sklearn-iris-burst answers through the activator; from default (no
-// sidecar) likewise, the refusal coming through the local gateway.
+// sidecar) likewise, the refusal coming through the local gateway. And the
+// same policy on a user1 workload Knative does not front (httpbin, no
+// activator ever on its path): user1 is served, user2 refused by
+// namespace. (default's plaintext call to httpbin is StrictMTLS's: STRICT
+// resets it before the policy is asked.)
 func Isolation() matrix.Matrix {
 	var cells []matrix.Cell
 	for _, isvc := range []string{SklearnIris, SklearnIrisBurst} {
@@ -100,6 +104,12 @@ func Isolation() matrix.Matrix {
 				matrix.Cell{Name: from.Name + "-to-" + isvc + "-predict", Client: from, Request: PredictRequest(isvc), Expect: predict})
 		}
 	}
+	cells = append(cells,
+		matrix.Cell{Name: "user1-to-httpbin", Client: ClientUser1, Request: HTTPBinHeaders, Expect: matrix.Expect(matrix.Allowed).WithBody(`"headers"`)},
+		// allow-serving-tests has no selector: it holds for every user1
+		// workload, httpbin too.
+		matrix.Cell{Name: "user2-to-httpbin", Client: ClientUser2, Request: HTTPBinHeaders,
+			Expect: dataplane.DeniedByPolicy(dataplane.Sidecar).WithNote(IsolationByNamespace)})
 	return matrix.Matrix{Name: "kserve-namespace-isolation", Cells: cells}
 }
 

@@ -27,6 +27,7 @@ func TestKServeIsolationIsTheDocumentsMatrix(t *testing.T) {
 		"user1-to-sklearn-iris-burst-status": matrix.Allowed, "user1-to-sklearn-iris-burst-predict": matrix.Allowed,
 		"user2-to-sklearn-iris-burst-status": matrix.Allowed, "user2-to-sklearn-iris-burst-predict": matrix.Allowed,
 		"default-to-sklearn-iris-burst-status": matrix.Allowed, "default-to-sklearn-iris-burst-predict": matrix.Allowed,
+		"user1-to-httpbin": matrix.Allowed, "user2-to-httpbin": matrix.DeniedHTTP403,
 	}, got)
 	for _, c := range m.Cells {
 		if c.Client != ClientUser1 && c.Expect.Kind == matrix.Allowed {
@@ -124,24 +125,49 @@ func TestKServeBypassTargets(t *testing.T) {
 	assert.Equal(t, []matrix.Client{ClientDefault, ClientUser2}, BypassClients)
 }
 
-// Every refused cell, and an allowed cell on each side of the activator:
-// sklearn-iris's (off its path) and sklearn-iris-burst's (on it), so that
-// taking the activator away shows in the burst cell's downtime.
-func TestFailClosedProbesEveryRefusedIsolationCellAndTwoAllowed(t *testing.T) {
-	var refused []string
-	for _, c := range Isolation().Cells {
-		if c.Expect.Kind != matrix.Allowed {
+// Fail-closed probes httpbin, which Knative does not front, so that a 2xx
+// there is the mesh: every refused cell to it (user2 by the policy,
+// default's plaintext by STRICT) and user1's allowed one. No cell targets
+// a predictor, which the activator serves while its pods restart.
+func TestFailClosedProbesHTTPBinNotAPredictor(t *testing.T) {
+	var refused, allowed []string
+	for _, c := range FailClosedCells().Cells {
+		assert.Equal(t, HTTPBinHeaders.URL, c.Request.URL, c.Name)
+		if c.Expect.Kind == matrix.Allowed {
+			allowed = append(allowed, c.Name)
+		} else {
 			refused = append(refused, c.Name)
 		}
 	}
-	var got, allowed []string
-	for _, c := range FailClosedCells().Cells {
+	assert.ElementsMatch(t, []string{"user2-to-httpbin", "default-to-httpbin-plaintext"}, refused)
+	assert.Equal(t, []string{"user1-to-httpbin"}, allowed)
+	for _, m := range []matrix.Matrix{Isolation(), StrictMTLS()} {
+		for _, c := range m.Cells {
+			if c.Request.URL == HTTPBinHeaders.URL && c.Expect.Kind != matrix.Allowed {
+				assert.Contains(t, refused, c.Name, "a refused httpbin cell left out would never be checked for failing open")
+			}
+		}
+	}
+}
+
+// restart-isolation probes every refused cell to sklearn-iris, and user1's.
+func TestRestartProbesTheRefusedCellsToAPredictor(t *testing.T) {
+	var refused, got []string
+	for _, c := range Isolation().Cells {
+		toModel := c.Request.URL == ModelRequest(SklearnIris).URL || c.Request.URL == PredictRequest(SklearnIris).URL
+		if toModel && c.Expect.Kind != matrix.Allowed {
+			refused = append(refused, c.Name)
+		}
+	}
+	var allowed []string
+	for _, c := range RestartCells().Cells {
 		if c.Expect.Kind == matrix.Allowed {
 			allowed = append(allowed, c.Name)
 		} else {
 			got = append(got, c.Name)
 		}
 	}
-	assert.ElementsMatch(t, refused, got, "a refused cell left out would never be checked for failing open")
-	assert.Equal(t, []string{"user1-to-sklearn-iris-status", "user1-to-sklearn-iris-burst-status"}, allowed)
+	assert.ElementsMatch(t, refused, got)
+	assert.Len(t, got, 4)
+	assert.Equal(t, []string{"user1-to-sklearn-iris-status"}, allowed)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
@@ -48,34 +49,27 @@ var activatorPremiseFeature = harness.Feature{
 	},
 }
 
+// sksMode checks the ServerlessService of the revision that serves (the
+// latest ready one: an older revision left by a rollout, restart-isolation's
+// on a kept cluster, is scaled to zero and in Proxy mode, and serves
+// nothing).
 func sksMode(ctx context.Context, r *harness.Run, isvc, want string) error {
-	list, err := r.Apply.Dynamic.Resource(install.ServerlessServices).Namespace("user1").List(ctx, metav1.ListOptions{
-		LabelSelector: "serving.knative.dev/service=" + isvc + "-predictor"})
+	u, err := r.Apply.Dynamic.Resource(InferenceServices).Namespace("user1").Get(ctx, isvc, metav1.GetOptions{})
 	if err != nil {
-		return fmt.Errorf("listing ServerlessServices of %s: %w", isvc, err)
+		return fmt.Errorf("reading InferenceService %s: %w", isvc, err)
 	}
-	if len(list.Items) == 0 {
-		return fmt.Errorf("no ServerlessService for %s-predictor", isvc)
+	rev, _, _ := unstructured.NestedString(u.Object, "status", "components", "predictor", "latestReadyRevision")
+	if rev == "" {
+		return fmt.Errorf("InferenceService %s has no ready predictor revision", isvc)
 	}
-	for _, sks := range list.Items {
-		mode, _, _ := unstructuredString(sks.Object, "spec", "mode")
-		if mode != want {
-			return fmt.Errorf("ServerlessService %s is in %s mode, want %s: the activator is %s the path", sks.GetName(), mode, want,
-				map[string]string{"Proxy": "on", "Serve": "off"}[mode])
-		}
+	sks, err := r.Apply.Dynamic.Resource(install.ServerlessServices).Namespace("user1").Get(ctx, rev, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("reading the ServerlessService of %s's revision %s: %w", isvc, rev, err)
+	}
+	mode, _, _ := unstructured.NestedString(sks.Object, "spec", "mode")
+	if mode != want {
+		return fmt.Errorf("ServerlessService %s is in %s mode, want %s: the activator is %s the path", sks.GetName(), mode, want,
+			map[string]string{"Proxy": "on", "Serve": "off"}[mode])
 	}
 	return nil
-}
-
-func unstructuredString(obj map[string]any, path ...string) (string, bool, error) {
-	cur := any(obj)
-	for _, p := range path {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return "", false, nil
-		}
-		cur = m[p]
-	}
-	s, ok := cur.(string)
-	return s, ok, nil
 }

@@ -58,7 +58,10 @@ var Suite = harness.Suite{
 		policyControlFeature,
 		strictControlFeature,
 		coldStartFeature,
-		// Last: it scales istiod and the activator to zero and back.
+		// It restarts and rolls sklearn-iris: after every matrix that
+		// probes it.
+		restartFeature,
+		// Last: it scales istiod to zero and back.
 		failClosedFeature,
 	},
 }

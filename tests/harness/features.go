@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/types"
 
 	"github.com/secure-inference/mesh-conformance/tests/coldstart"
+	"github.com/secure-inference/mesh-conformance/tests/disruption"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/mesh"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
@@ -384,4 +385,69 @@ func (r *Run) ColdSequences(ctx context.Context, t *testing.T, name string, targ
 		}
 	}
 	return out
+}
+
+// Restarts takes d away and puts it back (a model's pods deleted, a new
+// revision rolled out) while m is probed every round, with path read
+// beside each round (what carried the requests: a ServerlessService's
+// mode). A refused cell's 2xx is a finding, not the verdict: each one is
+// recorded with its round, time, path, curl's evidence and the length of
+// the window it belongs to (name/<disruption>/<cell>-round-<n>); a run
+// without any is recorded as one finding too, so that the report shows it
+// ran. The verdict is that the refused cells are refused again once d is
+// restored (within --max-time-to-consistency, and never served after
+// that), and that the allowed cells answer again. takeLimit bounds the
+// take (until it is away), restoreLimit the restoration. What d took is
+// put back on failure and on Ctrl-C.
+func (r *Run) Restarts(ctx context.Context, t *testing.T, name string, d disruption.Disruption, m matrix.Matrix,
+	path func(context.Context) (string, error), takeLimit, restoreLimit time.Duration, note string) disruption.Result {
+	t.Helper()
+	to := r.Opts.Timeouts
+	s := disruption.Settings{Settings: Settings(to), TakeLimit: takeLimit, RestoreLimit: restoreLimit, Path: path, ServedIsFinding: true,
+		Guard: func(g string, restore func(context.Context) error) func() {
+			return r.whileRemoved(name+"/"+g, restore)
+		},
+		Removing: r.removing}
+	r.Logf("%s: %s while %d cells are probed every %s", name, d.What, len(m.Cells), to.RoundInterval)
+	res := disruption.Run(ctx, d, m, r.Exec, r.Resolve, s)
+	r.Logf("%s", res.Summary())
+	id := name + "/" + d.Name
+	windows := disruption.Windows(res)
+	for _, w := range windows {
+		for _, b := range w.Served {
+			r.scope(ctx).Finding(reportapi.Finding{Name: fmt.Sprintf("%s/%s-round-%d", id, b.Cell, b.Round), Client: b.Client, Request: b.Request,
+				Observed: fmt.Sprintf("%s in round %d (%s, %s after start; path: %s): SERVED while %s", b.Outcome, b.Round, b.Phase,
+					b.At.Round(time.Millisecond), orUnknown(b.Path), d.What),
+				Note: note, Evidence: ReportEvidence(b.Outcome.Evidence),
+				Seconds: map[string]float64{"at": b.At.Seconds(), "window": w.Length().Seconds()}})
+		}
+	}
+	if len(windows) == 0 && res.Err == nil && res.TakeErr == nil {
+		r.scope(ctx).Finding(reportapi.Finding{Name: id + "/never-served", Observed: fmt.Sprintf("no refused cell answered 2xx in %d rounds while %s", res.Rounds, d.What),
+			Note: note, Seconds: map[string]float64{"window": 0}})
+	}
+	switch {
+	case res.RestoreErr != nil:
+		t.Errorf("%s: restoring failed, put it back by hand: %s", id, r.redact.String(res.RestoreErr.Error()))
+	case res.TakeErr != nil || res.Err != nil:
+		t.Errorf("%s: the restart could not be observed as meant (environment, not a verdict on the mesh):\n%s", id, r.redact.String(res.Summary()))
+	case !res.Passed():
+		if env := len(res.EnvironmentErrors()); env > 0 {
+			t.Errorf("%s: %d cell(s) not observed enough (environment errors, not a verdict):\n%s", id, env, r.redact.String(res.Summary()))
+		} else {
+			t.Errorf("%s: once restored, a refused cell was not refused again or an allowed cell did not answer within %s:\n%s", id,
+				to.MaxTimeToConsistency, r.redact.String(res.Summary()))
+		}
+	}
+	if res.TakeErr != nil || res.RestoreErr != nil || res.Err != nil {
+		r.diagnose(id, fmt.Errorf("%s", res.Summary()))
+	}
+	return res
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "not read"
+	}
+	return s
 }
