@@ -230,19 +230,25 @@ func TestSummarize(t *testing.T) {
 	ok.Feature("opeaistio", Feature{Name: "gateway-certificate", Support: Core, Result: Success})
 	ok.Setup("opeaistio").Timing(reportapi.Timing{Control: "peer-authentication", OpenSeconds: []float64{2.1, 3.4, 2.6},
 		RevokeSeconds: []float64{1.2, 4.8, 1.9}, MedianOpen: 2.6, MaxOpen: 3.4, MedianRevoke: 1.9, MaxRevoke: 4.8, ResolutionSeconds: 1})
+	restart := ok.Start("opeaistio", "restart-isolation", Core)
+	restart.Finding(reportapi.Finding{Name: "restart-isolation/pod-restart/user2-to-model-round-7",
+		Observed: "HTTP 200 in round 7 (path: model-00001: Serve, activator endpoints True)", Seconds: map[string]float64{"window": 3.04, "at": 12.5}})
+	restart.Finish(Success, "")
 	_, err = ok.Write(filepath.Join(dir, "job-2", "opeaistio"))
 	require.NoError(t, err)
 	table, failed, err := Summarize(dir)
 	require.NoError(t, err)
 	assert.True(t, failed, "a failed suite fails the summary")
 	assert.Contains(t, table, "| kservemesh | sidecar | 1.27.1 | v1.34.4 | failure | 1/2/0 | - | default-to-sklearn-iris, policy-control, namespace-isolation |  | job-1/kservemesh/report.yaml |")
-	assert.Contains(t, table, "| opeaistio | ambient | 1.27.1 | v1.34.4 | success | 1/0/0 | - |  |  | job-2/opeaistio/report.yaml |")
+	assert.Contains(t, table, "| opeaistio | ambient | 1.27.1 | v1.34.4 | success | 2/0/0 | - |  |  | job-2/opeaistio/report.yaml |")
 	// The security evidence, per suite, below the table.
 	assert.Contains(t, table, "### kservemesh (sidecar), job-1/kservemesh/report.yaml\n")
 	assert.Contains(t, table, "| istiod | failure | 1 | 6.5 | true |\n", "the breach and the allowed cell's downtime")
 	assert.Contains(t, table, "| user1/sklearn-iris | 2 | 1 | 0 | 0 | 1 | 0 |\n", "one port refused, one informational")
 	assert.Contains(t, table, "### opeaistio (ambient), job-2/opeaistio/report.yaml\n")
 	assert.Contains(t, table, "| peer-authentication | 2.6 / 3.4 | 1.9 / 4.8 | 3 | 1 | - |\n")
+	assert.Contains(t, table, "| restart-isolation/pod-restart/user2-to-model-round-7 | restart-isolation | HTTP 200 in round 7 (path: model-00001: Serve, activator endpoints True) | at=12.5 window=3.0 |\n",
+		"a finding: what a refused caller got while its model restarted")
 	assert.NotContains(t, table, token)
 
 	_, failed, err = Summarize(t.TempDir())

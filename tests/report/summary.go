@@ -20,7 +20,8 @@ import (
 // passed/failed/skipped features; the last column is the report's path
 // under dir. Below the table, each suite that has them gets its security
 // evidence: the controls' times to open and to revoke, the fail-closed
-// disruptions, and the attack surface per protected workload.
+// disruptions, the findings (cold starts, restarts) and the attack surface
+// per protected workload.
 func Summarize(dir string) (string, bool, error) {
 	var rows, evidences []string
 	failed := false
@@ -116,6 +117,15 @@ func evidence(s reportapi.Suite) string {
 		}
 		b.WriteString("\n")
 	}
+	if len(s.Findings) > 0 {
+		// Observations without a verdict that a reader must see: what a
+		// refused caller got while a model was cold or restarting.
+		b.WriteString("| finding | feature | observed | seconds |\n|---|---|---|---|\n")
+		for _, f := range s.Findings {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", cell(f.Name), orDash(f.Feature), cell(f.Observed), orDash(seconds(f.Seconds)))
+		}
+		b.WriteString("\n")
+	}
 	if len(s.AttackSurfaces) > 0 {
 		verdicts := []string{reportapi.SurfaceRefused, reportapi.SurfaceReachable, reportapi.SurfaceFailed,
 			reportapi.SurfaceInformational, reportapi.SurfaceNotObserved}
@@ -134,6 +144,25 @@ func evidence(s reportapi.Suite) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// cell keeps a value inside its Markdown table cell.
+func cell(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)
+}
+
+// seconds renders named timings as "name=1.2", in name order.
+func seconds(m map[string]float64) string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []string
+	for _, n := range names {
+		out = append(out, fmt.Sprintf("%s=%.1f", n, m[n]))
+	}
+	return strings.Join(out, " ")
 }
 
 func orDash(s string) string {
