@@ -1,0 +1,93 @@
+package harness
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/secure-inference/mesh-conformance/tests/disruption"
+	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/probe"
+	"github.com/secure-inference/mesh-conformance/tests/probe/probetest"
+	"github.com/secure-inference/mesh-conformance/tests/report"
+	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
+)
+
+func readyClient(ns string) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: ns, Namespace: ns, Labels: map[string]string{"app": "sleep"}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}}
+}
+
+// A model restart measured through the harness: each 2xx of the refused
+// cell becomes a finding with its round, time, path, curl's evidence and
+// its window's length, and the run passes because the cell is refused
+// again once restored. A restart that served nobody leaves one finding
+// that says so.
+func TestRestartsRecordEachServedRoundAsAFinding(t *testing.T) {
+	o := options.Defaults()
+	o.Timeouts.RoundInterval, o.Timeouts.RequestTimeout, o.Timeouts.MaxTimeToConsistency, o.Timeouts.RequiredConsecutiveSuccesses =
+		time.Millisecond, time.Second, 2*time.Second, 2
+	user2 := matrix.Client{Name: "user2", Namespace: "user2", Selector: "app=sleep", Container: "sleep"}
+	user1 := matrix.Client{Name: "user1", Namespace: "user1", Selector: "app=sleep", Container: "sleep"}
+	m := matrix.Matrix{Name: "restart", Cells: []matrix.Cell{
+		{Name: "user2-to-model", Client: user2, Request: probe.Request{URL: "http://model/"}, Expect: matrix.Expect(matrix.DeniedHTTP403)},
+		{Name: "user1-to-model", Client: user1, Request: probe.Request{URL: "http://model/"}, Expect: matrix.Expect(matrix.Allowed)},
+	}}
+	rbac := probetest.Answer{Code: 403, Body: "RBAC: access denied"}
+	served := probetest.Answer{Code: 200, Body: `{"name":"model","ready":true}`}
+	r := &Run{Suite: "kservemesh", Opts: o, Report: report.NewRecorder(reportapi.Environment{}), Kube: fake.NewSimpleClientset(readyClient("user1"), readyClient("user2")),
+		Exec: probetest.New(map[string][]probetest.Answer{
+			"user2 http://model/": {rbac, served, served, rbac},
+			"user1 http://model/": {served},
+		})}
+	var mu sync.Mutex
+	reads := 0
+	path := func(context.Context) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		reads++
+		if reads == 2 || reads == 3 {
+			return "model-00001: Serve, activator endpoints True", nil
+		}
+		return "model-00001: Serve, activator endpoints False", nil
+	}
+	nothing := func(context.Context) error { return nil }
+	d := disruption.Disruption{Name: "pod-restart", What: "the model's pods deleted", Take: nothing, Restore: nothing}
+
+	scope := r.Report.Start("kservemesh", "restart-isolation", reportapi.Core)
+	ctx := report.WithScope(context.Background(), scope)
+	res := r.Restarts(ctx, t, "restart-isolation", d, m, path, time.Second, time.Second, "note")
+	require.True(t, res.Passed(), res.Summary())
+
+	d.Name = "rollout" // served nobody
+	r.Exec = probetest.New(map[string][]probetest.Answer{"user2 http://model/": {rbac}, "user1 http://model/": {served}})
+	r.Restarts(ctx, t, "restart-isolation", d, m, path, time.Second, time.Second, "note")
+	scope.Finish(reportapi.Success, "")
+
+	fs := r.Report.Report().Suites[0].Findings
+	require.Len(t, fs, 3, "two served rounds, and one restart that served nobody")
+	for i, round := range []string{"1", "2"} {
+		f := fs[i]
+		assert.Equal(t, "restart-isolation/pod-restart/user2-to-model-round-"+round, f.Name)
+		assert.Equal(t, "user2", f.Client)
+		assert.Equal(t, "GET http://model/", f.Request)
+		assert.True(t, strings.HasPrefix(f.Observed, "HTTP 200 in round "+round), f.Observed)
+		assert.Contains(t, f.Observed, "path: model-00001: Serve, activator endpoints True")
+		assert.Contains(t, f.Observed, "SERVED while the model's pods deleted")
+		assert.Contains(t, f.Evidence.Body, `"ready":true`, "curl's evidence")
+		assert.Positive(t, f.Seconds["window"], "the window runs from round 1 to the refusal of round 3")
+		assert.Equal(t, fs[0].Seconds["window"], f.Seconds["window"], "one window")
+		assert.Equal(t, "note", f.Note)
+	}
+	assert.Equal(t, "restart-isolation/rollout/never-served", fs[2].Name)
+	assert.Contains(t, fs[2].Observed, "no refused cell answered 2xx")
+}
