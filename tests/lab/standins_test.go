@@ -47,8 +47,8 @@ func TestKServeCellsFailOnlyWhereEnforcementIsNeeded(t *testing.T) {
 	recorder.Matrix("kservemesh-on-standins", harness.ReportMatrix(res))
 	t.Log("\n" + res.Table())
 	require.NoError(t, res.Err)
-	assert.Equal(t, []string{"default-to-sklearn-iris-predict", "default-to-sklearn-iris-status", "user2-to-sklearn-iris-predict", "user2-to-sklearn-iris-status"},
-		failedNames(res), "only default and user2 -> sklearn-iris need the AuthorizationPolicy")
+	assert.Equal(t, []string{"default-to-sklearn-iris-predict", "default-to-sklearn-iris-status", "user2-to-httpbin", "user2-to-sklearn-iris-predict", "user2-to-sklearn-iris-status"},
+		failedNames(res), "only default and user2 -> sklearn-iris, and user2 -> httpbin, need the AuthorizationPolicy")
 	for _, c := range res.Failed() {
 		assert.Equal(t, probe.KindHTTP, c.Last.Kind)
 		assert.Equal(t, 200, c.Last.HTTPCode, "no policy: the stand-in answers")

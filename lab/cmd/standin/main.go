@@ -9,7 +9,11 @@
 // harness, never KServe or OPEA. Listening on 127.0.0.1:15000 in a container
 // named istio-proxy, it stands in for an Envoy or ztunnel admin port: its
 // /config_dump names the pod, so a diagnostics bundle shows which pod the
-// port-forward reached.
+// port-forward reached. With -forward-to it stands in for Knative's
+// activator instead (proxy.go): it holds each request until the target
+// answers and forwards it under its own identity, which -admit-identity
+// lets through the target's policy as the document's knative-serving rule
+// does.
 package main
 
 import (
@@ -28,7 +32,14 @@ import (
 func main() {
 	addrs := flag.String("listen", ":80", "comma-separated listen addresses")
 	policy := flag.String("policy-configmap", "", "ConfigMap in the pod's namespace that holds the model paths' policy (deny, after); none: allow")
+	admit := flag.String("admit-identity", "", "an identity (header "+identityHeader+") the model paths admit while denying, as a policy rule for the activator's namespace")
+	forwardTo := flag.String("forward-to", "", "proxy mode: forward every request to this base URL under -identity, holding it until the target answers")
+	identity := flag.String("identity", "knative-serving", "proxy mode: the identity forwarded requests carry")
+	hold := flag.Duration("hold", 20*time.Second, "proxy mode: how long a request is held while the target does not answer")
 	flag.Parse()
+	if *forwardTo != "" {
+		log.Fatal(http.ListenAndServe(strings.Split(*addrs, ",")[0], &forwarder{target: *forwardTo, identity: *identity, hold: *hold}))
+	}
 	if *policy != "" {
 		p, err := newPolicyWatch(*policy)
 		if err != nil {
@@ -44,7 +55,7 @@ func main() {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/models/", func(w http.ResponseWriter, r *http.Request) {
-		if denying() {
+		if denying() && (*admit == "" || r.Header.Get(identityHeader) != *admit) {
 			http.Error(w, "RBAC: access denied", http.StatusForbidden)
 			return
 		}
