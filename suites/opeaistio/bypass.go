@@ -11,7 +11,8 @@ import (
 // each port by pod IP is refused; in sidecar mode the sidecar's documented
 // plaintext ports (15020, 15021, 15090) answer by design and are findings;
 // in ambient mode ztunnel captures every port but its own HBONE port, so
-// nothing is informational.
+// nothing is informational, and that port (15008) is probed with TLS
+// without a client certificate, as what it is (tests/bypass ports.go).
 var bypassFeature = harness.Bypass(harness.Feature{Name: "bypass-paths",
 	Manifests: []string{"opeaistio/istio-mtls-strict.yaml", "opeaistio/clients.yaml"}},
 	"opea-bypass-paths",

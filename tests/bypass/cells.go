@@ -69,8 +69,8 @@ type TargetPods struct {
 }
 
 // Build makes the cells: from each client, to each port of each pod of
-// each target, http://<pod IP>:<port>/, and the model path on application
-// ports. Cell names are stable across runs (pod names are not: the second
+// each target, http://<pod IP>:<port>/ (https:// without certificate
+// verification on a TLS port), and the model path on application ports. Cell names are stable across runs (pod names are not: the second
 // pod of a workload is "-pod2").
 func Build(name string, targets []TargetPods, clients []matrix.Client) Plan {
 	p := Plan{Enforced: matrix.Matrix{Name: name}, Informational: matrix.Matrix{Name: name + "-informational"}, Probes: map[string]Probe{}}
@@ -82,7 +82,11 @@ func Build(name string, targets []TargetPods, clients []matrix.Client) Plan {
 				podPart = "-pod" + strconv.Itoa(i+1)
 			}
 			for _, port := range pod.Ports {
-				base := "http://" + net.JoinHostPort(pod.IP, strconv.Itoa(int(port.Number)))
+				scheme := "http://"
+				if port.TLS {
+					scheme = "https://"
+				}
+				base := scheme + net.JoinHostPort(pod.IP, strconv.Itoa(int(port.Number)))
 				paths := []string{"/"}
 				switch {
 				case port.Informational:
@@ -99,7 +103,7 @@ func Build(name string, targets []TargetPods, clients []matrix.Client) Plan {
 						cell := matrix.Cell{
 							Name:    fmt.Sprintf("%s-to-%s%s-%d%s", c.Name, t.Workload, podPart, port.Number, suffix),
 							Client:  c,
-							Request: probe.Request{URL: base + path, Find: t.Models, HTTP2: port.HTTP2},
+							Request: probe.Request{URL: base + path, Find: t.Models, HTTP2: port.HTTP2, Insecure: port.TLS},
 						}
 						where := fmt.Sprintf("%s on %s (%s)", port.Purpose, port.Container, pod.Name)
 						if port.Informational {

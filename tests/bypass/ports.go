@@ -43,6 +43,19 @@ type Port struct {
 	// HTTP/2 from the first byte: an HTTP/1.1 request would be dropped by
 	// the server itself and pass for a refusal.
 	HTTP2 bool
+	// TLS: the port is a TLS listener that admits only peers with a mesh
+	// certificate (ztunnel's HBONE port), so it is probed as what it is: a
+	// TLS client without a certificate (https, curl's default ALPN, which
+	// offers h2 as an HBONE client does; the server's certificate is not
+	// verified, since the question is whether the port admits the caller,
+	// not who the port is). A handshake that does not admit the probe
+	// (a TLS alert, a reset, EOF) is its refusal; being admitted and
+	// answered at HTTP is the bypass. A plaintext request would only meet
+	// the TLS stack's answer to bytes that are not TLS, never the port's
+	// policy: rustls answers it with a fatal alert record, which curl reads
+	// as an HTTP/0.9 reply and fails as a client error (see
+	// ztunnelInPodPorts).
+	TLS bool
 }
 
 // Well-known ports of Istio 1.27's sidecar, as istio.io documents them
@@ -56,6 +69,8 @@ var istioSidecarPorts = []Port{
 	{Number: 15002, Purpose: "failure-detection listener (pod-internal only)"},
 	{Number: 15004, Purpose: "pilot-agent debug (pod-internal only)"},
 	{Number: 15006, Purpose: "Envoy inbound capture"},
+	// Probed in plaintext, on purpose (see PlaintextPorts for why the
+	// verdict holds whether or not Envoy listens there).
 	{Number: 15008, Purpose: "HBONE mTLS tunnel"},
 	{Number: 15020, Purpose: "merged Prometheus telemetry (pilot-agent: agent, Envoy and application)"},
 	{Number: 15021, Purpose: "health checks (Envoy /healthz/ready)"},
@@ -75,10 +90,25 @@ const IstioPortsSource = "istio.io docs/ops/deployment/application-requirements 
 // redirected to 15006 (the ISTIO_PRERT rule), so a probe by pod IP of
 // 15001 or 15053 meets the inbound plaintext listener, not the one the
 // port is named for; each is probed all the same, and must refuse.
+//
+// 15008 is not redirected ("Skip 15008, which will go direct", same file):
+// a probe meets ztunnel's HBONE listener itself, which is TLS 1.3 only,
+// ALPN h2, with a client certificate required (ztunnel 1.27.1
+// src/tls/certificate.rs server_config: WebPkiClientVerifier wrapped in
+// src/tls/workload.rs TrustDomainVerifier, which keeps rustls 0.23's
+// default client_auth_mandatory, true: rustls/src/verify.rs). So it is
+// probed with TLS (Port.TLS). The plaintext probe it had could not pass
+// on a correct cluster: rustls answers "GET" with a fatal decode_error
+// alert record and closes (rustls v/0.23.26 rustls/src/conn.rs
+// handle_deframe_error), and curl reads those bytes as a reply that is not
+// HTTP/1.x: "Received HTTP/0.9 when not allowed", exit 1 (curl 8.11.1
+// lib/http.c), a client error, not a refusal. In an enrolled pod (the
+// suite's mesh-enrollment premise) 15008 is ztunnel's, so no application
+// can listen there behind the probe's back.
 var ztunnelInPodPorts = []Port{
 	{Number: 15001, Purpose: "ztunnel outbound (in-pod; inbound probes redirected to 15006)"},
 	{Number: 15006, Purpose: "ztunnel inbound plaintext (in-pod)"},
-	{Number: 15008, Purpose: "ztunnel inbound HBONE (in-pod)"},
+	{Number: 15008, Purpose: "ztunnel inbound HBONE (in-pod; mTLS, probed with TLS and no client certificate)", TLS: true},
 	{Number: 15053, Purpose: "ztunnel DNS proxy (in-pod, localhost only; inbound probes redirected to 15006)"},
 }
 
@@ -92,10 +122,22 @@ const ZtunnelPortsSource = "istio 1.27.1 cni/pkg/iptables/iptables.go (ZtunnelOu
 // gives istio-iptables "-d 15090,15021,<status port>" (excludeInboundPort
 // adds global.proxy.statusPort, 15020 by default): these three ports are
 // never captured, so neither STRICT mTLS nor an AuthorizationPolicy
-// applies to them, and istio.io lists them as not pod-internal. (15008 is
-// not captured either (istio-iptables returns it, tools/istio-iptables/
-// pkg/capture/run.go), but Envoy serves it with mTLS only: it is probed
-// as an enforced port.) 15090
+// applies to them, and istio.io lists them as not pod-internal. 15008 is
+// not captured either (ISTIO_INBOUND returns it: Istio 1.27.1
+// tools/istio-iptables/pkg/capture/run.go), but it is no plaintext port:
+// Envoy listens there only when HBONE listening is on (pilot/pkg/model/
+// context.go EnableHBONEListen: an ambient-enabled istiod and a proxy with
+// ISTIO_META_ENABLE_HBONE, the ambient profile; the suites' sidecar
+// installs use no profile), and then with TLS and a client certificate
+// required (pilot/pkg/networking/core/listener_waypoint.go
+// buildConnectTerminateListener). So a plaintext probe of it is refused
+// either way: nothing listens (connection refused), or Envoy's BoringSSL
+// closes a connection whose first bytes are "GET " without sending an
+// alert (ssl/s3_both.cc tls_open_handshake, SSL_R_HTTP_REQUEST, no alert:
+// curl sees an empty reply). It stays a plaintext probe in sidecar mode,
+// which also catches an application listening on this one uncaptured
+// port: a TLS probe would take such a listener's non-TLS answer for a
+// failed handshake. 15090
 // serves Envoy's /stats/prometheus, 15021 /healthz/ready, 15020 the
 // agent's merged /stats/prometheus. Nothing else is informational: a port
 // an application excludes from capture (traffic.sidecar.istio.io/

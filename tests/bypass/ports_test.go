@@ -74,6 +74,8 @@ func TestEnumerate(t *testing.T) {
 
 	amb := view(Enumerate(pod, dataplane.Ambient))
 	assert.Equal(t, portView{Container: "ztunnel (in-pod)"}, amb[15008])
+	assert.True(t, byNumber(Enumerate(pod, dataplane.Ambient), 15008).TLS, "ztunnel's HBONE port is probed with TLS")
+	assert.False(t, byNumber(ports, 15008).TLS, "the sidecar's 15008 stays a plaintext probe")
 	assert.Equal(t, portView{Container: IstioProxy, Declared: true}, amb[15090], "no informational port in ambient mode")
 	assert.NotContains(t, amb, int32(15021), "the sidecar's ports are not ztunnel's")
 	for n, p := range amb {

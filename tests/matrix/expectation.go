@@ -35,10 +35,15 @@ const (
 	// mTLS against a plaintext peer, ztunnel), an HTTP 403 (the policy
 	// refusing an identity), or the 503 a caller's own sidecar answers
 	// when the target reset its connection (Envoy's local reply, whose
-	// body starts with EnvoyUpstreamReset). A bypass probe to a pod's port
-	// can meet any of them, depending on the port and on the caller being
-	// in the mesh; what it must never get is the workload's answer. Istio's
-	// own ambient tests accept the same set (reset, EOF, 403, 503).
+	// body starts with EnvoyUpstreamReset), or, on a TLS port probed
+	// without a client certificate, a handshake that does not admit the
+	// caller (a TLS alert during the handshake, curl 35; an alert after
+	// it, as TLS 1.3 sends certificate_required, reads as a reset). A bypass
+	// probe to a pod's port can meet any of them, depending on the port
+	// and on the caller being in the mesh; what it must never get is the
+	// workload's answer. Istio's own ambient tests accept the same set
+	// (reset, EOF, 403, 503). A plaintext request never meets a TLS
+	// handshake, so for it the set is unchanged.
 	Refusal ExpectKind = "refused"
 	// Observed: any outcome in which a request was made (not a client
 	// error) matches. An informational probe records what it saw, with no
@@ -101,7 +106,7 @@ func (e Expectation) String() string {
 	case TLSRefused:
 		s = "TLS refused"
 	case Refusal:
-		s = "refused (refused/reset/EOF/403/Envoy upstream-reset 503)"
+		s = "refused (refused/reset/EOF/TLS handshake/403/Envoy upstream-reset 503)"
 	case Observed:
 		s = "informational (any answer, recorded as a finding)"
 	case DNSFailure, Refused, TimedOut:
@@ -138,7 +143,7 @@ func (e Expectation) Match(o probe.Outcome) (bool, string) {
 	case TLSRefused:
 		kindOK = o.Kind == probe.KindTLSHandshake
 	case Refusal:
-		kindOK = o.Kind == probe.KindRefused || o.Kind == probe.KindReset || o.Kind == probe.KindEOF ||
+		kindOK = o.Kind == probe.KindRefused || o.Kind == probe.KindReset || o.Kind == probe.KindEOF || o.Kind == probe.KindTLSHandshake ||
 			o.Kind == probe.KindHTTP && (o.HTTPCode == 403 || o.HTTPCode == 503 && strings.HasPrefix(o.Body, EnvoyUpstreamReset))
 	case Observed:
 		kindOK = o.Kind != probe.KindClientError

@@ -21,6 +21,7 @@ func TestRefusalObservedAndHides(t *testing.T) {
 		"refused":        {Kind: probe.KindRefused, Evidence: probe.Evidence{ExitCode: 7}},
 		"reset":          {Kind: probe.KindReset, Evidence: probe.Evidence{ExitCode: 56}},
 		"eof":            {Kind: probe.KindEOF, Evidence: probe.Evidence{ExitCode: 52}},
+		"tls-handshake":  {Kind: probe.KindTLSHandshake, Evidence: probe.Evidence{ExitCode: 35}},
 		"403":            http(403, "RBAC: access denied"),
 		"envoy-503":      http(503, EnvoyUpstreamReset+". reset reason: connection termination"),
 		"name-elsewhere": http(403, "RBAC: access denied for sklearn-other"),
@@ -34,6 +35,7 @@ func TestRefusalObservedAndHides(t *testing.T) {
 		"app-503":     http(503, "service unavailable"),
 		"timeout":     {Kind: probe.KindTimeout, Evidence: probe.Evidence{ExitCode: 28}},
 		"client":      {Kind: probe.KindClientError, Evidence: probe.Evidence{ExitCode: 127}},
+		"http-0.9":    {Kind: probe.KindClientError, Evidence: probe.Evidence{ExitCode: 1, ErrorMessage: "Received HTTP/0.9 when not allowed"}},
 		"403-names":   http(403, "RBAC: access denied to sklearn-iris"),
 		"found-names": {Kind: probe.KindHTTP, HTTPCode: 403, Found: []string{"sklearn-iris"}, Evidence: probe.Evidence{Body: "RBAC: access denied"}},
 	} {
@@ -44,7 +46,7 @@ func TestRefusalObservedAndHides(t *testing.T) {
 	ok, why := refused.Match(http(403, "denied: sklearn-iris"))
 	assert.False(t, ok)
 	assert.Contains(t, why, `names ["sklearn-iris"]`)
-	assert.Equal(t, `refused (refused/reset/EOF/403/Envoy upstream-reset 503), body names none of ["sklearn-iris"]`, refused.String())
+	assert.Equal(t, `refused (refused/reset/EOF/TLS handshake/403/Envoy upstream-reset 503), body names none of ["sklearn-iris"]`, refused.String())
 
 	observed := Expect(Observed)
 	for _, o := range []probe.Outcome{http(200, "metrics"), http(404, ""), {Kind: probe.KindReset}, {Kind: probe.KindTimeout}} {

@@ -25,12 +25,18 @@ const (
 	// KindTimeout: the request outlived its time limit (curl 28).
 	KindTimeout Kind = "timeout"
 	// KindReset: the connection broke while receiving or sending (curl 55,
-	// 56): typically a reset by a proxy that refuses the peer.
+	// 56): typically a reset by a proxy that refuses the peer; over TLS 1.3
+	// also a server's alert after the client's side of the handshake ended
+	// (certificate_required to a client without a certificate arrives at
+	// the first read: curl 8.11.1 lib/vtls/openssl.c, SSL_read failing is
+	// CURLE_RECV_ERROR).
 	KindReset Kind = "connection-reset"
 	// KindEOF: the server closed the connection without replying (curl 52).
 	KindEOF Kind = "empty-reply"
 	// KindTLSHandshake: the TLS handshake failed (curl 35): no certificate
-	// for the SNI, protocol mismatch, or a reset during the handshake.
+	// for the SNI, protocol mismatch, a server that requires a client
+	// certificate (TLS 1.2 refuses it within the handshake), or a reset
+	// during the handshake.
 	KindTLSHandshake Kind = "tls-handshake-failure"
 	// KindTLSName: the chain was trusted but its names do not cover the host
 	// (curl 51, or 60 with a clean X509 verify result).
@@ -142,7 +148,12 @@ func Classify(exitCode, httpCode, sslVerifyResult int) Kind {
 	case 1, 2, 3, 23, 27, 43, 58, 77, 126, 127:
 		// unsupported protocol, init failure, bad URL, write error, out of
 		// memory, bad internal call, bad client cert or CA file, and the
-		// shell's "cannot execute" / "not found".
+		// shell's "cannot execute" / "not found". curl also exits 1 for a
+		// reply that is not HTTP/1.x ("Received HTTP/0.9 when not
+		// allowed", curl 8.11.1 lib/http.c): a plaintext request to a TLS
+		// port that answers with an alert record. That says the request
+		// spoke the wrong protocol, nothing about the port's policy, so a
+		// TLS port is probed with TLS (bypass.Port.TLS).
 		return KindClientError
 	default:
 		return KindOther
