@@ -13,7 +13,8 @@
 // activator instead (proxy.go): it holds each request until the target
 // answers and forwards it under its own identity, which -admit-identity
 // lets through the target's policy as the document's knative-serving rule
-// does.
+// does. With -hbone it also stands in for ztunnel's in-pod HBONE port
+// (hbone.go).
 package main
 
 import (
@@ -36,6 +37,8 @@ func main() {
 	forwardTo := flag.String("forward-to", "", "proxy mode: forward every request to this base URL under -identity, holding it until the target answers")
 	identity := flag.String("identity", "knative-serving", "proxy mode: the identity forwarded requests carry")
 	hold := flag.Duration("hold", 20*time.Second, "proxy mode: how long a request is held while the target does not answer")
+	hbone := flag.String("hbone", "", "also listen here as ztunnel's HBONE port does (hbone.go): TLS, a client certificate required, an alert to plaintext")
+	hboneOpen := flag.Bool("hbone-open", false, "the -hbone port admits clients without a certificate and serves them: a bypass")
 	flag.Parse()
 	if *forwardTo != "" {
 		log.Fatal(http.ListenAndServe(strings.Split(*addrs, ",")[0], &forwarder{target: *forwardTo, identity: *identity, hold: *hold}))
@@ -100,6 +103,9 @@ func main() {
 		host, _ := os.Hostname()
 		writeJSON(w, map[string]any{"labStandIn": "proxy admin config_dump", "pod": host})
 	})
+	if *hbone != "" {
+		go func() { log.Fatal(serveHBONE(*hbone, *hboneOpen, mux)) }()
+	}
 	list := strings.Split(*addrs, ",")
 	for _, a := range list[1:] {
 		go func(a string) { log.Fatal(http.ListenAndServe(a, mux)) }(a)
