@@ -66,9 +66,9 @@ var Suite = harness.Suite{
 	},
 }
 
-// Versions is KServe v0.20.0's own tested dependency set (its
-// hack/setup/global-vars.env): Istio 1.27.1, Knative Serving 1.21.1,
-// cert-manager v1.17.0, Gateway API v1.5.1.
+// Versions is KServe v0.20.0's own tested dependency set (kserve-deps.env
+// at the root of its tree, which hack/setup's scripts read): Istio 1.27.1,
+// Knative Serving 1.21.1, cert-manager v1.17.0, Gateway API v1.5.1.
 var Versions = versions.Set{
 	NodeImage:      versions.NodeImage134,
 	Istio:          "1.27.1",
@@ -126,7 +126,11 @@ func setup(r *harness.Run) []harness.Step {
 		// fail): its result in the report is that premise.
 		{Name: "knative-serving-sidecars", Run: func(ctx context.Context) error { return in().KnativeSidecars(ctx) }},
 		{Name: "auth", Run: func(ctx context.Context) error { return fixtures.Apply(ctx, r.Apply, "kservemesh/auth.yaml") }},
-		{Name: "disable-istio-virtual-host", Run: func(ctx context.Context) error { return in().DisableIstioVirtualHost(ctx) }},
+		// The document's disableIstioVirtualHost is set by the kserve
+		// chart's values (kserve-resources.values.yaml), so a rerun's helm
+		// upgrade keeps it; this step checks it where KServe reads it, which
+		// also covers a KServe found on the cluster rather than installed.
+		{Name: "istio-virtual-host-disabled", Run: func(ctx context.Context) error { return install.CheckIstioVirtualHostDisabled(ctx, r.Kube) }},
 		{Name: "inferenceservices", Run: func(ctx context.Context) error {
 			// Premise: a runtime serves modelFormat sklearn, or the
 			// InferenceServices could only time out NoSupportingRuntime.

@@ -177,33 +177,16 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 		require.NoError(t, install.CheckRuntime(ctx, a.Dynamic, kservemesh.SklearnRuntime))
 		assert.ErrorContains(t, install.CheckRuntime(ctx, a.Dynamic, "kserve-no-such-runtime"), "kserve.servingruntime.enabled=true")
 
+		// The chart's values set disableIstioVirtualHost, so the ConfigMap
+		// Helm owns carries it (and a rerun's helm upgrade renders it
+		// again, never false): the setup step's check passes on it.
+		require.NoError(t, install.CheckIstioVirtualHostDisabled(ctx, kc))
 		cm, err := kc.CoreV1().ConfigMaps(install.KServeNamespace).Get(ctx, install.KServeConfigMap, metav1.GetOptions{})
 		require.NoError(t, err)
-		before := map[string]any{}
-		require.NoError(t, json.Unmarshal([]byte(cm.Data[install.KServeIngressKey]), &before))
-		require.NotEmpty(t, before["ingressGateway"])
-
-		require.NoError(t, in.DisableIstioVirtualHost(ctx))
-		cm, err = kc.CoreV1().ConfigMaps(install.KServeNamespace).Get(ctx, install.KServeConfigMap, metav1.GetOptions{})
-		require.NoError(t, err)
-		after := map[string]any{}
-		require.NoError(t, json.Unmarshal([]byte(cm.Data[install.KServeIngressKey]), &after))
-		// KServe v0.20 ships the key set to false: the merge flips it and
-		// keeps every other key as it was.
-		before["disableIstioVirtualHost"] = true
-		assert.Equal(t, before, after, "every other key kept")
-		for k := range cm.Data {
-			assert.NotEmpty(t, cm.Data[k], "key %s kept", k)
-		}
-		dep, err := kc.AppsV1().Deployments(install.KServeNamespace).Get(ctx, install.KServeController, metav1.GetOptions{})
-		require.NoError(t, err)
-		restarted := dep.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"]
-		assert.NotEmpty(t, restarted, "the controller is restarted after the change")
-
-		require.NoError(t, in.DisableIstioVirtualHost(ctx), "idempotent")
-		dep, err = kc.AppsV1().Deployments(install.KServeNamespace).Get(ctx, install.KServeController, metav1.GetOptions{})
-		require.NoError(t, err)
-		assert.Equal(t, restarted, dep.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"], "no second restart when nothing changed")
+		ingress := map[string]any{}
+		require.NoError(t, json.Unmarshal([]byte(cm.Data[install.KServeIngressKey]), &ingress))
+		require.NotEmpty(t, ingress["ingressGateway"])
+		assert.Equal(t, true, ingress["disableIstioVirtualHost"])
 	})
 
 	t.Run("knative operator and KnativeServing", func(t *testing.T) {

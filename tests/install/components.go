@@ -519,61 +519,26 @@ const (
 	disableVirtualHost = "disableIstioVirtualHost"
 )
 
-// MergeIngressConfig sets "disableIstioVirtualHost": true in KServe's
-// ingress JSON and keeps every other key (KServe rejects an ingress config
-// without ingressGateway, so the document's replace-everything snippet would
-// break it). changed is false when the flag was already set.
-func MergeIngressConfig(raw string) (merged string, changed bool, err error) {
-	cfg := map[string]any{}
-	if strings.TrimSpace(raw) != "" {
-		if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
-			return raw, false, fmt.Errorf("%s/%s key %q is not JSON: %w", KServeNamespace, KServeConfigMap, KServeIngressKey, err)
-		}
-	}
-	if _, ok := cfg["ingressGateway"]; !ok {
-		return raw, false, fmt.Errorf("%s/%s key %q has no ingressGateway: KServe would reject it; is KServe installed?", KServeNamespace, KServeConfigMap, KServeIngressKey)
-	}
-	if v, _ := cfg[disableVirtualHost].(bool); v {
-		return raw, false, nil
-	}
-	cfg[disableVirtualHost] = true
-	out, err := json.MarshalIndent(cfg, "", "  ")
-	return string(out), true, err
-}
-
-// DisableIstioVirtualHost merges the flag into inferenceservice-config,
-// restarts the KServe controller when it changed, and checks the stored
-// value.
-func (in *Installer) DisableIstioVirtualHost(ctx context.Context) error {
-	cms := in.Kube.CoreV1().ConfigMaps(KServeNamespace)
-	cm, err := cms.Get(ctx, KServeConfigMap, metav1.GetOptions{})
+// CheckIstioVirtualHostDisabled checks the document's KServe setting where
+// KServe reads it: "disableIstioVirtualHost": true in the ingress JSON of
+// inferenceservice-config. The kserve chart sets it from its values
+// (fixtures/kservemesh/kserve-resources.values.yaml), so a rerun's helm
+// upgrade keeps it; a KServe found on the cluster, not installed by this
+// run, may lack it, and then the run stops here with the fix.
+func CheckIstioVirtualHostDisabled(ctx context.Context, kube kubernetes.Interface) error {
+	cm, err := kube.CoreV1().ConfigMaps(KServeNamespace).Get(ctx, KServeConfigMap, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("reading %s/%s: %w", KServeNamespace, KServeConfigMap, err)
 	}
-	merged, changed, err := MergeIngressConfig(cm.Data[KServeIngressKey])
-	if err != nil {
-		return err
+	raw := cm.Data[KServeIngressKey]
+	var ingress map[string]any
+	if err := json.Unmarshal([]byte(raw), &ingress); err != nil {
+		return fmt.Errorf("%s/%s key %q is not JSON: %w", KServeNamespace, KServeConfigMap, KServeIngressKey, err)
 	}
-	if changed {
-		cm.Data[KServeIngressKey] = merged
-		if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: apply.FieldManager}); err != nil {
-			return fmt.Errorf("updating %s/%s: %w", KServeNamespace, KServeConfigMap, err)
-		}
-		in.logf("kserve: %s set in %s/%s; restarting %s", disableVirtualHost, KServeNamespace, KServeConfigMap, KServeController)
-		if err := Restart(ctx, in.Kube, KServeNamespace, KServeController); err != nil {
-			return err
-		}
-	}
-	got, err := cms.Get(ctx, KServeConfigMap, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	var check map[string]any
-	if err := json.Unmarshal([]byte(got.Data[KServeIngressKey]), &check); err != nil || check[disableVirtualHost] != true {
-		return fmt.Errorf("%s/%s: %s is not true after the merge: %s", KServeNamespace, KServeConfigMap, disableVirtualHost, got.Data[KServeIngressKey])
-	}
-	if in.Wait {
-		return ready.Deployments(ctx, in.Kube, KServeNamespace, "", in.Opts.Timeouts.ReadyTimeout)
+	if ingress[disableVirtualHost] != true {
+		return fmt.Errorf("%s/%s: %s is %v, not true, so KServe publishes each InferenceService's top-level host: "+
+			"set the kserve chart's value kserve.controller.gateway.disableIstioVirtualHost=true (helm upgrade; the controller re-reads the ConfigMap on every reconcile)",
+			KServeNamespace, KServeConfigMap, disableVirtualHost, ingress[disableVirtualHost])
 	}
 	return nil
 }

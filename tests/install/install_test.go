@@ -113,25 +113,20 @@ func TestKnativeOperatorChart(t *testing.T) {
 	assert.Equal(t, "/mirror/charts", in.KnativeOperatorChart().Source)
 }
 
-func TestMergeIngressConfig(t *testing.T) {
-	raw := `{"ingressGateway":"knative-serving/knative-ingress-gateway","localGateway":"knative-serving/knative-local-gateway","ingressDomain":"example.com","urlScheme":"http"}`
-	merged, changed, err := MergeIngressConfig(raw)
-	require.NoError(t, err)
-	assert.True(t, changed)
-	var got map[string]any
-	require.NoError(t, json.Unmarshal([]byte(merged), &got))
-	assert.Equal(t, map[string]any{"ingressGateway": "knative-serving/knative-ingress-gateway", "localGateway": "knative-serving/knative-local-gateway",
-		"ingressDomain": "example.com", "urlScheme": "http", "disableIstioVirtualHost": true}, got, "every other key kept")
-
-	again, changed, err := MergeIngressConfig(merged)
-	require.NoError(t, err)
-	assert.False(t, changed, "idempotent")
-	assert.Equal(t, merged, again)
-
-	_, _, err = MergeIngressConfig(`{"disableIstioVirtualHost": true}`)
-	assert.ErrorContains(t, err, "no ingressGateway", "the document's replace-everything snippet is refused")
-	_, _, err = MergeIngressConfig(`ingress : |- {`)
-	assert.ErrorContains(t, err, "not JSON")
+// The setup step's check: the flag as the chart renders it passes; KServe's
+// default (false), a missing flag or a broken ConfigMap fail with the fix.
+func TestCheckIstioVirtualHostDisabled(t *testing.T) {
+	ctx := context.Background()
+	ingress := func(raw string) *fake.Clientset {
+		return fake.NewClientset(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: KServeConfigMap, Namespace: KServeNamespace},
+			Data: map[string]string{KServeIngressKey: raw}})
+	}
+	assert.NoError(t, CheckIstioVirtualHostDisabled(ctx, ingress(`{"ingressGateway": "knative-serving/knative-ingress-gateway", "disableIstioVirtualHost": true}`)))
+	for _, raw := range []string{`{"ingressGateway": "x", "disableIstioVirtualHost": false}`, `{"ingressGateway": "x"}`} {
+		assert.ErrorContains(t, CheckIstioVirtualHostDisabled(ctx, ingress(raw)), "kserve.controller.gateway.disableIstioVirtualHost=true", raw)
+	}
+	assert.ErrorContains(t, CheckIstioVirtualHostDisabled(ctx, ingress(`ingress : |- {`)), "not JSON")
+	assert.ErrorContains(t, CheckIstioVirtualHostDisabled(ctx, fake.NewClientset()), "reading kserve/inferenceservice-config")
 }
 
 func TestRestartRunningSkipsScaledDown(t *testing.T) {

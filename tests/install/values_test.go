@@ -402,6 +402,33 @@ func deploymentMode(want string) func([]map[string]any) error {
 	}
 }
 
+// istioVirtualHostDisabled: the ingress JSON of inferenceservice-config
+// carries "disableIstioVirtualHost": true, where KServe's ingress
+// reconciler reads it.
+func istioVirtualHostDisabled(objs []map[string]any) error {
+	raw, _ := field(object(objs, "ConfigMap", KServeConfigMap), "data", KServeIngressKey).(string)
+	var ingress map[string]any
+	if err := json.Unmarshal([]byte(raw), &ingress); err != nil {
+		return fmt.Errorf("%s %s is not JSON: %w: %s", KServeConfigMap, KServeIngressKey, err, raw)
+	}
+	if ingress[disableVirtualHost] != true {
+		return fmt.Errorf("%s %s %s=%v, want true", KServeConfigMap, KServeIngressKey, disableVirtualHost, ingress[disableVirtualHost])
+	}
+	return nil
+}
+
+// allOf passes when every check passes.
+func allOf(checks ...func([]map[string]any) error) func([]map[string]any) error {
+	return func(objs []map[string]any) error {
+		for _, c := range checks {
+			if err := c(objs); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // gatewayService: the Service is a NodePort on the three ports, each on
 // the gateway's pinned node port (code's, by port name) if it has one.
 func gatewayService(g Gateway) func([]map[string]any) error {
@@ -447,10 +474,12 @@ var effects = map[string]effect{
 	"kservemesh/cert-manager.values.yaml":         {exists("CustomResourceDefinition", "certificates.cert-manager.io"), map[string]any{}},
 	"opeaistio/cert-manager.values.yaml":          {exists("CustomResourceDefinition", "certificates.cert-manager.io"), map[string]any{}},
 	// Knative and Serverless are the charts' defaults at v0.20.0 and
-	// v0.15.2: the control sets another mode.
-	"kservemesh/kserve-resources.values.yaml": {deploymentMode("Knative"),
+	// v0.15.2: the control sets another mode. disableIstioVirtualHost is
+	// false by default in both (TestKServeValuesDisableTheTopLevelHost
+	// shows that part failing on its own).
+	"kservemesh/kserve-resources.values.yaml": {allOf(deploymentMode("Knative"), istioVirtualHostDisabled),
 		map[string]any{"kserve": map[string]any{"controller": map[string]any{"deploymentMode": "Standard"}}}},
-	"kservemesh/kserve.values.yaml": {deploymentMode("Serverless"),
+	"kservemesh/kserve.values.yaml": {allOf(deploymentMode("Serverless"), istioVirtualHostDisabled),
 		map[string]any{"kserve": map[string]any{"controller": map[string]any{"deploymentMode": "RawDeployment"}}}},
 	"kservemesh/kserve-runtime-configs.values.yaml": {exists("ClusterServingRuntime", "kserve-sklearnserver"), map[string]any{}}, // kservemesh.SklearnRuntime
 }
@@ -510,6 +539,35 @@ func TestValuesFilesRenderWithTheirCharts(t *testing.T) {
 				assert.Error(t, err, "%s and %s.values.yaml both exist", f, plain)
 			}
 		}
+	}
+}
+
+// The real kserve charts (v0.20.0's kserve-resources, v0.15.2's kserve)
+// render inferenceservice-config with "disableIstioVirtualHost": true from
+// the fixtures' values, and with the chart's default false when only that
+// value is left out: the ConfigMap Helm owns carries the document's
+// setting, so a rerun's helm upgrade keeps it.
+func TestKServeValuesDisableTheTopLevelHost(t *testing.T) {
+	charts := newOfflineCharts(t)
+	for _, in := range []*Installer{installer("kservemesh", kservePins), installer("kservemesh", kservePins.With(versions.Set{KServe: "v0.15.2"}))} {
+		rels, err := in.kserveReleases()
+		require.NoError(t, err)
+		rel := rels[1] // kserve-resources, or v0.15's kserve
+		ch, origin := charts.chart(rel)
+		t.Run(origin, func(t *testing.T) {
+			manifest, err := render(ch, rel.Namespace, rel.Name, rel.Values)
+			require.NoError(t, err)
+			require.NoError(t, istioVirtualHostDisabled(objects(t, manifest)))
+
+			var without map[string]any
+			data, err := json.Marshal(rel.Values)
+			require.NoError(t, err)
+			require.NoError(t, json.Unmarshal(data, &without))
+			delete(without["kserve"].(map[string]any)["controller"].(map[string]any), "gateway")
+			manifest, err = render(ch, rel.Namespace, rel.Name, without)
+			require.NoError(t, err)
+			assert.ErrorContains(t, istioVirtualHostDisabled(objects(t, manifest)), "disableIstioVirtualHost=false, want true")
+		})
 	}
 }
 
