@@ -113,6 +113,30 @@ func Isolation() matrix.Matrix {
 	return matrix.Matrix{Name: "kserve-namespace-isolation", Cells: cells}
 }
 
+// TopLevelHost is the traffic the document's disableIstioVirtualHost
+// changes: the InferenceService's own host, <isvc>.user1.svc.cluster.local,
+// from the allowed client. KServe's ingress reconciler at v0.20.0
+// (pkg/controller/v1beta1/inferenceservice/reconcilers/ingress/
+// ingress_reconciler.go: reconcileVirtualService, reconcileExternalService,
+// createIngress) builds, only while the flag is false, an ExternalName
+// Service <isvc> to knative-local-gateway.istio-system.svc.cluster.local
+// and a VirtualService <isvc> for that host and <isvc>-user1.example.com on
+// knative-local-gateway, mesh and the ingress gateway, routing to
+// knative-local-gateway with Host set to the predictor's: with the flag
+// false this request resolves and sklearn-iris-burst answers 200 through
+// the activator. With it true neither object exists, so the name does not
+// resolve (curl exit 6).
+func TopLevelHost() matrix.Matrix {
+	host := SklearnIrisBurst + ".user1.svc.cluster.local"
+	return matrix.Matrix{Name: "kserve-top-level-host", Cells: []matrix.Cell{{
+		Name: "user1-to-" + SklearnIrisBurst + "-top-level-host", Client: ClientUser1,
+		Request: probe.Request{URL: fmt.Sprintf("http://%s/v1/models/%s", host, SklearnIrisBurst)},
+		Expect: matrix.Expect(matrix.DNSFailure).WithNote("disableIstioVirtualHost: true: KServe publishes no Service " + SklearnIrisBurst +
+			" (ExternalName to knative-local-gateway) and no VirtualService for " + host + "; with the flag false this name resolves and answers 200 " +
+			"(KServe v0.20.0 reconcilers/ingress/ingress_reconciler.go)"),
+	}}}
+}
+
 // PolicyControl is the control: with the AuthorizationPolicy removed,
 // the denied cells must answer 200, or the 403 did not come from the policy.
 func PolicyControl() matrix.Matrix {

@@ -12,6 +12,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
 
 func TestKServeIsolationIsTheDocumentsMatrix(t *testing.T) {
@@ -170,4 +171,24 @@ func TestRestartProbesTheRefusedCellsToAPredictor(t *testing.T) {
 	assert.ElementsMatch(t, refused, got)
 	assert.Len(t, got, 4)
 	assert.Equal(t, []string{"user1-to-sklearn-iris-status"}, allowed)
+}
+
+// The top-level host cell: the InferenceService's own name (not its
+// predictor's), from the allowed client, must not resolve; what the flag
+// false gives (KServe's route through knative-local-gateway to the
+// activator: 200, or the local gateway's 403/404) fails it.
+func TestTopLevelHostCellChangesWithTheFlag(t *testing.T) {
+	m := TopLevelHost()
+	require.Len(t, m.Cells, 1)
+	c := m.Cells[0]
+	assert.Equal(t, ClientUser1, c.Client, "the client every model admits: only the host decides")
+	assert.Equal(t, "http://sklearn-iris-burst.user1.svc.cluster.local/v1/models/sklearn-iris-burst", c.Request.URL)
+	assert.NotContains(t, c.Request.URL, "-predictor")
+	assert.Contains(t, c.Expect.Note, "reconcilers/ingress/ingress_reconciler.go")
+	ok, _ := c.Expect.Match(probe.Outcome{Kind: probe.KindDNS})
+	assert.True(t, ok, "disableIstioVirtualHost true: no Service of that name")
+	for _, flagFalse := range []probe.Outcome{{Kind: probe.KindHTTP, HTTPCode: 200}, {Kind: probe.KindHTTP, HTTPCode: 404}, {Kind: probe.KindHTTP, HTTPCode: 403}} {
+		ok, _ := c.Expect.Match(flagFalse)
+		assert.False(t, ok, "%+v", flagFalse)
+	}
 }

@@ -12,15 +12,17 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/install"
+	"github.com/secure-inference/mesh-conformance/tests/matrix"
 )
 
 // virtualHostFeature: the effect of disableIstioVirtualHost. Setup checked
 // the ConfigMap; this checks what KServe did with it: for each
 // InferenceService, no top-level VirtualService and no ExternalName Service
 // of its name in user1 (KServe's ingress reconciler creates both, named
-// after the InferenceService, only while the flag is false).
+// after the InferenceService, only while the flag is false), and in
+// traffic, the top-level host that the flag takes away (TopLevelHost).
 var virtualHostFeature = harness.Feature{
-	Name: "virtual-host-disabled", Kind: "premise", Manifests: []string{"kservemesh/inferenceservices.yaml"},
+	Name: "virtual-host-disabled", Kind: "premise", Manifests: []string{"kservemesh/inferenceservices.yaml", "kservemesh/clients.yaml"},
 	Body: func(r *harness.Run, name string, f *features.FeatureBuilder) *features.FeatureBuilder {
 		for _, isvc := range []string{SklearnIris, SklearnIrisBurst} {
 			f = f.Assess(isvc+"-has-no-top-level-virtual-service", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
@@ -28,8 +30,9 @@ var virtualHostFeature = harness.Feature{
 				return ctx
 			})
 		}
-		return f
+		return harness.MatrixBody("top-level-host-not-served", func(context.Context, *testing.T, *harness.Run) matrix.Matrix { return TopLevelHost() })(r, name, f)
 	},
+	Matrices: func(*harness.Run) []matrix.Matrix { return []matrix.Matrix{TopLevelHost()} },
 }
 
 // activatorPremiseFeature: the matrix means what it claims only if the
