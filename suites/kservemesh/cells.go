@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/secure-inference/mesh-conformance/tests/bypass"
 	"github.com/secure-inference/mesh-conformance/tests/capacity"
@@ -186,24 +187,50 @@ func MTLSIdentity(trustDomain string) matrix.Matrix {
 }
 
 // Workloads is what the suite's own workloads request once Istio
-// injects them: two predictors (kserve-container 50m/128Mi from
-// fixtures/kservemesh/inferenceservices.yaml, queue-proxy 25m as Knative
-// 1.21 requests by default, istio-proxy), httpbin and the user1 and user2
-// clients (a sidecar each; the containers request nothing), the sidecars
-// the document adds to the activator and the autoscaler. The storage
-// initializer (100m/100Mi) is an init container: it never adds.
+// injects them: three predictors (predictorPod), httpbin and the user1
+// and user2 clients (a sidecar each; the containers request nothing), the
+// sidecars the document adds to the activator and the autoscaler.
 func Workloads(sidecar capacity.Request) []capacity.Request {
-	predictor := capacity.Req("predictor (kserve-container + queue-proxy)", "75m", "128Mi")
 	var out []capacity.Request
 	for _, isvc := range []string{SklearnIris, SklearnIrisBurst, SklearnIrisCold} {
-		p := predictor
-		p.What = isvc + " " + p.What
-		out = append(out, p, named(sidecar, isvc))
+		cpu, mem := capacity.PodRequests(predictorPod(sidecar))
+		out = append(out, capacity.Request{What: isvc + " predictor pod (kserve-container, queue-proxy, istio-proxy; storage-initializer beside the sidecar)", CPU: cpu, Memory: mem})
 	}
 	for _, w := range []string{"httpbin (user1)", "sleep (user1)", "sleep (user2)", "activator (knative-serving)", "autoscaler (knative-serving)"} {
 		out = append(out, named(sidecar, w))
 	}
 	return out
+}
+
+// predictorPod is a predictor pod's requests as the scheduler counts them
+// (capacity.PodRequests, KEP-753): kserve-container 50m/128Mi
+// (fixtures/kservemesh/inferenceservices.yaml, inferenceservice-cold.yaml);
+// queue-proxy 25m and no memory (serving knative-v1.21.1
+// pkg/deployment/config.go QueueSidecarCPURequestDefault; its memory
+// default applies only with the queueproxy resource-defaults feature, off
+// by default: pkg/reconciler/revision/resources/queue.go); Istio's
+// istio-init and istio-proxy at the sidecar's figure, istio-proxy a native
+// sidecar (an init container with restartPolicy Always, as Istio 1.27
+// injects it on Kubernetes 1.33+) that Istio puts before every other init
+// container but istio-init (pkg/kube/inject/inject.go reorderPod, 1.27.1);
+// then KServe's storage-initializer 100m/100Mi (KServe v0.20.0
+// charts/kserve-resources/files/common/configmap-patch.yaml
+// storageInitializer). It starts with the sidecar running, so it counts
+// with it (200m/228Mi), more CPU than the running pod (175m): each
+// predictor asks for 200m/256Mi.
+func predictorPod(sidecar capacity.Request) corev1.PodSpec {
+	always := corev1.ContainerRestartPolicyAlways
+	req := func(name string, cpu, mem resource.Quantity) corev1.Container {
+		return corev1.Container{Name: name, Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: cpu, corev1.ResourceMemory: mem}}}
+	}
+	proxy := req("istio-proxy", sidecar.CPU, sidecar.Memory)
+	proxy.RestartPolicy = &always
+	return corev1.PodSpec{
+		InitContainers: []corev1.Container{req("istio-init", sidecar.CPU, sidecar.Memory), proxy,
+			req("storage-initializer", resource.MustParse("100m"), resource.MustParse("100Mi"))},
+		Containers: []corev1.Container{req("kserve-container", resource.MustParse("50m"), resource.MustParse("128Mi")),
+			req("queue-proxy", resource.MustParse("25m"), resource.Quantity{})},
+	}
 }
 
 func named(r capacity.Request, owner string) capacity.Request {

@@ -86,7 +86,7 @@ func TestKServeRequestsFitA4CPURunner(t *testing.T) {
 	need = append(need, Workloads(install.Sidecar)...)
 	cpu, mem := capacity.Sum(need)
 	t.Logf("KServe suite requests %dm CPU / %dMi", cpu.MilliValue(), mem.Value()>>20)
-	assert.Equal(t, int64(2065), cpu.MilliValue())
+	assert.Equal(t, int64(2160), cpu.MilliValue())
 	// A kind node on a 4-vCPU / 16 GiB runner with the control plane's
 	// 850m already requested.
 	free := capacity.Free{Nodes: 1, AllocatableCPU: resource.MustParse("4"), AllocatableMemory: resource.MustParse("16Gi"),
@@ -95,6 +95,18 @@ func TestKServeRequestsFitA4CPURunner(t *testing.T) {
 	require.NoError(t, capacity.Check(free, need))
 	withRuntimeDefaults := append(need, capacity.Req("sklearn-iris runtime default", "950m", "1920Mi"), capacity.Req("sklearn-iris-burst runtime default", "950m", "1920Mi"))
 	assert.Error(t, capacity.Check(free, withRuntimeDefaults))
+}
+
+// A predictor pod with Istio's native sidecar: the storage initializer
+// (100m/100Mi) runs beside istio-proxy, so the pod asks for 200m CPU, more
+// than its running containers' 175m; memory stays the running pod's.
+func TestKServePredictorPodCountsTheStorageInitializer(t *testing.T) {
+	cpu, mem := capacity.PodRequests(predictorPod(install.Sidecar))
+	assert.Equal(t, int64(200), cpu.MilliValue())
+	assert.Equal(t, int64(256<<20), mem.Value())
+	w := Workloads(install.Sidecar)
+	require.Len(t, w, 8, "three predictor pods, five sidecars")
+	assert.Equal(t, int64(200), w[0].CPU.MilliValue(), w[0].What)
 }
 
 func TestKServeColdStartCells(t *testing.T) {

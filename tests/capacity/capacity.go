@@ -63,7 +63,7 @@ func compute(nodes []corev1.Node, pods []corev1.Pod) Free {
 		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || p.Spec.NodeName == "" {
 			continue
 		}
-		cpu, mem := podRequests(p.Spec)
+		cpu, mem := PodRequests(p.Spec)
 		if usedCPU[p.Spec.NodeName] == nil {
 			usedCPU[p.Spec.NodeName], usedMem[p.Spec.NodeName] = &resource.Quantity{}, &resource.Quantity{}
 		}
@@ -106,11 +106,11 @@ func hasNoSchedule(n corev1.Node) bool {
 	return false
 }
 
-// podRequests is what the scheduler counts for a pod (KEP-753): its
+// PodRequests is what the scheduler counts for a pod (KEP-753): its
 // containers plus its native sidecars (init containers that keep running,
 // as Istio injects istio-proxy on Kubernetes 1.33+), or, if more, an init
 // container with the sidecars started before it.
-func podRequests(spec corev1.PodSpec) (resource.Quantity, resource.Quantity) {
+func PodRequests(spec corev1.PodSpec) (resource.Quantity, resource.Quantity) {
 	var cpu, mem, sideCPU, sideMem, initCPU, initMem resource.Quantity
 	for _, c := range spec.InitContainers {
 		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {

@@ -49,7 +49,7 @@ func TestComputeCountsWhatHoldsTheNodes(t *testing.T) {
 
 	// An init container larger than the containers sets the pod's request;
 	// a smaller one adds nothing.
-	cpu, mem := podRequests(pod("n", corev1.PodRunning, []corev1.Container{container("1", "64Mi")}, container("100m", "128Mi"), container("25m", "0")).Spec)
+	cpu, mem := PodRequests(pod("n", corev1.PodRunning, []corev1.Container{container("1", "64Mi")}, container("100m", "128Mi"), container("25m", "0")).Spec)
 	assert.Equal(t, int64(1000), cpu.MilliValue())
 	assert.Equal(t, int64(128<<20), mem.Value())
 
@@ -58,7 +58,7 @@ func TestComputeCountsWhatHoldsTheNodes(t *testing.T) {
 	always := corev1.ContainerRestartPolicyAlways
 	sidecar := container("100m", "128Mi")
 	sidecar.RestartPolicy = &always
-	cpu, mem = podRequests(pod("n", corev1.PodRunning, []corev1.Container{sidecar, container("100m", "100Mi")}, container("50m", "128Mi")).Spec)
+	cpu, mem = PodRequests(pod("n", corev1.PodRunning, []corev1.Container{sidecar, container("100m", "100Mi")}, container("50m", "128Mi")).Spec)
 	assert.Equal(t, int64(200), cpu.MilliValue(), "init 100m + sidecar 100m beats containers 50m + sidecar 100m")
 	assert.Equal(t, int64(256<<20), mem.Value(), "containers 128Mi + sidecar 128Mi")
 

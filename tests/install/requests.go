@@ -32,13 +32,23 @@ func Requests(component string, mode dataplane.Mode, gateways ...Gateway) []capa
 		}
 		return out
 	case detect.Knative:
-		// knative-operator chart values.yaml (knative-v1.21.1): operator and
-		// operator-webhook 100m/100Mi each. Knative Serving with KServe's
-		// workloads block (fixtures/kservemesh/knative-serving.yaml): eight
-		// deployments at 5m/32Mi.
+		// knative-operator chart values.yaml (knative.dev/operator v0.48.1,
+		// the knative-v1.21.1 release: config/charts/knative-operator):
+		// operator and operator-webhook 100m/100Mi each. Knative Serving
+		// 1.21.1 as that operator installs it (cmd/operator/kodata:
+		// knative-serving/1.21.1 and ingress/1.21/istio) has seven
+		// deployments. Six are in KServe's workloads block
+		// (fixtures/kservemesh/knative-serving.yaml), cut to 5m/32Mi:
+		// activator, autoscaler, controller, webhook, net-istio-controller,
+		// net-istio-webhook (the block's domain-mapping and
+		// domainmapping-webhook name deployments 1.21.1 no longer has).
+		// autoscaler-hpa (3-serving-hpa.yaml) is not in the block and keeps
+		// its own 30m/40Mi. TestKnativeRequestsAreTheOperatorsManifests
+		// recomputes these from the operator's module.
 		return []capacity.Request{
 			capacity.Req("knative-operator", "100m", "100Mi"), capacity.Req("knative operator-webhook", "100m", "100Mi"),
-			capacity.Req("knative-serving (8 deployments x 5m/32Mi)", "40m", "256Mi"),
+			capacity.Req("knative-serving (6 deployments x 5m/32Mi, KServe's workloads block)", "30m", "192Mi"),
+			capacity.Req("knative-serving autoscaler-hpa", "30m", "40Mi"),
 		}
 	case detect.KServe:
 		// kserve-resources values.yaml (v0.20.0): manager and
