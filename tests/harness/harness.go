@@ -270,7 +270,9 @@ func Setup(suite string, pinned versions.Set, modes ...dataplane.Mode) *Run {
 	}
 	o.OutputDir = filepath.Join(fromRepoRoot(o.OutputDir), suite)
 	r := &Run{Suite: suite, Opts: o, Versions: pinned.With(o.Versions), Config: cfg, Env: env.NewWithConfig(cfg), redact: redact.New(options.Secrets()...)}
-	r.Report = report.NewRecorder(reportapi.Environment{Mode: string(o.Mode), Versions: r.Versions.Map()}).WithRedactor(r.redact)
+	// The environment's versions are recorded once the plan is known
+	// (provision): which components are installed or found, and at what.
+	r.Report = report.NewRecorder(reportapi.Environment{Mode: string(o.Mode)}).WithRedactor(r.redact)
 	r.Report.SetImplementation(reportapi.Implementation(o.Implementation))
 	if len(modes) > 0 && !slices.Contains(modes, o.Mode) {
 		why := fmt.Sprintf("the suite's document configures %s mode only; run with --mode=%s", joinModes(modes), modes[0])
@@ -394,7 +396,8 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 	if err != nil {
 		return ctx, fmt.Errorf("cannot reach the cluster's API server (check --kubeconfig/--context): %w", err)
 	}
-	r.Report.SetEnvironment(reportapi.Environment{Cluster: clusterName, KubernetesVersion: sv.GitVersion, Mode: string(r.Opts.Mode), Versions: r.Versions.Map()})
+	env := reportapi.Environment{Cluster: clusterName, KubernetesVersion: sv.GitVersion, Mode: string(r.Opts.Mode)}
+	r.Report.SetEnvironment(env)
 	r.Exec = probe.PodExecutor{Config: rc, Client: r.Kube}
 	// One run per cluster: before anything is read or touched.
 	if r.lock, err = runlock.Acquire(ctx, r.Kube, runlock.Identity(r.Suite), runlock.Settings{Wait: r.Opts.Timeouts.ClusterLockTimeout, Logf: r.Logf}); err != nil {
@@ -428,6 +431,8 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 			}
 		}
 	}
+	env.Versions, env.Sources = environmentVersions(r.Versions, steps, r.Kind != nil && r.Kind.Created)
+	r.Report.SetEnvironment(env)
 	r.Diagnostics = &diagnostics.Collector{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Istio: r.Istio, Config: rc, Extra: r.extra, Redact: r.redact}
 	r.Installer = &install.Installer{Kube: r.Kube, Apply: r.Apply, Opts: r.Opts, Versions: r.Versions, Suite: r.Suite, Wait: true, Logf: r.Logf, Skip: skip,
 		Helm: &install.Helm{Kubeconfig: r.kubeconfig, Context: r.kubeContext, Logf: r.Logf}}

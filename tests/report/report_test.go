@@ -23,7 +23,8 @@ const token = "hf_abcdefghijklmnopqrstuvwxyz0123"
 
 func sample() *Recorder {
 	r := NewRecorder(Environment{Cluster: "kind-mesh-conformance", KubernetesVersion: "v1.34.4", Mode: "sidecar",
-		Versions: map[string]string{"istio": "1.27.1", "kserve": "v0.20.0"}}).WithRedactor(redact.New(token))
+		Versions: map[string]string{"istio": "1.27.1", "kserve": "v0.20.0"},
+		Sources:  map[string]reportapi.ComponentSource{"istio": reportapi.Found, "kserve": reportapi.Installed}}).WithRedactor(redact.New(token))
 	r.Now = func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }
 	r.SetImplementation(Implementation{Organization: "example", Project: "example-k8s", URL: "https://example.invalid", Version: "v1.2.3", Contact: "@example"})
 	url := "GET http://sklearn-iris-predictor.user1.svc.cluster.local/v1/models/sklearn-iris"
@@ -239,7 +240,7 @@ func TestSummarize(t *testing.T) {
 	table, failed, err := Summarize(dir)
 	require.NoError(t, err)
 	assert.True(t, failed, "a failed suite fails the summary")
-	assert.Contains(t, table, "| kservemesh | sidecar | 1.27.1 | v1.34.4 | failure | 1/2/0 | - | default-to-sklearn-iris, policy-control, namespace-isolation |  | job-1/kservemesh/report.yaml |")
+	assert.Contains(t, table, "| kservemesh | sidecar | 1.27.1 (found) | v1.34.4 | failure | 1/2/0 | - | default-to-sklearn-iris, policy-control, namespace-isolation |  | job-1/kservemesh/report.yaml |")
 	assert.Contains(t, table, "| opeaistio | ambient | 1.27.1 | v1.34.4 | success | 2/0/0 | - |  |  | job-2/opeaistio/report.yaml |")
 	// The security evidence, per suite, below the table.
 	assert.Contains(t, table, "### kservemesh (sidecar), job-1/kservemesh/report.yaml\n")

@@ -66,7 +66,7 @@ func Summarize(dir string) (string, bool, error) {
 			}
 			rel, _ := filepath.Rel(dir, p)
 			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", s.Name, rep.Environment.Mode,
-				rep.Environment.Versions["istio"], rep.Environment.KubernetesVersion, s.Result, counts(s.Core.Statistics), ext,
+				istioVersion(rep.Environment), rep.Environment.KubernetesVersion, s.Result, counts(s.Core.Statistics), ext,
 				strings.Join(bad, ", "), strings.Join(s.Core.SkippedFeatures, ", "), rel))
 			if e := evidence(s); e != "" {
 				evidences = append(evidences, fmt.Sprintf("### %s (%s), %s\n\n%s", s.Name, rep.Environment.Mode, rel, e))
@@ -175,4 +175,14 @@ func orDash(s string) string {
 // counts renders statistics as passed/failed/skipped.
 func counts(st reportapi.Statistics) string {
 	return fmt.Sprintf("%d/%d/%d", st.Passed, st.Failed, st.Skipped)
+}
+
+// istioVersion is the Istio a report ran on, marked when the run used an
+// Istio it found rather than the one it installed.
+func istioVersion(env reportapi.Environment) string {
+	v := env.Versions["istio"]
+	if env.Sources["istio"] == reportapi.Found {
+		v += " (found)"
+	}
+	return v
 }

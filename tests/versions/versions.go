@@ -52,20 +52,6 @@ func (s Set) With(o Set) Set {
 	}
 }
 
-// Map lists the set for reports, by component name.
-func (s Set) Map() map[string]string {
-	m := map[string]string{}
-	for k, v := range map[string]string{
-		"nodeImage": s.NodeImage, "istio": s.Istio, "certManager": s.CertManager,
-		"gatewayAPI": s.GatewayAPI, "knativeServing": s.KnativeServing, "kserve": s.KServe, "chatqna": s.ChatQnA,
-	} {
-		if v != "" {
-			m[k] = v
-		}
-	}
-	return m
-}
-
 // Minimum versions the suites can run on, and why.
 const (
 	// MinIstio: the fixtures use networking.istio.io/v1 and

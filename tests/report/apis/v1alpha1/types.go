@@ -124,11 +124,29 @@ type Implementation struct {
 type Environment struct {
 	// Cluster is kind-<name> for a kind cluster, or existing (<kubeconfig
 	// file>) for the cluster --kubeconfig selects.
-	Cluster           string            `json:"cluster"`
-	KubernetesVersion string            `json:"kubernetesVersion,omitempty"`
-	Mode              string            `json:"mode"`
-	Versions          map[string]string `json:"versions,omitempty"`
+	Cluster           string `json:"cluster"`
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+	Mode              string `json:"mode"`
+	// Versions holds the version of each component the suite needs, as the
+	// run used it: the one it installed, or the one it found on the
+	// cluster and left as it was ("unknown" when the cluster does not say);
+	// nodeImage only for a kind cluster the run created. Keys are the
+	// components' names in the plan (istio, istio-cni, ztunnel,
+	// istio-gateway, knative, kserve, cert-manager, gateway-api, chatqna).
+	Versions map[string]string `json:"versions,omitempty"`
+	// Sources says, per key of Versions, which: installed or found.
+	Sources map[string]ComponentSource `json:"sources,omitempty"`
 }
+
+// ComponentSource says where a component's version comes from.
+type ComponentSource string
+
+const (
+	// Installed: this run installed (or upgraded in place) the component.
+	Installed ComponentSource = "installed"
+	// Found: the component was on the cluster and the run used it as found.
+	Found ComponentSource = "found"
+)
 
 // Suite is the result of one suite: the worse of its core and extended
 // results.
