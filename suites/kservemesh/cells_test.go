@@ -119,6 +119,9 @@ func TestKServeColdStartCells(t *testing.T) {
 	assert.Equal(t, map[string]matrix.ExpectKind{"user1": matrix.Allowed, "user2": matrix.DeniedHTTP403, "default": matrix.DeniedHTTP403}, kinds)
 	assert.Equal(t, []matrix.Client{ClientUser2, ClientDefault}, ColdClients, "the cold requests come from outside user1")
 	assert.Contains(t, ColdStartNote, "the warm refusal is the verdict")
+	keep := m.Cells[0]
+	assert.Equal(t, ClientUser1, keep.Client, "the warm verdict keeps the model warm with its first cell, which must be user1's allowed request")
+	assert.Equal(t, matrix.Allowed, keep.Expect.Kind)
 }
 
 // The bypass targets are the protected workloads of user1, probed from the

@@ -38,6 +38,10 @@ func (s State) Cold() bool { return s.ReadyPods == 0 && s.Mode == ModeProxy }
 // first ready pod rather than wait for Serve mode it might miss.
 func (s State) Ready() bool { return s.ReadyPods > 0 }
 
+// Warm: a pod ready and the activator off the path (Serve mode), so that
+// a refusal now is the refusal of the caller's own identity.
+func (s State) Warm() bool { return s.ReadyPods > 0 && s.Mode == ModeServe }
+
 func (s State) String() string { return fmt.Sprintf("%d ready pod(s), %s mode", s.ReadyPods, s.Mode) }
 
 // Target reports the state of a scale-to-zero target.
@@ -123,4 +127,61 @@ func Probe(ctx context.Context, ex probe.Executor, pod probe.Pod, req probe.Requ
 	}
 	sample.TimeToReady = time.Since(start)
 	return sample, nil
+}
+
+// WhileWarm runs verdict on a target that must stay warm while it runs.
+// The warm verdict's cells stop being probed as each one passes, and the
+// traffic a sidecar refuses never reaches queue-proxy, so nothing would
+// keep the autoscaler from scaling the target to zero within its window
+// and putting the activator back on the path mid-verdict, where a refused
+// caller is served for the document's own limitation, not for the mesh.
+// So WhileWarm waits (up to warmWait) until the target is warm, then calls
+// keep (one allowed request) and looks at the target every poll until
+// verdict returns, at most maxLooks times. A look that finds the target
+// not warm voids the verdict: the error names what was seen and when, and
+// the caller reports it as an environment error, not a result.
+func WhileWarm(ctx context.Context, t Target, keep func(context.Context) error, warmWait, poll time.Duration, maxLooks int, verdict func(context.Context)) error {
+	if _, _, err := Wait(ctx, t, "warm (a ready pod, the activator off the path)", State.Warm, warmWait, poll); err != nil {
+		return err
+	}
+	start := time.Now()
+	done := make(chan struct{})
+	lost := make(chan error, 1)
+	watchCtx, cancel := context.WithCancel(ctx)
+	go func() {
+		defer close(done)
+		for look := 0; look < maxLooks; look++ {
+			select {
+			case <-watchCtx.Done():
+				return
+			case <-time.After(poll):
+			}
+			keepErr := keep(watchCtx)
+			st, err := t.State(watchCtx)
+			if watchCtx.Err() != nil {
+				return
+			}
+			if err == nil && !st.Warm() {
+				lost <- fmt.Errorf("the target was %s %s into the warm verdict (keep-warm request: %v): the verdict is void, as a refused caller may then be served through the activator",
+					st, time.Since(start).Round(time.Millisecond), orNone(keepErr))
+				return
+			}
+		}
+	}()
+	verdict(ctx)
+	cancel()
+	<-done
+	select {
+	case err := <-lost:
+		return err
+	default:
+		return nil
+	}
+}
+
+func orNone(err error) any {
+	if err == nil {
+		return "answered"
+	}
+	return err
 }

@@ -91,3 +91,32 @@ func TestProbeRecordsTheColdRequest(t *testing.T) {
 		Settings{ColdWait: 20 * time.Millisecond, Poll: time.Millisecond, RequestTimeout: time.Second})
 	assert.ErrorContains(t, err, "not scaled to zero with the activator on the path")
 }
+
+// The warm verdict runs only once the target is warm, the target is kept
+// warm by a request every look, and a look that finds it cold voids it.
+func TestWhileWarmKeepsTheTargetWarmAndVoidsAVerdictThatOutlivesIt(t *testing.T) {
+	ctx := context.Background()
+	var keeps int
+	var mu sync.Mutex
+	keep := func(context.Context) error { mu.Lock(); keeps++; mu.Unlock(); return nil }
+
+	tgt := &script{states: []State{drainingUp, warm}}
+	ran := false
+	err := WhileWarm(ctx, tgt, keep, time.Second, 5*time.Millisecond, 100, func(context.Context) { ran = true; time.Sleep(40 * time.Millisecond) })
+	require.NoError(t, err)
+	assert.True(t, ran)
+	mu.Lock()
+	assert.Greater(t, keeps, 2, "an allowed request every look keeps the autoscaler's window busy")
+	mu.Unlock()
+
+	tgt = &script{states: []State{warm, warm, cold}}
+	err = WhileWarm(ctx, tgt, keep, time.Second, 5*time.Millisecond, 100, func(context.Context) { time.Sleep(60 * time.Millisecond) })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "0 ready pod(s), Proxy mode")
+	assert.Contains(t, err.Error(), "void")
+
+	tgt = &script{states: []State{cold}}
+	err = WhileWarm(ctx, tgt, keep, 20*time.Millisecond, 5*time.Millisecond, 100, func(context.Context) { t.Fatal("no verdict on a cold target") })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not warm")
+}

@@ -387,6 +387,33 @@ func (r *Run) ColdSequences(ctx context.Context, t *testing.T, name string, targ
 	return out
 }
 
+// WarmMatrix is the warm verdict on a scale-to-zero target: m runs once the
+// target is warm (a ready pod, the activator off the path), while keepWarm,
+// an allowed cell, is sent every round so that the autoscaler does not
+// scale the target to zero mid-verdict (m's cells stop being probed as they
+// pass, and a refused request never reaches queue-proxy). A look that
+// finds the target not warm while m runs voids the verdict, as an
+// environment error that names what was seen (coldstart.WhileWarm).
+func (r *Run) WarmMatrix(ctx context.Context, t *testing.T, name string, target coldstart.Target, keepWarm matrix.Cell, m matrix.Matrix) {
+	t.Helper()
+	to := r.Opts.Timeouts
+	pod, err := r.Resolve(ctx, keepWarm.Client)
+	if err != nil {
+		r.Check(ctx, t, name+"/keep-warm-client", err)
+		return
+	}
+	keep := func(ctx context.Context) error {
+		_, err := probe.Run(ctx, r.Exec, pod, []probe.Request{keepWarm.Request}, to.RequestTimeout)
+		return err
+	}
+	err = coldstart.WhileWarm(ctx, target, keep, to.ColdStartTimeout+to.ReadyTimeout, to.RoundInterval, 2*Settings(to).MaxRounds(),
+		func(ctx context.Context) { r.Matrix(ctx, t, m) })
+	if err != nil {
+		err = fmt.Errorf("no warm verdict (an environment error, not a result): %w", err)
+	}
+	r.Check(ctx, t, name+"/stayed-warm", err)
+}
+
 // Restarts takes d away and puts it back (a model's pods deleted, a new
 // revision rolled out) while m is probed every round, with path read
 // beside each round (what carried the requests: a ServerlessService's

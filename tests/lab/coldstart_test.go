@@ -74,10 +74,37 @@ func TestColdStartSequenceOnAStandIn(t *testing.T) {
 	assert.Equal(t, probe.KindRefused, sample.Outcome.Kind, "no endpoint while cold: refused, with curl's evidence")
 	assert.Greater(t, sample.TimeToReady, time.Second, "ready only once the stand-in scaled up")
 
-	res := matrix.Run(ctx, kservemesh.ColdStartWarm(), exec_, resolve, labSettings())
+	// The warm verdict as the feature runs it: kept warm by user1's cell,
+	// watched, and void when the target goes cold while it runs.
+	warm := kservemesh.ColdStartWarm()
+	user1, err := resolve(ctx, warm.Cells[0].Client)
+	require.NoError(t, err)
+	keeps := 0
+	keep := func(ctx context.Context) error {
+		keeps++
+		_, err := probe.Run(ctx, exec_, user1, []probe.Request{warm.Cells[0].Request}, 5*time.Second)
+		return err
+	}
+	var res matrix.Result
+	err = coldstart.WhileWarm(ctx, standinCold{}, keep, time.Minute, time.Second, 60, func(ctx context.Context) {
+		res = matrix.Run(ctx, warm, exec_, resolve, labSettings())
+	})
+	require.NoError(t, err, "the stand-in stayed warm")
+	assert.Positive(t, keeps, "user1's request kept it warm")
 	recorder.Matrix("kservemesh-on-standins", harness.ReportMatrix(res))
 	t.Log("\n" + res.Table())
 	require.NoError(t, res.Err)
 	assert.Equal(t, []string{"default-to-sklearn-iris-cold-warm", "user2-to-sklearn-iris-cold-warm"}, failedNames(res),
 		"no policy in the lab: the warm refusals fail, user1 passes")
+
+	// Counterfactual: the stand-in scales to zero while the verdict runs
+	// (as sklearn-iris-cold would within its 6 s window): no verdict.
+	err = coldstart.WhileWarm(ctx, standinCold{}, func(context.Context) error { return nil }, time.Minute, time.Second, 60, func(ctx context.Context) {
+		setCold(t, true)
+		time.Sleep(4 * time.Second)
+	})
+	setCold(t, false)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "void")
+	t.Logf("cold mid-verdict: %v", err)
 }
