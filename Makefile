@@ -4,6 +4,7 @@ GO ?= go
 ARGS ?=
 SUITES ?=
 MODES ?=
+E2E_TIMEOUT ?= 6h
 
 .PHONY: help e2e test test-unit test-apiserver test-lab lab lab-multinode bench lint k8s-binaries
 
@@ -11,7 +12,7 @@ help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 e2e: ## main job: a kind cluster per suite, installs, all suites (MODES=all: every mode), reports and a summary in _output/ (needs Docker and internet)
-	SUITES="$(SUITES)" MODES="$(MODES)" bash scripts/e2e.sh $(ARGS)
+	SUITES="$(SUITES)" MODES="$(MODES)" E2E_TIMEOUT="$(E2E_TIMEOUT)" bash scripts/e2e.sh $(ARGS)
 
 test: test-unit test-apiserver test-lab ## every tier that runs without internet (what CI runs)
 

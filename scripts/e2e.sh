@@ -6,7 +6,7 @@
 # SUITES selects suites by name; MODES selects data-plane modes: empty (each
 # suite in the mode its document describes), "all" (every mode each suite
 # supports), or a list ("sidecar ambient"). One cluster per suite and mode,
-# one after another.
+# one after another. E2E_TIMEOUT is each suite binary's -test.timeout (6h).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +37,10 @@ if [ -z "${MC_SKIP_NETWORK_CHECK:-}" ]; then
   done
 fi
 
+# Each suite's binary gets this deadline; it checks it against its own time
+# budget before it creates anything, and ends itself before it fires.
+timeout=${E2E_TIMEOUT:-6h}
+
 # A fresh _output: the summary must count this run's reports only.
 [ -d _output ] && { rm -rf _output.prev; mv _output _output.prev; echo "make e2e: the previous _output is in _output.prev"; }
 mkdir -p _output
@@ -61,7 +65,7 @@ for pkg in "${pkgs[@]}"; do
     echo "make e2e: $s in $label"
     # ${args[@]+...}: an empty array under set -u, even on bash 3.2 (macOS).
     rc=0
-    (cd "suites/$s" && "$bin/$s.test" -test.v -test.timeout 120m --output-dir="$out" ${args[@]+"${args[@]}"} ${1+"$@"}) || rc=$?
+    (cd "suites/$s" && "$bin/$s.test" -test.v -test.timeout "$timeout" --output-dir="$out" ${args[@]+"${args[@]}"} ${1+"$@"}) || rc=$?
     # Interrupted (130 SIGINT, 143 SIGTERM): the suite tore down; stop here
     # rather than create the next cluster.
     if [ "$rc" -ge 128 ]; then echo "make e2e: interrupted (exit $rc)"; exit "$rc"; fi
