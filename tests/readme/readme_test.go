@@ -116,3 +116,23 @@ func TestREADMEGoTestCommandsRunAsWritten(t *testing.T) {
 		})
 	}
 }
+
+// make e2e gives every suite binary E2E_TIMEOUT as its -test.timeout
+// (scripts/e2e.sh): each suite's budget must fit in the Makefile's default.
+func TestMakeE2ETimeoutCoversEverySuite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go test on the suites")
+	}
+	root := repoRoot(t)
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^E2E_TIMEOUT \?= (\S+)$`).FindSubmatch(mk)
+	require.NotNil(t, m, "the Makefile sets E2E_TIMEOUT")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "test", "-v", "-timeout", string(m[1]), "./suites/...", "-args", "--dry-run")
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Equal(t, 3, strings.Count(string(out), "enough for a real run"), "E2E_TIMEOUT=%s must cover every suite's budget:\n%s", m[1], out)
+}
