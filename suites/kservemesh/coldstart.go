@@ -49,5 +49,5 @@ var coldStartFeature = harness.Feature{
 func coldStartLimit(o options.Options) time.Duration {
 	t := o.Timeouts
 	seq := t.ReadyTimeout + t.ColdStartTimeout + t.ReadyTimeout
-	return time.Duration(o.ColdStartRepeats*len(ColdClients))*seq + t.ColdStartTimeout + t.ReadyTimeout + t.MaxTimeToConsistency
+	return time.Duration(o.ColdStartRepeats*len(ColdClients))*seq + t.ColdStartTimeout + t.ReadyTimeout + harness.Settings(t).Longest()
 }

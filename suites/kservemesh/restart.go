@@ -88,7 +88,8 @@ var restartFeature = harness.Feature{
 // downloads the model), then settling.
 func restartLimit(o options.Options) time.Duration {
 	t := o.Timeouts
-	return 2 * (t.ReadyTimeout + t.InferenceServiceReadyTimeout + t.MaxTimeToConsistency)
+	hold := time.Duration(t.RequiredConsecutiveSuccesses+1) * t.RoundInterval
+	return 2 * (t.ReadyTimeout + t.InferenceServiceReadyTimeout + hold + harness.Settings(t).Longest())
 }
 
 func restartDisruptions(r *harness.Run) []disruption.Disruption {

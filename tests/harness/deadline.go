@@ -70,9 +70,9 @@ func (b Budget) Total() time.Duration {
 func (b Budget) String() string {
 	parts := make([]string, len(b.Parts))
 	for i, p := range b.Parts {
-		parts[i] = p.What + " " + shortDuration(p.Limit)
+		parts[i] = p.What + " " + budgetDuration(p.Limit)
 	}
-	return fmt.Sprintf("up to %s: %s", shortDuration(b.Total()), strings.Join(parts, ", "))
+	return fmt.Sprintf("up to %s: %s", budgetDuration(b.Total()), strings.Join(parts, ", "))
 }
 
 // Timeout is the go test -timeout that covers the budget and the teardown,
@@ -147,13 +147,13 @@ func featureLimit(r *Run, f Feature) time.Duration {
 		return t.ReadyTimeout
 	case "control":
 		// Each repeat converges twice (removed, restored).
-		return time.Duration(2*r.Opts.ControlRepeats) * t.MaxTimeToConsistency
+		return time.Duration(2*r.Opts.ControlRepeats) * Settings(t).Longest()
 	}
 	n := 1
 	if f.Matrices != nil {
 		n = max(1, len(f.Matrices(r)))
 	}
-	return time.Duration(n) * t.MaxTimeToConsistency
+	return time.Duration(n) * Settings(t).Longest()
 }
 
 // budget is what the whole run can take.
@@ -237,4 +237,13 @@ func (r *Run) hostLockWait(b Budget) time.Duration {
 		wait = min(wait, time.Until(deadline)-b.Total())
 	}
 	return max(wait, 0)
+}
+
+// budgetDuration is a budget figure: whole minutes, rounded up, from a
+// minute on (a budget is never understated).
+func budgetDuration(d time.Duration) string {
+	if t := d.Truncate(time.Minute); d >= time.Minute && t < d {
+		d = t + time.Minute
+	}
+	return shortDuration(d)
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/secure-inference/mesh-conformance/tests/disruption"
+	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 )
 
@@ -30,6 +32,27 @@ func TestBudgetCountsEveryLimitOnce(t *testing.T) {
 
 	o.Cluster.Kubeconfig = "/home/u/.kube/config" // the user's cluster: no kind, maybe another run's lease
 	assert.Equal(t, BudgetPart{What: "run lease", Limit: 10 * time.Minute}, setupBudget(o, nil).Parts[0])
+}
+
+// A matrix runs until its time to consistency, or for as many rounds as
+// must match in a row when they take longer: --required-consecutive-
+// successes=1000 at 1 s rounds is 1000 s, not the 5 minute limit.
+func TestFeatureLimitCountsRoundsThatOutlastTheConsistencyLimit(t *testing.T) {
+	o := options.Options{Timeouts: options.DefaultTimeouts()}
+	r := &Run{Opts: o}
+	m := Feature{Kind: "matrix", Matrices: func(*Run) []matrix.Matrix { return []matrix.Matrix{{}, {}} }}
+	assert.Equal(t, 2*Settings(o.Timeouts).Longest(), featureLimit(r, m))
+	assert.GreaterOrEqual(t, featureLimit(r, m), 2*o.Timeouts.MaxTimeToConsistency)
+
+	r.Opts.Timeouts.RequiredConsecutiveSuccesses, r.Opts.Timeouts.RoundInterval = 1000, time.Second
+	assert.GreaterOrEqual(t, featureLimit(r, m), 2*1000*time.Second)
+	fc := FailClosed(Feature{Name: "fail-closed"}, func(*Run) []disruption.Disruption { return make([]disruption.Disruption, 2) },
+		func(*Run) matrix.Matrix { return matrix.Matrix{} })
+	assert.GreaterOrEqual(t, featureLimit(r, fc), 2*2*1000*time.Second, "each disruption holds for the successes in a row, then settles")
+
+	given := FailClosed(Feature{Name: "fail-closed", Limit: func(options.Options) time.Duration { return time.Second }},
+		func(*Run) []disruption.Disruption { return nil }, func(*Run) matrix.Matrix { return matrix.Matrix{} })
+	assert.Equal(t, time.Second, featureLimit(r, given), "a Limit given is kept")
 }
 
 func TestTimeoutSuggestionCoversARealTeardown(t *testing.T) {

@@ -42,12 +42,16 @@ func FailClosed(f Feature, disruptions func(r *Run) []disruption.Disruption, m f
 		})
 	}
 	f.Matrices = func(r *Run) []matrix.Matrix { return []matrix.Matrix{m(r)} }
-	// Each disruption: taken away and gone, put back, settled, and put
-	// back again by the teardown's check (the constructors only keep
-	// their arguments, so the list is built before the cluster exists).
-	f.Limit = func(o options.Options) time.Duration {
-		t := o.Timeouts
-		return time.Duration(len(disruptions(&Run{Opts: o}))) * (3*t.ReadyTimeout + t.MaxTimeToConsistency)
+	// Each disruption: taken away and gone, held for as many rounds as
+	// must match in a row, put back, settled, and put back again by the
+	// teardown's check (the constructors only keep their arguments, so
+	// the list is built before the cluster exists). A Limit given is kept.
+	if f.Limit == nil {
+		f.Limit = func(o options.Options) time.Duration {
+			t := o.Timeouts
+			hold := time.Duration(o.Timeouts.RequiredConsecutiveSuccesses+1) * t.RoundInterval
+			return time.Duration(len(disruptions(&Run{Opts: o}))) * (3*t.ReadyTimeout + hold + Settings(t).Longest())
+		}
 	}
 	return f
 }

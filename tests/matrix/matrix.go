@@ -67,6 +67,16 @@ func (s Settings) MaxRounds() int {
 	return n
 }
 
+// Longest is how long a run of the rounds may last at the round interval:
+// the time to consistency, or the required successes in a row when they
+// take longer (the probes' own time comes on top).
+func (s Settings) Longest() time.Duration {
+	if s.RoundInterval <= 0 {
+		return s.MaxTimeToConsistency
+	}
+	return max(s.MaxTimeToConsistency, time.Duration(s.MaxRounds())*s.RoundInterval)
+}
+
 // CellResult is what became of one cell.
 type CellResult struct {
 	Cell

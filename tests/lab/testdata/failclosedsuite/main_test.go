@@ -3,18 +3,22 @@
 // back while its cells are probed. The lab runs it as a real suite binary
 // on the lab's cluster (--kubeconfig) and interrupts it while httpbin is
 // gone, to show that the run's restorers put it back (tests/lab's
-// TestInterruptMidDisruptionRestores). It lives under testdata so that
+// TestInterruptMidDisruptionRestores), and lets its deadline fire while
+// httpbin is gone (TestDeadlineMidDisruptionStopsTheRunFirst). It lives under testdata so that
 // `go test ./...` never runs it on its own.
 package failclosedsuite
 
 import (
 	"context"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/secure-inference/mesh-conformance/suites/baseline"
 	"github.com/secure-inference/mesh-conformance/tests/disruption"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 )
 
 // GoneMarker is logged once httpbin has no pod left: the moment the lab
@@ -25,7 +29,7 @@ var suite = harness.Suite{
 	Name:       "lab-fail-closed",
 	Namespaces: []string{baseline.Client.Namespace},
 	Setup:      func(r *harness.Run) []harness.Step { return []harness.Step{baseline.Workloads(r)} },
-	Features: []harness.Feature{harness.FailClosed(harness.Feature{Name: "fail-closed"},
+	Features: []harness.Feature{harness.FailClosed(harness.Feature{Name: "fail-closed", Limit: understatedLimit()},
 		func(r *harness.Run) []disruption.Disruption {
 			d := disruption.ScaleToZero(r.Kube, "httpbin-to-zero", baseline.Client.Namespace, "httpbin", r.Opts.Timeouts.ReadyTimeout)
 			gone := d.Gone
@@ -40,6 +44,22 @@ var suite = harness.Suite{
 			cells := baseline.Matrix().Cells[:3] // routing, DNS failure, refused: no 10 s delay
 			return matrix.Matrix{Name: "lab-fail-closed", Cells: cells}
 		})},
+}
+
+// understatedLimit is the feature's time limit as MC_LAB_FEATURE_LIMIT
+// states it (a Go duration), for the lab's deadline test: a run whose wait
+// outlasts what its budget counted must stop itself before go test's
+// -timeout fires. Unset: FailClosed's own limit.
+func understatedLimit() func(options.Options) time.Duration {
+	v := os.Getenv("MC_LAB_FEATURE_LIMIT")
+	if v == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		panic("MC_LAB_FEATURE_LIMIT: " + err.Error())
+	}
+	return func(options.Options) time.Duration { return d }
 }
 
 func TestMain(m *testing.M) { harness.Main(m, &suite) }
