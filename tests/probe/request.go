@@ -7,6 +7,7 @@ package probe
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -152,7 +153,7 @@ trap 'rm -rf "$t"' EXIT
 `)
 	most := 0
 	for i, r := range reqs {
-		fmt.Fprintf(&b, "printf '%s %d limit %d\\n'\n", resultMarker, i, r.excerptBytes())
+		fmt.Fprintf(&b, "printf %s\n", printfFormat(limitLine(i, strconv.Itoa(r.excerptBytes()))))
 		most = max(most, r.excerptBytes())
 	}
 	var curl strings.Builder
@@ -169,7 +170,7 @@ trap 'rm -rf "$t"' EXIT
 		if i > 0 {
 			curl.WriteString(" --next")
 		}
-		fmt.Fprintf(&curl, ` -o "$t/b%d" -w %s`, i, shellQuote(fmt.Sprintf(`\n%s %d exit %%{exitcode}\n%s %d wo %%{json}\n`, resultMarker, i, resultMarker, i)))
+		fmt.Fprintf(&curl, ` -o "$t/b%d" -w %s`, i, printfFormat(transferLines(i, "%{exitcode}", "%{json}")))
 		for _, a := range r.curlArgs(timeout, ca) {
 			curl.WriteByte(' ')
 			if strings.HasPrefix(a, "$t/") {
@@ -182,34 +183,43 @@ trap 'rm -rf "$t"' EXIT
 	b.WriteString(curl.String())
 	// The bodies' base64 lines go between two markers, unprefixed: one
 	// process fewer than joining them.
-	fmt.Fprintf(&b, " 2>/dev/null\nprintf '\\n%s all curl %%s\\n' \"$?\"\nprintf '%s all bodies\\n'\n", resultMarker, resultMarker)
+	fmt.Fprintf(&b, " 2>/dev/null\nprintf %s \"$?\"\nprintf %s\n", printfFormat(curlExitLine("%s")), printfFormat(bodiesStart))
 	fmt.Fprintf(&b, "head -q -c %d", most)
 	for i := range reqs {
 		fmt.Fprintf(&b, ` "$t/b%d"`, i)
 	}
-	fmt.Fprintf(&b, " 2>/dev/null | base64\nprintf '\\n%s all end\\n'\n", resultMarker)
+	fmt.Fprintf(&b, " 2>/dev/null | base64\nprintf %s\n", printfFormat(bodiesEnd))
 	// Find searches the whole body, not only its head.
 	for i, r := range reqs {
 		if findList(r.Find) == "" {
 			continue
 		}
-		fmt.Fprintf(&b, "printf '%s %d found '\n", resultMarker, i)
+		fmt.Fprintf(&b, "printf %s\n", printfFormat(foundPrefix(i)))
 		fmt.Fprintf(&b, `while IFS= read -r s; do grep -qF -e "$s" "$t/b%d" 2>/dev/null && printf '%%s\n' "$s"; done <"$t/f%d" | base64 | tr -d '\n'`+"\nprintf '\\n'\n", i, i)
 	}
 	return b.String()
 }
 
-// findList renders the strings to search for as printf arguments, one
-// line each; a string with a line break could never be matched line by
-// line, so it is dropped, and so is an empty one (it would match any body).
-func findList(find []string) string {
+// findStrings are the strings of find that the script searches for, one
+// a line: a string with a line break could never be matched line by line,
+// so it is dropped, and so is an empty one (it would match any body).
+func findStrings(find []string) []string {
 	var out []string
 	for _, f := range find {
 		if f != "" && !strings.ContainsAny(f, "\r\n") {
-			out = append(out, shellQuote(f))
+			out = append(out, f)
 		}
 	}
-	return strings.Join(out, " ")
+	return out
+}
+
+// findList renders findStrings as printf arguments.
+func findList(find []string) string {
+	var quoted []string
+	for _, f := range findStrings(find) {
+		quoted = append(quoted, shellQuote(f))
+	}
+	return strings.Join(quoted, " ")
 }
 
 // shellQuote quotes s for POSIX sh: single quotes, with each embedded single

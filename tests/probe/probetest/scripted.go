@@ -1,25 +1,42 @@
 // Package probetest holds a scripted probe.Executor for the tests of what
 // runs probes (the matrix engine, the disruption loop), as net/http/httptest
 // does for HTTP: it answers the probe script's transfers from a table and
-// prints what the real script prints, so probe.Parse runs too.
+// prints their results through probe.Transcript, the byte stream the real
+// script prints, so probe.Parse reads what it reads from a pod.
 package probetest
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
-	"regexp"
-	"strings"
 	"sync"
 
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
 
-// Answer is one scripted curl result: exit code, HTTP status, body.
+// Answer is one scripted curl result: exit code, HTTP status, body, and
+// what else curl reports when a test needs it.
 type Answer struct {
 	Exit int
 	Code int
+	// Body is the whole response body: the transcript keeps its head as
+	// the script does (the request's excerpt) and searches all of it for
+	// the request's Find strings.
 	Body string
+	// RedirectURL is curl's redirect_url (a 3xx's Location).
+	RedirectURL string
+	// ErrorMessage is curl's errormsg; a failed transfer (Exit not 0)
+	// without one gets a message naming it as scripted, since curl never
+	// leaves a failure unexplained.
+	ErrorMessage string
+}
+
+// reply is the answer in the terms of the probe script's transcript.
+func (a Answer) reply() probe.Reply {
+	msg := a.ErrorMessage
+	if a.Exit != 0 && msg == "" {
+		msg = fmt.Sprintf("scripted failure (curl exit %d)", a.Exit)
+	}
+	return probe.Reply{Exit: a.Exit, HTTPCode: a.Code, Body: a.Body, RedirectURL: a.RedirectURL, ErrorMessage: msg}
 }
 
 // Scripted answers each "<pod> <url>" with the next answer of its sequence
@@ -46,11 +63,7 @@ func (s *Scripted) Execs(pod string) int {
 	return s.execs[pod]
 }
 
-// transfer finds each transfer of the script's one curl: its body file
-// names its id, --url its URL.
-var transfer = regexp.MustCompile(`-o "\$t/b(\d+)" .*? '--url' '([^']*)'`)
-
-// Exec implements probe.Executor.
+// Exec implements probe.Executor: cmd is probe.Run's sh -c of the script.
 func (s *Scripted) Exec(_ context.Context, pod probe.Pod, cmd []string) ([]byte, []byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -61,18 +74,21 @@ func (s *Scripted) Exec(_ context.Context, pod probe.Pod, cmd []string) ([]byte,
 			return nil, nil, err
 		}
 	}
-	var out strings.Builder
-	for _, m := range transfer.FindAllStringSubmatch(cmd[2], -1) {
-		id, url := m[1], m[2]
+	if len(cmd) != 3 {
+		return nil, nil, fmt.Errorf("not a probe script's command: %q", cmd)
+	}
+	out, err := probe.Transcript(cmd[2], func(url string) (probe.Reply, error) {
 		key := pod.Name + " " + url
 		seq := s.seq[key]
 		if len(seq) == 0 {
-			return nil, nil, fmt.Errorf("no script for %q", key)
+			return probe.Reply{}, fmt.Errorf("no script for %q", key)
 		}
 		a := seq[min(s.calls[key], len(seq)-1)]
 		s.calls[key]++
-		fmt.Fprintf(&out, "@@mc %s exit %d\n@@mc %s wo {\"http_code\":%d,\"errormsg\":\"scripted\"}\n@@mc %s body %s\n",
-			id, a.Exit, id, a.Code, id, base64.StdEncoding.EncodeToString([]byte(a.Body)))
+		return a.reply(), nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	return []byte(out.String()), nil, nil
+	return out, nil, nil
 }
