@@ -16,8 +16,8 @@ import (
 // strictControlFeature proves the refusal is STRICT mTLS: without the
 // PeerAuthentication the outside client gets 200; with it restored, it is
 // refused again.
-var strictControlFeature = harness.Control(harness.Feature{Name: "strict-control", Manifests: []string{"opeaistio/istio-mtls-strict.yaml"}},
-	fixtures.MustLoad("opeaistio/istio-mtls-strict.yaml"),
+var strictControlFeature = harness.Control(harness.Feature{Name: "strict-control"},
+	[]harness.PolicyFixture{{File: "opeaistio/istio-mtls-strict.yaml", Kind: "PeerAuthentication", Name: "default"}},
 	func(*harness.Run) matrix.Matrix { return StrictControl() },
 	func(r *harness.Run) matrix.Matrix {
 		return IngressAndMTLS(r.Opts.Mode, Gateway{}).Only("opea-strict-restored", "outside-mesh-to-chatqna-nginx")
@@ -32,7 +32,11 @@ var cleanupFeature = harness.Feature{
 		return b.
 			Assess("documented-resources-deleted", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 				for _, f := range cleanupFiles {
-					objs := fixtures.MustLoad(f)
+					objs, err := fixtures.Load(f)
+					if err != nil {
+						r.Check(ctx, t, name+"/"+f, err)
+						continue
+					}
 					if err := r.Apply.Delete(ctx, objs...); err != nil {
 						r.Check(ctx, t, name+"/"+f, err)
 						continue

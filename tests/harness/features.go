@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 	"sigs.k8s.io/e2e-framework/pkg/types"
 
+	"github.com/secure-inference/mesh-conformance/fixtures"
 	"github.com/secure-inference/mesh-conformance/tests/coldstart"
 	"github.com/secure-inference/mesh-conformance/tests/disruption"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
@@ -270,25 +270,73 @@ func MatrixBody(assess string, build func(ctx context.Context, t *testing.T, r *
 // of --control-repeats cycles times both changes, from the API write to
 // the round that began the passing streak (time to open, time to revoke);
 // --max-time-to-revoke makes the slowest revoke a verdict. What was
-// removed is put back on failure and on Ctrl-C.
-func Control(f Feature, resources []*unstructured.Unstructured, without, restored func(r *Run) matrix.Matrix) Feature {
-	policies := make([]mesh.Policy, len(resources))
-	for i, u := range resources {
-		p, err := mesh.PolicyOf(u)
-		if err != nil { // the suite's own declaration is wrong: caught by any test of its package
-			panic(fmt.Sprintf("control %s: %v", f.Name, err))
-		}
-		policies[i] = p
-	}
+// removed is put back on failure and on Ctrl-C. The policies' fixture
+// files are the feature's manifests.
+//
+// The policies are named, not decoded, here: a suite declares its
+// controls as package-level values, and a fixture decoded there would
+// panic every binary importing the suite (the API server tier's, the
+// lab's) before any test ran. They are decoded when the feature is built
+// or planned: a fixture that does not decode fails the control's check
+// <name>/fixtures, naming the file, the object and the field, and
+// --dry-run prints the same error under the feature.
+func Control(f Feature, policies []PolicyFixture, without, restored func(r *Run) matrix.Matrix) Feature {
 	f.Kind = "control"
-	f.Body = func(r *Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
-		return r.control(b, name, policies, without(r), restored(r))
+	f.Manifests = nil
+	for _, p := range policies {
+		if !slices.Contains(f.Manifests, p.File) {
+			f.Manifests = append(f.Manifests, p.File)
+		}
 	}
-	f.Matrices = func(r *Run) []matrix.Matrix { return []matrix.Matrix{without(r), restored(r)} }
+	f.Body = func(r *Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
+		decoded, err := decodePolicies(policies)
+		return r.control(b, name, decoded, err, without(r), restored(r))
+	}
+	f.Matrices = func(r *Run) []matrix.Matrix {
+		// The plan's only call into a control (its time limit counts
+		// repeats, not matrices), so the error shows once, under the
+		// feature it stops.
+		if _, err := decodePolicies(policies); err != nil {
+			r.Logf("%s cannot run: %v", f.Name, err)
+		}
+		return []matrix.Matrix{without(r), restored(r)}
+	}
 	return f
 }
 
-func (r *Run) control(b *features.FeatureBuilder, name string, policies []mesh.Policy, without, restored matrix.Matrix) *features.FeatureBuilder {
+// PolicyFixture names an Istio policy a control removes and restores: its
+// fixture file (a path under fixtures/), kind and name.
+type PolicyFixture struct {
+	File, Kind, Name string
+}
+
+// decodePolicies picks each policy from its fixture and decodes it as
+// Istio's type; errors name the fixture file, each failing policy's.
+func decodePolicies(policies []PolicyFixture) ([]mesh.Policy, error) {
+	var out []mesh.Policy
+	var errs []error
+	for _, pf := range policies {
+		u, err := fixtures.Pick(pf.File, pf.Kind, pf.Name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		p, err := mesh.PolicyOf(u)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("fixtures/%s: %w", pf.File, err))
+			continue
+		}
+		out = append(out, p)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...) // none: a control removes all of them or nothing
+	}
+	return out, nil
+}
+
+// control runs the cycles; fixtureErr, a policy whose fixture did not
+// decode, fails the check <name>/fixtures and nothing is removed.
+func (r *Run) control(b *features.FeatureBuilder, name string, policies []mesh.Policy, fixtureErr error, without, restored matrix.Matrix) *features.FeatureBuilder {
 	remove := func(ctx context.Context) error {
 		return r.removing(func() error {
 			for _, p := range policies {
@@ -307,6 +355,10 @@ func (r *Run) control(b *features.FeatureBuilder, name string, policies []mesh.P
 		return errors.Join(errs...)
 	}
 	return b.Assess("refused-cells-answer-without-it-and-refuse-again-with-it", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		if fixtureErr != nil {
+			r.Check(ctx, t, name+"/fixtures", fixtureErr)
+			return ctx
+		}
 		to := r.Opts.Timeouts
 		timing := reportapi.Timing{Control: name, ResolutionSeconds: to.RoundInterval.Seconds(), MaxTimeToRevokeSeconds: to.MaxTimeToRevoke.Seconds()}
 		done := r.whileRemoved(name, restore)
