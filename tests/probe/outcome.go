@@ -182,7 +182,8 @@ func Parse(output string, n int) []Outcome {
 		exit       int
 		haveExit   bool
 		limit      int
-		wo, body   string
+		wo         string
+		body       []byte
 		decoded    writeOut
 		decodedErr bool
 		found      string
@@ -243,8 +244,6 @@ func Parse(output string, n int) []Outcome {
 			r.limit, _ = strconv.Atoi(strings.TrimSpace(value))
 		case "wo":
 			r.wo = value
-		case "body":
-			r.body = value
 		case "found":
 			r.found = value
 		default:
@@ -279,7 +278,7 @@ func Parse(output string, n int) []Outcome {
 			if r.limit > 0 && len(body) > r.limit {
 				body = body[:r.limit]
 			}
-			r.body = base64.StdEncoding.EncodeToString(body)
+			r.body = body
 		}
 	}
 
@@ -299,7 +298,6 @@ func Parse(output string, n int) []Outcome {
 			continue
 		}
 		w := r.decoded
-		body, _ := base64.StdEncoding.DecodeString(r.body)
 		o := Outcome{
 			Kind:     Classify(r.exit, w.HTTPCode, w.SSLVerifyResult),
 			HTTPCode: w.HTTPCode,
@@ -311,7 +309,7 @@ func Parse(output string, n int) []Outcome {
 				SSLVerifyResult: w.SSLVerifyResult,
 				TimeTotal:       w.TimeTotal,
 				TimeToFirstByte: w.TimeStart,
-				Body:            printable(body),
+				Body:            printable(r.body),
 			},
 		}
 		if found, err := base64.StdEncoding.DecodeString(r.found); err == nil {

@@ -284,10 +284,14 @@ func (e envExecutor) Exec(ctx context.Context, _ Pod, cmd []string) ([]byte, []b
 }
 
 func TestParseMissingResults(t *testing.T) {
-	out := "@@mc 0 exit 0\n@@mc 0 wo {\"http_code\":200}\n@@mc 0 body b2s=\nsh: 3: something broke\n"
+	// The exec broke off after request 0's write-out (so before the
+	// bodies); the shell's complaint follows on stderr, as Run joins them.
+	out := "@@mc 0 limit 512\n@@mc 1 limit 512\n\n@@mc 0 exit 0\n@@mc 0 wo {\"http_code\":200,\"size_download\":2}\n" +
+		"\nsh: 3: something broke\n"
 	outs := Parse(out, 2)
 	assert.Equal(t, KindHTTP, outs[0].Kind)
-	assert.Equal(t, "ok", outs[0].Body)
+	assert.Equal(t, 200, outs[0].HTTPCode)
+	assert.Empty(t, outs[0].Body, "its body never came")
 	assert.Equal(t, KindClientError, outs[1].Kind)
 	assert.Contains(t, outs[1].ErrorMessage, "something broke")
 }
