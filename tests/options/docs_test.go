@@ -13,27 +13,28 @@ import (
 )
 
 const (
-	readme     = "../../README.md"
-	docsStart  = "<!-- flags:start (generated: MC_UPDATE_README=1 go test ./tests/options) -->\n"
+	flagsPage  = "../../docs/flags.md"
+	docsStart  = "<!-- flags:start (generated: MC_UPDATE_DOCS=1 go test ./tests/options) -->\n"
 	docsEnd    = "<!-- flags:end -->"
-	updateFlag = "MC_UPDATE_README"
+	updateFlag = "MC_UPDATE_DOCS"
 )
 
-// The README's flag table is generated from the options: this fails when
-// they differ; MC_UPDATE_README=1 go test ./tests/options rewrites it.
-func TestREADMEFlagsTableIsGenerated(t *testing.T) {
-	data, err := os.ReadFile(readme)
+// The flags page's tables are generated from the options: this fails when
+// they differ; MC_UPDATE_DOCS=1 go test ./tests/options rewrites them
+// between the markers, leaving the page's prose as written.
+func TestFlagsPageIsGenerated(t *testing.T) {
+	data, err := os.ReadFile(flagsPage)
 	require.NoError(t, err)
 	s := string(data)
 	i, j := strings.Index(s, docsStart), strings.Index(s, docsEnd)
-	require.True(t, i >= 0 && j > i, "README.md needs the generated flags section markers")
+	require.True(t, i >= 0 && j > i, "docs/flags.md needs the generated flags section markers")
 	want := flagsMarkdown()
 	if os.Getenv(updateFlag) != "" {
 		s = s[:i+len(docsStart)] + want + s[j:]
-		require.NoError(t, os.WriteFile(readme, []byte(s), 0o644))
+		require.NoError(t, os.WriteFile(flagsPage, []byte(s), 0o644))
 		return
 	}
-	assert.Equal(t, want, s[i+len(docsStart):j], "README flags table is stale: run %s=1 go test ./tests/options", updateFlag)
+	assert.Equal(t, want, s[i+len(docsStart):j], "docs/flags.md is stale: run %s=1 go test ./tests/options", updateFlag)
 }
 
 func TestEveryFlagHasAConfigKey(t *testing.T) {
@@ -45,7 +46,7 @@ func TestEveryFlagHasAConfigKey(t *testing.T) {
 	}
 }
 
-// The usage and the README group every flag once.
+// The usage and the flags page group every flag once.
 func TestEveryFlagIsInOneGroup(t *testing.T) {
 	o := Defaults()
 	fs := flag.NewFlagSet("groups", flag.ContinueOnError)
@@ -62,8 +63,8 @@ func TestEveryFlagIsInOneGroup(t *testing.T) {
 
 // flagsMarkdown renders the options as Markdown tables, one per group of
 // FlagGroups (flag, config file key, default, meaning), generated from
-// Register and the struct's yaml tags, so the README never drifts from the
-// code.
+// Register and the struct's yaml tags, so the flags page never drifts from
+// the code.
 func flagsMarkdown() string {
 	o := Defaults()
 	fs := flag.NewFlagSet("docs", flag.ContinueOnError)
@@ -100,5 +101,5 @@ func row(b *strings.Builder, f *flag.Flag, keys map[uintptr]string) {
 	fmt.Fprintf(b, "| `--%s` | `%s` | `%s` | %s |\n", f.Name, key, def, f.Usage)
 }
 
-// boundTo is the option the flag writes, for the README's flag table.
+// boundTo is the option the flag writes, for the flags page's table.
 func (l *listFlag) boundTo() any { return l.list }

@@ -1,17 +1,21 @@
-// Package readme runs the README's go test commands as a user types them:
-// a command that shows something must show it as written (go test hides a
-// passing package's output without -v), and a command that runs a suite
-// must carry a -timeout that the suite's own time budget accepts (go
-// test's default of 10 minutes kills a real run with no teardown).
+// Package readme holds the README and the pages of docs/ to what they
+// say. Their go test commands run as a user types them: a command that
+// shows something must show it as written (go test hides a passing
+// package's output without -v), and a command that runs a suite must
+// carry a -timeout that the suite's own time budget accepts (go test's
+// default of 10 minutes kills a real run with no teardown). And every
+// path of this repository they cite exists.
 package readme
 
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// repoRoot is the folder of go.mod, where the README's commands run.
+// repoRoot is the folder of go.mod, where the commands run.
 func repoRoot(t *testing.T) string {
 	dir, err := os.Getwd()
 	require.NoError(t, err)
@@ -33,51 +37,74 @@ func repoRoot(t *testing.T) string {
 	return ""
 }
 
-// goTestCommands are the README's `go test` lines in sh blocks, without
-// their trailing comments.
-func goTestCommands(t *testing.T, readme string) []string {
-	f, err := os.Open(readme)
+// pages are the README and every page of docs/, relative to root.
+func pages(t *testing.T, root string) []string {
+	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
 	require.NoError(t, err)
-	defer f.Close()
-	var cmds []string
-	inSh := false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "```sh"):
-			inSh = true
-		case strings.HasPrefix(line, "```"):
-			inSh = false
-		case inSh && strings.HasPrefix(line, "go test "):
-			if i := strings.Index(line, " #"); i > 0 {
-				line = line[:i]
-			}
-			cmds = append(cmds, strings.TrimSpace(line))
-		}
+	out := []string{"README.md"}
+	for _, d := range docs {
+		rel, err := filepath.Rel(root, d)
+		require.NoError(t, err)
+		out = append(out, rel)
 	}
-	require.NoError(t, sc.Err())
+	return out
+}
+
+// goTestCommands are the `go test` lines in sh blocks of the pages,
+// without their trailing comments, each with where it is written.
+func goTestCommands(t *testing.T, root string) map[string][]string {
+	cmds := map[string][]string{}
+	for _, page := range pages(t, root) {
+		f, err := os.Open(filepath.Join(root, page))
+		require.NoError(t, err)
+		inSh := false
+		sc := bufio.NewScanner(f)
+		for n := 1; sc.Scan(); n++ {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "```sh"):
+				inSh = true
+			case strings.HasPrefix(line, "```"):
+				inSh = false
+			case inSh && strings.HasPrefix(line, "go test "):
+				if i := strings.Index(line, " #"); i > 0 {
+					line = line[:i]
+				}
+				c := strings.TrimSpace(line)
+				cmds[c] = append(cmds[c], fmt.Sprintf("%s:%d", page, n))
+			}
+		}
+		require.NoError(t, sc.Err())
+		f.Close()
+	}
 	return cmds
 }
 
 var suitePackages = regexp.MustCompile(`\./suites/(\w+|\.\.\.)/?`)
 
-func TestREADMEGoTestCommandsRunAsWritten(t *testing.T) {
+func TestGoTestCommandsRunAsWritten(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go test on the suites")
 	}
 	root := repoRoot(t)
-	cmds := goTestCommands(t, filepath.Join(root, "README.md"))
-	require.NotEmpty(t, cmds, "the README shows how to run the suites")
+	written := goTestCommands(t, root)
+	require.NotEmpty(t, written, "the README and docs/ show how to run the suites")
+	var cmds []string
+	for c := range written {
+		cmds = append(cmds, c)
+	}
+	sort.Strings(cmds)
 	config := filepath.Join(t.TempDir(), "my-run.yaml")
 	require.NoError(t, os.WriteFile(config, []byte("mode: sidecar\n"), 0o644))
 
 	for _, c := range cmds {
 		t.Run(c, func(t *testing.T) {
+			t.Logf("written at %s", strings.Join(written[c], ", "))
 			fields := strings.Fields(c)
 			assert.Contains(t, fields, "-v", "without -v go test prints only 'ok' for a passing package")
+			assert.Contains(t, c, "-tags e2e", "a suite's run is built with the e2e tag; without it go test runs the package's unit tests only")
 			pkg := suitePackages.FindStringSubmatch(c)
-			require.NotNil(t, pkg, "a README go test command runs a suite")
+			require.NotNil(t, pkg, "a go test command in an sh block runs a suite (%s); write other commands inline", strings.Join(written[c], ", "))
 			shows := strings.Contains(c, "--dry-run") || strings.Contains(c, "--list-modes")
 			run := c
 			if !shows {
@@ -89,7 +116,7 @@ func TestREADMEGoTestCommandsRunAsWritten(t *testing.T) {
 				}
 				run += " --dry-run"
 			}
-			// The one file the README names is the user's own.
+			// The one file the pages name is the user's own.
 			run = strings.ReplaceAll(run, "$PWD/my-run.yaml", config)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
@@ -130,7 +157,7 @@ func TestMakeE2ETimeoutCoversEverySuite(t *testing.T) {
 	require.NotNil(t, m, "the Makefile sets E2E_TIMEOUT")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "test", "-v", "-timeout", string(m[1]), "./suites/...", "-args", "--dry-run")
+	cmd := exec.CommandContext(ctx, "go", "test", "-tags", "e2e", "-v", "-timeout", string(m[1]), "./suites/...", "-args", "--dry-run")
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
