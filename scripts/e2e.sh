@@ -50,7 +50,7 @@ failed=0
 # Suites run one after another: each needs the whole cluster.
 for pkg in "${pkgs[@]}"; do
   s=${pkg##*/}
-  go test -c -o "$bin/$s.test" "$pkg"
+  go test -tags e2e -c -o "$bin/$s.test" "$pkg"
   supported=$("$bin/$s.test" --list-modes)
   case "${MODES:-}" in
     "") modes=("") ;;                              # the suite's documented mode

@@ -1,3 +1,9 @@
+//go:build e2e
+
+// The suite's run, built with the e2e tag: go test ./... runs the
+// package's unit tests only and touches no cluster; go test -tags e2e
+// runs the suite (its plan with --dry-run).
+
 package baseline
 
 import (

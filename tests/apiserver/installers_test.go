@@ -1,3 +1,5 @@
+//go:build apiserver
+
 package apiserver_test
 
 import (
@@ -23,6 +25,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/upstream"
 )
 
 // The installers run for real against their own fresh API server (the
@@ -32,13 +35,13 @@ import (
 
 func moduleDir(t *testing.T, module, version string) string {
 	t.Helper()
-	dir, err := apiserver.ModuleDir(module, version)
+	dir, err := upstream.ModuleDir(module, version)
 	require.NoError(t, err)
 	return dir
 }
 
 func knativeOperatorChart(t *testing.T, release string) string {
-	dir, err := apiserver.KnativeOperatorChart(release, t.TempDir())
+	dir, err := upstream.KnativeOperatorChart(release, t.TempDir())
 	require.NoError(t, err)
 	return dir
 }
@@ -65,13 +68,13 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 	require.NoError(t, err)
 
 	// KServe's chart issues its webhook certificate with cert-manager.
-	var cm []apiserver.CRDSource
-	for _, s := range apiserver.CRDSources(kservemesh.Versions, opeaistio.Versions) {
+	var cm []upstream.CRDSource
+	for _, s := range upstream.CRDSources(kservemesh.Versions, opeaistio.Versions) {
 		if s.Module == "github.com/cert-manager/cert-manager" {
 			cm = append(cm, s)
 		}
 	}
-	crds, err := apiserver.LoadCRDs(cm)
+	crds, err := upstream.LoadCRDs(cm)
 	require.NoError(t, err)
 	require.NoError(t, a.Apply(ctx, crds...))
 	require.NoError(t, a.WaitEstablished(ctx, time.Minute, crds...))
@@ -79,7 +82,7 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 	v := kservemesh.Versions
 	opts := options.Defaults()
 	opts.ChartSources = map[string]string{
-		"istio":   filepath.Join(moduleDir(t, "istio.io/istio", apiserver.IstioModuleVersion), "manifests", "charts"),
+		"istio":   filepath.Join(moduleDir(t, "istio.io/istio", upstream.IstioModuleVersion), "manifests", "charts"),
 		"kserve":  filepath.Join(moduleDir(t, "github.com/kserve/kserve", v.KServe), "charts"),
 		"knative": knativeOperatorChart(t, v.KnativeServing),
 	}

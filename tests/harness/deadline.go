@@ -198,7 +198,7 @@ func checkTimeout(suite string, d time.Duration, b Budget) error {
 	if d <= 0 || d >= b.Total() {
 		return nil
 	}
-	return fmt.Errorf("go test's -timeout (%s; its default is 10m) is shorter than this run can take (%s); nothing was created or touched. Run it with a longer timeout: go test -v -timeout %s ./suites/%s/ (or every suite, one at a time: go test -p 1 -v -timeout %s ./suites/...), or make e2e",
+	return fmt.Errorf("go test's -timeout (%s; its default is 10m) is shorter than this run can take (%s); nothing was created or touched. Run it with a longer timeout: go test -tags e2e -v -timeout %s ./suites/%s/ (or every suite, one at a time: go test -tags e2e -p 1 -v -timeout %s ./suites/...), or make e2e",
 		shortDuration(d), b, shortDuration(b.Timeout()), suite, shortDuration(b.Timeout()))
 }
 

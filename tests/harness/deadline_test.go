@@ -71,7 +71,7 @@ func TestATimeoutShorterThanTheBudgetStopsTheRun(t *testing.T) {
 	msg := err.Error()
 	assert.NotContains(t, msg, "\n", "one line")
 	for _, want := range []string{"go test's -timeout (10m", "up to 2h6m: kind cluster 5m, 11 features 2h, teardown 1m", "nothing was created",
-		"go test -v -timeout 2h30m ./suites/kservemesh/", "go test -p 1 -v -timeout 2h30m ./suites/...", "make e2e"} {
+		"go test -tags e2e -v -timeout 2h30m ./suites/kservemesh/", "go test -tags e2e -p 1 -v -timeout 2h30m ./suites/...", "make e2e"} {
 		assert.Contains(t, msg, want)
 	}
 	assert.NoError(t, checkTimeout("kservemesh", 3*time.Hour, b))
@@ -96,7 +96,7 @@ func TestASuiteBinaryRefusesGoTestsDefaultTimeout(t *testing.T) {
 		t.Skip("builds a suite binary")
 	}
 	bin := filepath.Join(t.TempDir(), "baseline.test")
-	build := exec.Command("go", "test", "-c", "-o", bin, "./suites/baseline")
+	build := exec.Command("go", "test", "-tags", "e2e", "-c", "-o", bin, "./suites/baseline")
 	build.Dir = fromRepoRoot(".")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, string(out))
@@ -113,7 +113,7 @@ func TestASuiteBinaryRefusesGoTestsDefaultTimeout(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(stderr)), "\n")
 	require.Len(t, lines, 1, "one line: %s", stderr)
 	assert.Contains(t, lines[0], "baseline: go test's -timeout (10m; its default is 10m) is shorter than this run can take")
-	assert.Contains(t, lines[0], "go test -v -timeout 30m ./suites/baseline/")
+	assert.Contains(t, lines[0], "go test -tags e2e -v -timeout 30m ./suites/baseline/")
 	entries, _ := os.ReadDir(out1)
 	assert.Empty(t, entries, "nothing written: no report, no diagnostics")
 

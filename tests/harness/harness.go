@@ -348,7 +348,7 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 		// before the cluster is looked for or created.
 		var err error
 		r.hostLock, err = hostlock.Acquire(ctx, hostlock.Settings{Holder: hostlock.Describe(r.Suite, r.Opts.Cluster.Name), Wait: r.hostLockWait(r.budget), Logf: r.Logf,
-			Why: "; nothing was created. Suites that create their own kind cluster run one at a time on a host: run them in turn (go test -p 1 -v -timeout " +
+			Why: "; nothing was created. Suites that create their own kind cluster run one at a time on a host: run them in turn (go test -tags e2e -p 1 -v -timeout " +
 				shortDuration(r.budget.Timeout()) + " ./suites/..., or make e2e), or raise --host-lock-timeout and go test's -timeout"})
 		if err != nil {
 			return ctx, err

@@ -14,10 +14,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
-	"github.com/secure-inference/mesh-conformance/tests/apiserver"
 	"github.com/secure-inference/mesh-conformance/tests/capacity"
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
+	"github.com/secure-inference/mesh-conformance/tests/upstream"
 )
 
 // Knative's figures, recomputed from what the pinned operator really
@@ -25,7 +25,7 @@ import (
 // with the fixture's workloads block applied as the operator applies it
 // (by deployment and container name), and from its chart's values.
 func TestKnativeRequestsAreTheOperatorsManifests(t *testing.T) {
-	dir, err := apiserver.ModuleDir("knative.dev/operator", apiserver.KnativeModuleVersion(kservePins.KnativeServing))
+	dir, err := upstream.ModuleDir("knative.dev/operator", upstream.KnativeModuleVersion(kservePins.KnativeServing))
 	require.NoError(t, err, "the operator's Go module is not reachable (module proxy or cache)")
 	kodata := filepath.Join(dir, "cmd", "operator", "kodata")
 	files, err := filepath.Glob(filepath.Join(kodata, "knative-serving", kservePins.KnativeServing, "*.yaml"))

@@ -20,9 +20,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
-	"github.com/secure-inference/mesh-conformance/tests/apiserver"
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/upstream"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
 
@@ -40,7 +40,7 @@ import (
 //
 // The charts, all from Go modules (the module proxy or its cache, as the
 // API server tier gets them):
-//   - Istio: istio.io/istio's manifests/charts at apiserver.IstioModuleVersion,
+//   - Istio: istio.io/istio's manifests/charts at upstream.IstioModuleVersion,
 //     a master snapshot: the proxy serves no release tag, so not the pinned
 //     1.27.1 release charts (tier 4 installs those).
 //   - KServe: github.com/kserve/kserve's charts at the suite's pin (v0.20.0)
@@ -140,7 +140,7 @@ func (c *offlineCharts) module(module, version string) string {
 	if dir, ok := c.modules[key]; ok {
 		return dir
 	}
-	dir, err := apiserver.ModuleDir(module, version)
+	dir, err := upstream.ModuleDir(module, version)
 	require.NoError(c.t, err, "the chart's Go module is not reachable (module proxy or cache)")
 	c.modules[key] = dir
 	return dir
@@ -153,8 +153,8 @@ func (c *offlineCharts) chart(r Release) (*chart.Chart, string) {
 	ref := r.Chart
 	switch {
 	case ref.Source == options.ChartComponents["istio"]:
-		return c.load(filepath.Join(c.module("istio.io/istio", apiserver.IstioModuleVersion), "manifests", "charts", istioChartPaths[ref.Name])),
-			"istio.io/istio@" + apiserver.IstioModuleVersion
+		return c.load(filepath.Join(c.module("istio.io/istio", upstream.IstioModuleVersion), "manifests", "charts", istioChartPaths[ref.Name])),
+			"istio.io/istio@" + upstream.IstioModuleVersion
 	case ref.Source == options.ChartComponents["kserve"]:
 		sub := ref.Path
 		if sub == "" {
@@ -166,9 +166,9 @@ func (c *offlineCharts) chart(r Release) (*chart.Chart, string) {
 	case ref.Name == "knative-operator":
 		// The operator chart's URL names its release.
 		release := strings.TrimPrefix(path.Base(path.Dir(ref.Source)), "knative-v")
-		dir, err := apiserver.KnativeOperatorChart(release, c.t.TempDir())
+		dir, err := upstream.KnativeOperatorChart(release, c.t.TempDir())
 		require.NoError(c.t, err)
-		return c.load(filepath.Join(dir, "knative-operator")), "knative.dev/operator@" + apiserver.KnativeModuleVersion(release)
+		return c.load(filepath.Join(dir, "knative-operator")), "knative.dev/operator@" + upstream.KnativeModuleVersion(release)
 	}
 	c.t.Fatalf("no offline chart for release %s (%s)", r.Name, ref)
 	return nil, ""

@@ -1,3 +1,5 @@
+//go:build lab
+
 package lab
 
 import (
@@ -17,7 +19,6 @@ import (
 
 	kindconfig "github.com/secure-inference/mesh-conformance/kind-config"
 	"github.com/secure-inference/mesh-conformance/suites/opeaistio"
-	"github.com/secure-inference/mesh-conformance/tests/apiserver"
 	"github.com/secure-inference/mesh-conformance/tests/apply"
 	"github.com/secure-inference/mesh-conformance/tests/cluster"
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
@@ -25,6 +26,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
+	"github.com/secure-inference/mesh-conformance/tests/upstream"
 )
 
 // leftOut are the Istio parts no lab can run, and why: the installer's
@@ -50,7 +52,7 @@ func newIstioLab(ctx context.Context, t *testing.T) *istioLab {
 	if ref == "" || archives == "" {
 		t.Fatal("MC_LAB_ISTIO_IMAGE and MC_LAB_ISTIO_IMAGES are not set: run scripts/lab.sh, which builds istiod and istio-cni")
 	}
-	charts, err := apiserver.ModuleDir("istio.io/istio", apiserver.IstioModuleVersion)
+	charts, err := upstream.ModuleDir("istio.io/istio", upstream.IstioModuleVersion)
 	require.NoError(t, err, "the Istio charts come from the istio.io/istio module the binaries were built from")
 
 	k := cluster.NewKind("mc-lab-istio", os.Getenv("MC_LAB_NODE_IMAGE"), 5*time.Minute, logf)
@@ -164,14 +166,14 @@ func (l *istioLab) runsImage(ctx context.Context, t *testing.T, namespace, selec
 // (Installer.Istio, the path make e2e takes) with the real Helm wait and
 // the explicit DaemonSet wait: istiod in sidecar mode, then the upgrade to
 // ambient with istio-cni. The charts and binaries are istio.io/istio
-// master at apiserver.IstioModuleVersion (the charts' version is a 1.0.0
+// master at upstream.IstioModuleVersion (the charts' version is a 1.0.0
 // placeholder; the suites pin 1.27.1 for real clusters).
 func TestRealIstioControlPlane(t *testing.T) {
 	ctx := context.Background()
 	l := newIstioLab(ctx, t)
 	t.Cleanup(func() { l.dump(t, "istio-system") })
 	hub, _ := options.SplitImageRef(l.in.Opts.Images["istio"])
-	logf("istio lab: istio.io/istio %s (master; charts carry a 1.0.0 placeholder version), images from %s", apiserver.IstioModuleVersion, l.in.Opts.Images["istio"])
+	logf("istio lab: istio.io/istio %s (master; charts carry a 1.0.0 placeholder version), images from %s", upstream.IstioModuleVersion, l.in.Opts.Images["istio"])
 
 	t.Run("sidecar", func(t *testing.T) {
 		start := time.Now()

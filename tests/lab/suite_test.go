@@ -1,3 +1,5 @@
+//go:build lab
+
 package lab
 
 import (
@@ -28,10 +30,11 @@ import (
 func suiteBinary(t *testing.T) string { return testBinary(t, "./suites/baseline") }
 
 // testBinary builds the test binary of pkg (a path from the repository's
-// root) into the test's temporary directory.
+// root) into the test's temporary directory, with the e2e tag that a
+// suite's run is built with.
 func testBinary(t *testing.T, pkg string) string {
 	bin := filepath.Join(t.TempDir(), filepath.Base(pkg)+".test")
-	cmd := exec.Command("go", "test", "-c", "-o", bin, pkg)
+	cmd := exec.Command("go", "test", "-tags", "e2e", "-c", "-o", bin, pkg)
 	cmd.Dir = repoRoot()
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))

@@ -1,4 +1,8 @@
-package apiserver
+// Package upstream reads upstream sources at the pinned versions through the
+// Go module proxy (no registry, no hand-written copies): the CRDs, the
+// Istio and Knative operator charts. The unit tier renders charts from it,
+// the API server tier and the lab install from it.
+package upstream
 
 import (
 	"encoding/json"

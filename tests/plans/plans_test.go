@@ -1,10 +1,11 @@
-// Package suites_test holds each suite's plan as a golden file: the setup
-// steps, the features and every cell with its client, request and
-// expectation, exactly as `--dry-run` prints them. A change of cells shows
-// in review, a failing cell's name can be grepped here, and a refactoring
-// of the harness or a suite must leave these files byte-identical.
-// Rewrite them with: go test ./suites/ -update
-package suites_test
+// Package plans checks each suite's plan against its golden file,
+// suites/<suite>/testdata/plan[.<mode>].golden: the setup steps, the
+// features and every cell with its client, request and expectation,
+// exactly as `--dry-run` prints them. A change of cells shows in review, a
+// failing cell's name can be grepped there, and a refactoring of the
+// harness or a suite must leave these files byte-identical.
+// Rewrite them with: go test ./tests/plans/ -update
+package plans
 
 import (
 	"context"
@@ -48,28 +49,42 @@ func TestDryRunPlansMatchTheirGoldenFiles(t *testing.T) {
 		t.Skip("runs each suite's dry run")
 	}
 	for _, p := range plans {
-		name := p.suite
+		name, golden := p.suite, filepath.Join(repoRoot(t), "suites", p.suite, "testdata", "plan.golden")
 		if p.mode != "" {
 			name += "." + p.mode
+			golden = strings.Replace(golden, "plan.golden", "plan."+p.mode+".golden", 1)
 		}
 		t.Run(name, func(t *testing.T) {
-			args := []string{"test", "-count=1", "-v", "./" + p.suite + "/", "-args", "--dry-run"}
+			args := []string{"test", "-tags", "e2e", "-count=1", "-v", "./suites/" + p.suite + "/", "-args", "--dry-run"}
 			if p.mode != "" {
 				args = append(args, "--mode="+p.mode)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, "go", args...)
+			cmd.Dir = repoRoot(t)
 			out, err := cmd.CombinedOutput()
 			require.NoError(t, err, "%s", out)
 			got := planOf(t, string(out))
-			golden := filepath.Join("testdata", name+".plan.golden")
 			if *update {
 				require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
 			}
 			want, err := os.ReadFile(golden)
-			require.NoError(t, err, "no golden file: go test ./suites/ -update writes it")
-			assert.Equal(t, string(want), got, "the plan changed: review the diff, then go test ./suites/ -update")
+			require.NoError(t, err, "no golden file: go test ./tests/plans/ -update writes it")
+			assert.Equal(t, string(want), got, "the plan changed: review the diff, then go test ./tests/plans/ -update")
 		})
 	}
+}
+
+// repoRoot is the folder of go.mod.
+func repoRoot(t *testing.T) string {
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for d := dir; filepath.Dir(d) != d; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+	}
+	t.Fatal("no go.mod above " + dir)
+	return ""
 }
