@@ -15,8 +15,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
-version=$(sed -n 's/^const IstioModuleVersion = "\(.*\)"$/\1/p' "$here/tests/apiserver/crds.go")
-[ -n "$version" ] || { echo "istio-bins: cannot read IstioModuleVersion from tests/apiserver/crds.go" >&2; exit 1; }
+version=$(sed -n 's/^const IstioModuleVersion = "\(.*\)"$/\1/p' "$here/tests/upstream/upstream.go")
+[ -n "$version" ] || { echo "istio-bins: cannot read IstioModuleVersion from tests/upstream/upstream.go" >&2; exit 1; }
 cache=${MESH_CONFORMANCE_CACHE:-$HOME/.cache/mesh-conformance}
 root="$cache/lab/istio/$version"
 out="$root/bin"
