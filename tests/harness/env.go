@@ -1,0 +1,53 @@
+package harness
+
+import (
+	"context"
+	"time"
+
+	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/secure-inference/mesh-conformance/tests/apply"
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
+	"github.com/secure-inference/mesh-conformance/tests/install"
+	"github.com/secure-inference/mesh-conformance/tests/options"
+)
+
+// Env is what setup steps and features are handed once the cluster exists:
+// its clients, the applier and installer, the options and the mode. It is
+// read-only for them: a step changes the cluster, never the run, so nothing
+// a suite declares is bound late to the run's state. The harness builds it
+// after provisioning (Run.env); steps and features never see a Run.
+type Env struct {
+	// Opts are the run's options, the suite's own checked.
+	Opts options.Options
+	// Mode is the data-plane mode the run checks.
+	Mode dataplane.Mode
+	// Kube, Istio and Apply talk to the run's cluster.
+	Kube  kubernetes.Interface
+	Istio istioclient.Interface
+	Apply *apply.Applier
+	// Installer installs the components the plan says to install.
+	Installer *install.Installer
+
+	run *Run
+}
+
+// Adds tells whether the plan installs a part of a component that is not
+// on the cluster yet (see Run.Adds).
+func (e *Env) Adds(component string) bool { return e.run.Adds(component) }
+
+// ApplyReady applies objects server-side and waits, within limit, for
+// every one's Ready condition (see Run.ApplyReady).
+func (e *Env) ApplyReady(ctx context.Context, objs []*unstructured.Unstructured, limit time.Duration) error {
+	return e.run.ApplyReady(ctx, objs, limit)
+}
+
+// Logf prints progress to the test output, secrets scrubbed.
+func (e *Env) Logf(format string, args ...any) { e.run.Logf(format, args...) }
+
+// env is the run's Env; valid once provision has built the clients.
+func (r *Run) env() *Env {
+	return &Env{Opts: r.Opts, Mode: r.Opts.Mode, Kube: r.Kube, Istio: r.Istio, Apply: r.Apply, Installer: r.Installer, run: r}
+}
