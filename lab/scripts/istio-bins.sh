@@ -2,7 +2,7 @@
 # Builds the real Istio control-plane binaries the lab runs: pilot-discovery
 # (istiod) and the istio-cni binaries (install-cni, istio-cni), from the
 # istio.io/istio module version whose charts the suites already use
-# (apiserver.IstioModuleVersion), through the Go module proxy only.
+# (upstream.IstioModuleVersion), through the Go module proxy only.
 #
 # Built in a throwaway wrapper module under the cache directory, so no Istio
 # code and no Istio dependency enters this repository's go.mod; cached by
