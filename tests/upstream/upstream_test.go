@@ -1,0 +1,24 @@
+package upstream_test
+
+import (
+	"os/exec"
+	"testing"
+
+	"github.com/secure-inference/mesh-conformance/suites/kservemesh"
+	"github.com/secure-inference/mesh-conformance/tests/upstream"
+)
+
+// The lab builds KServe's control plane from the modules of the KServe
+// suite's pins; its script reads them from the suite's source with sed, so
+// a reformatted Versions block must fail here, not build the wrong version.
+func TestKServeBinsBuildTheSuitesPins(t *testing.T) {
+	out, err := exec.Command("bash", "../../lab/scripts/kserve-bins.sh", "--versions").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kserve-bins.sh --versions: %v\n%s", err, out)
+	}
+	knative := upstream.KnativeModuleVersion(kservemesh.Versions.KnativeServing)
+	want := "knative.dev/serving " + knative + "\nknative.dev/operator " + knative + "\ngithub.com/kserve/kserve " + kservemesh.Versions.KServe + "\n"
+	if got := string(out); got != want {
+		t.Errorf("kserve-bins.sh builds\n%s\nthe suite pins\n%s", got, want)
+	}
+}
