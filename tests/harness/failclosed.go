@@ -35,12 +35,7 @@ func FailClosed(f Feature, disruptions func(e *Env) []disruption.Disruption, m f
 			}
 			return ctx
 		}).Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			// Idempotent: whatever happened above, it is all back.
-			for _, d := range ds {
-				rctx, cancel := context.WithTimeout(ctx, r.Opts.Timeouts.ReadyTimeout)
-				r.Check(ctx, t, f.Name+"/"+d.Name+"/restored", d.Restore(rctx))
-				cancel()
-			}
+			r.restoreAll(ctx, t, f.Name, ds, r.Opts.Timeouts.ReadyTimeout)
 			return ctx
 		})
 	}
@@ -56,6 +51,18 @@ func FailClosed(f Feature, disruptions func(e *Env) []disruption.Disruption, m f
 		}
 	}
 	return f
+}
+
+// restoreAll puts back every disruption, whatever happened before
+// (Restore is idempotent), each within limit, checked as
+// <name>/<disruption>/restored.
+func (r *Run) restoreAll(ctx context.Context, t *testing.T, name string, ds []disruption.Disruption, limit time.Duration) {
+	t.Helper()
+	for _, d := range ds {
+		rctx, cancel := context.WithTimeout(ctx, limit)
+		r.Check(ctx, t, name+"/"+d.Name+"/restored", d.Restore(rctx))
+		cancel()
+	}
 }
 
 // disrupt runs one disruption and records its account.

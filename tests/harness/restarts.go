@@ -52,12 +52,7 @@ func Restarts(f Feature, s RestartSpec) Feature {
 			}
 			return ctx
 		}).Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			// Idempotent: whatever happened above, it is all back.
-			for _, d := range ds {
-				rctx, cancel := context.WithTimeout(ctx, s.RestoreLimit(r.Opts))
-				r.Check(ctx, t, f.Name+"/"+d.Name+"/restored", d.Restore(rctx))
-				cancel()
-			}
+			r.restoreAll(ctx, t, f.Name, ds, s.RestoreLimit(r.Opts))
 			return ctx
 		})
 	}
