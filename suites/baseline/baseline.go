@@ -10,11 +10,7 @@ package baseline
 
 import (
 	"context"
-	"testing"
 	"time"
-
-	"sigs.k8s.io/e2e-framework/pkg/envconf"
-	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
@@ -47,19 +43,11 @@ func Workloads(r *harness.Run) harness.Step {
 	}}
 }
 
-// Feature runs the baseline matrix; on failure it marks the run so that
-// every later matrix says its verdict means nothing.
+// Feature runs the baseline matrix; a baseline's failure marks the run so
+// that every later matrix says its verdict means nothing.
 var Feature = harness.Feature{
-	Name: "baseline", Kind: "baseline", Manifests: []string{Fixture},
-	Matrices: func(*harness.Run) []matrix.Matrix { return []matrix.Matrix{Matrix()} },
-	Body: func(r *harness.Run, _ string, b *features.FeatureBuilder) *features.FeatureBuilder {
-		return b.Assess("plain-networking-and-classification", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			if res := r.Matrix(ctx, t, Matrix()); !res.Passed() {
-				r.MarkBaselineFailed(ctx)
-			}
-			return ctx
-		})
-	},
+	Name: "baseline", Kind: harness.KindBaseline, Manifests: []string{Fixture},
+	Matrices: harness.Fixed(Matrix()),
 }
 
 // Client is the baseline's curl client, outside any mesh.

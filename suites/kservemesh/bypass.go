@@ -1,9 +1,7 @@
 package kservemesh
 
 import (
-	"github.com/secure-inference/mesh-conformance/tests/bypass"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
-	"github.com/secure-inference/mesh-conformance/tests/matrix"
 )
 
 // bypassFeature is bypass-paths: the documented URL is one way to a model;
@@ -16,6 +14,4 @@ import (
 // IP: the activator limitation is about its path, not about the pod.
 var bypassFeature = harness.Bypass(harness.Feature{Name: "bypass-paths",
 	Manifests: []string{"kservemesh/auth.yaml", "kservemesh/inferenceservices.yaml", "kservemesh/httpbin.yaml", "kservemesh/clients.yaml"}},
-	"kserve-bypass-paths",
-	func(*harness.Run) []bypass.Target { return BypassTargets() },
-	func(*harness.Run) []matrix.Client { return BypassClients })
+	"kserve-bypass-paths", BypassTargets(), BypassClients)

@@ -1,13 +1,9 @@
 package kservemesh
 
 import (
-	"context"
-	"testing"
 	"time"
 
-	"sigs.k8s.io/e2e-framework/pkg/envconf"
-	"sigs.k8s.io/e2e-framework/pkg/features"
-
+	"github.com/secure-inference/mesh-conformance/tests/coldstart"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
@@ -22,26 +18,18 @@ import (
 // warm verdict keeps the model warm with user1's request (its first cell)
 // every round and is void if the model is seen cold meanwhile, since its
 // stable window is 6 s (inferenceservice-cold.yaml).
-var coldStartFeature = harness.Feature{
-	Name: "cold-start-isolation", Kind: "matrix", Manifests: []string{"kservemesh/inferenceservice-cold.yaml", "kservemesh/auth.yaml"},
-	// The cold requests are findings, not cells: the warm matrix is the verdict.
-	Matrices: func(*harness.Run) []matrix.Matrix { return []matrix.Matrix{ColdStartWarm()} },
-	Limit:    coldStartLimit,
-	Body: func(r *harness.Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
-		return b.Assess("cold-requests-recorded", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			target := install.Predictor{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Namespace: "user1", ISVC: SklearnIrisCold}
-			r.ColdSequences(ctx, t, name+"/cold", target, ColdClients,
-				ModelRequest(SklearnIrisCold), r.Opts.ColdStartRepeats, ColdStartNote)
-			return ctx
-		}).
-			Assess("refused-once-warm", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				target := install.Predictor{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Namespace: "user1", ISVC: SklearnIrisCold}
-				warm := ColdStartWarm()
-				r.WarmMatrix(ctx, t, name+"/warm", target, warm.Cells[0], warm)
-				return ctx
-			})
+var coldStartFeature = harness.ColdStart(harness.Feature{
+	Name: "cold-start-isolation", Manifests: []string{"kservemesh/inferenceservice-cold.yaml", "kservemesh/auth.yaml"},
+	Limit: coldStartLimit,
+}, harness.ColdStartSpec{
+	Target: func(e *harness.Env) coldstart.Target {
+		return install.Predictor{Kube: e.Kube, Dynamic: e.Apply.Dynamic, Namespace: "user1", ISVC: SklearnIrisCold}
 	},
-}
+	Clients: ColdClients,
+	Request: ModelRequest(SklearnIrisCold),
+	Note:    ColdStartNote,
+	Warm:    func(options.Options) matrix.Matrix { return ColdStartWarm() },
+})
 
 // coldStartLimit: each cold sequence (per repeat and client) waits for the
 // scale to zero, then for the cold request and the model to be ready

@@ -3,14 +3,15 @@ package kservemesh
 import (
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 )
 
 // policyControlFeature proves the 403s come from the AuthorizationPolicy:
 // without it the denied cells answer 200; with it restored, 403 again.
 var policyControlFeature = harness.Control(harness.Feature{Name: "policy-control"},
 	[]harness.PolicyFixture{{File: "kservemesh/auth.yaml", Kind: "AuthorizationPolicy", Name: "allow-serving-tests"}},
-	func(*harness.Run) matrix.Matrix { return PolicyControl() },
-	func(*harness.Run) matrix.Matrix {
+	func(options.Options) matrix.Matrix { return PolicyControl() },
+	func(options.Options) matrix.Matrix {
 		return Isolation().Only("kserve-policy-restored", "default-to-sklearn-iris-status", "user2-to-sklearn-iris-status")
 	})
 
@@ -20,7 +21,7 @@ var policyControlFeature = harness.Control(harness.Feature{Name: "policy-control
 // reset again.
 var strictControlFeature = harness.Control(harness.Feature{Name: "strict-control"},
 	[]harness.PolicyFixture{{File: "kservemesh/auth.yaml", Kind: "PeerAuthentication", Name: "default"}},
-	func(*harness.Run) matrix.Matrix { return StrictControl() },
-	func(*harness.Run) matrix.Matrix {
+	func(options.Options) matrix.Matrix { return StrictControl() },
+	func(options.Options) matrix.Matrix {
 		return StrictMTLS().Only("kserve-strict-restored", "default-to-httpbin-plaintext")
 	})

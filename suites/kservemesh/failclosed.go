@@ -4,6 +4,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/disruption"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 )
 
 // FailClosed is the fail-closed feature's name.
@@ -14,7 +15,7 @@ const FailClosed = "fail-closed"
 // user1's allowed cell are probed every round: a single 2xx on a refused
 // cell fails it; the allowed cell must answer again in time after each
 // restoration. Extended: it scales the cluster's control plane to zero,
-// so it is claimed only on the suite's own kind cluster. istiod's HPA
+// so it is claimed by default only on the suite's own kind cluster. istiod's HPA
 // stops at zero replicas, so nothing scales it back behind the feature.
 //
 // The target is httpbin, a user1 workload under the same policy that
@@ -34,16 +35,16 @@ const FailClosed = "fail-closed"
 // straight by their pods and no refused cell depends on the activator
 // being there; the disruption showed only a short downtime of a burst
 // model's allowed cell, and nothing about the mesh.
-var failClosedFeature = harness.FailClosed(harness.Feature{Name: FailClosed,
+var failClosedFeature = harness.FailClosed(harness.Feature{Name: FailClosed, ClaimedOnOwnCluster: true,
 	Manifests: []string{"kservemesh/auth.yaml", "kservemesh/httpbin.yaml", "kservemesh/clients.yaml"}},
-	func(r *harness.Run) []disruption.Disruption {
-		limit := r.Opts.Timeouts.ReadyTimeout
+	func(e *harness.Env) []disruption.Disruption {
+		limit := e.Opts.Timeouts.ReadyTimeout
 		return []disruption.Disruption{
-			disruption.ScaleToZero(r.Kube, "istiod", "istio-system", "istiod", limit),
-			disruption.RestartPods(r.Kube, "sidecar-restart", "user1", HTTPBinSelector, limit),
+			disruption.ScaleToZero(e.Kube, "istiod", "istio-system", "istiod", limit),
+			disruption.RestartPods(e.Kube, "sidecar-restart", "user1", HTTPBinSelector, limit),
 		}
 	},
-	func(*harness.Run) matrix.Matrix { return FailClosedCells() })
+	func(options.Options) matrix.Matrix { return FailClosedCells() })
 
 // HTTPBinSelector picks httpbin's pods (fixtures/kservemesh/httpbin.yaml).
 const HTTPBinSelector = "app=httpbin"
@@ -61,12 +62,4 @@ func FailClosedCells() matrix.Matrix {
 	m := Isolation().Only("kserve-fail-closed", "user2-to-httpbin", "user1-to-httpbin")
 	m.Cells = append(m.Cells, StrictMTLS().Only(m.Name, "default-to-httpbin-plaintext").Cells...)
 	return m
-}
-
-// claimFailClosed claims fail-closed on the suite's own kind cluster: on
-// anyone else's cluster it runs only when --supported-features names it.
-func claimFailClosed(r *harness.Run) {
-	if r.Opts.OwnKindCluster() {
-		r.Claim(FailClosed)
-	}
 }

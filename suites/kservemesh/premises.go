@@ -3,16 +3,12 @@ package kservemesh
 import (
 	"context"
 	"fmt"
-	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/e2e-framework/pkg/envconf"
-	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/install"
-	"github.com/secure-inference/mesh-conformance/tests/matrix"
 )
 
 // virtualHostFeature: the effect of disableIstioVirtualHost. Setup checked
@@ -22,42 +18,37 @@ import (
 // after the InferenceService, only while the flag is false), and in
 // traffic, the top-level host that the flag takes away (TopLevelHost).
 var virtualHostFeature = harness.Feature{
-	Name: "virtual-host-disabled", Kind: "premise", Manifests: []string{"kservemesh/inferenceservices.yaml", "kservemesh/clients.yaml"},
-	Body: func(r *harness.Run, name string, f *features.FeatureBuilder) *features.FeatureBuilder {
-		for _, isvc := range []string{SklearnIris, SklearnIrisBurst} {
-			f = f.Assess(isvc+"-has-no-top-level-virtual-service", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				r.Check(ctx, t, name+"/"+isvc, install.CheckNoTopLevelHost(ctx, r.Kube, r.Istio, "user1", isvc))
-				return ctx
-			})
-		}
-		return harness.MatrixBody("top-level-host-not-served", func(context.Context, *testing.T, *harness.Run) matrix.Matrix { return TopLevelHost() })(r, name, f)
-	},
-	Matrices: func(*harness.Run) []matrix.Matrix { return []matrix.Matrix{TopLevelHost()} },
+	Name: "virtual-host-disabled", Kind: harness.KindPremise, Manifests: []string{"kservemesh/inferenceservices.yaml", "kservemesh/clients.yaml"},
+	Checks:   []harness.Check{noTopLevelHost(SklearnIris), noTopLevelHost(SklearnIrisBurst)},
+	Matrices: harness.Fixed(TopLevelHost()),
+}
+
+// noTopLevelHost checks that KServe made no top-level VirtualService or
+// ExternalName Service for an InferenceService.
+func noTopLevelHost(isvc string) harness.Check {
+	return harness.Check{Name: isvc, Run: func(ctx context.Context, e *harness.Env) error {
+		return install.CheckNoTopLevelHost(ctx, e.Kube, e.Istio, "user1", isvc)
+	}}
 }
 
 // activatorPremiseFeature: the matrix means what it claims only if the
 // activator is on the path of sklearn-iris-burst (its ServerlessService in
 // Proxy mode) and off the path of sklearn-iris (Serve mode).
 var activatorPremiseFeature = harness.Feature{
-	Name: "activator-premise", Kind: "premise", Manifests: []string{"kservemesh/inferenceservices.yaml"},
-	Body: func(r *harness.Run, name string, f *features.FeatureBuilder) *features.FeatureBuilder {
-		want := map[string]string{SklearnIris: "Serve", SklearnIrisBurst: "Proxy"}
-		for _, isvc := range []string{SklearnIris, SklearnIrisBurst} {
-			f = f.Assess(isvc+"-sks-"+want[isvc], func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				r.Check(ctx, t, name+"/"+isvc, sksMode(ctx, r, isvc, want[isvc]))
-				return ctx
-			})
-		}
-		return f
-	},
+	Name: "activator-premise", Kind: harness.KindPremise, Manifests: []string{"kservemesh/inferenceservices.yaml"},
+	Checks: []harness.Check{sksMode(SklearnIris, "Serve"), sksMode(SklearnIrisBurst, "Proxy")},
 }
 
 // sksMode checks the ServerlessService of the revision that serves (the
 // latest ready one: an older revision left by a rollout, restart-isolation's
 // on a kept cluster, is scaled to zero and in Proxy mode, and serves
 // nothing).
-func sksMode(ctx context.Context, r *harness.Run, isvc, want string) error {
-	u, err := r.Apply.Dynamic.Resource(InferenceServices).Namespace("user1").Get(ctx, isvc, metav1.GetOptions{})
+func sksMode(isvc, want string) harness.Check {
+	return harness.Check{Name: isvc, Run: func(ctx context.Context, e *harness.Env) error { return checkSKSMode(ctx, e, isvc, want) }}
+}
+
+func checkSKSMode(ctx context.Context, e *harness.Env, isvc, want string) error {
+	u, err := e.Apply.Dynamic.Resource(InferenceServices).Namespace("user1").Get(ctx, isvc, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("reading InferenceService %s: %w", isvc, err)
 	}
@@ -65,7 +56,7 @@ func sksMode(ctx context.Context, r *harness.Run, isvc, want string) error {
 	if rev == "" {
 		return fmt.Errorf("InferenceService %s has no ready predictor revision", isvc)
 	}
-	sks, err := r.Apply.Dynamic.Resource(install.ServerlessServices).Namespace("user1").Get(ctx, rev, metav1.GetOptions{})
+	sks, err := e.Apply.Dynamic.Resource(install.ServerlessServices).Namespace("user1").Get(ctx, rev, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("reading the ServerlessService of %s's revision %s: %w", isvc, rev, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,8 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
-	"sigs.k8s.io/e2e-framework/pkg/envconf"
-	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/secure-inference/mesh-conformance/tests/disruption"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
@@ -51,37 +48,19 @@ const RolloutAnnotation = "mesh-conformance.io/rollout"
 // window it belongs to. The verdict is the refusal afterwards: once the
 // model is Ready, the refused cells are refused again within
 // --max-time-to-consistency, and stay refused.
-var restartFeature = harness.Feature{
-	Name: RestartIsolation, Kind: "disruption", Manifests: []string{"kservemesh/auth.yaml", "kservemesh/inferenceservices.yaml", "kservemesh/clients.yaml"},
-	Matrices: func(*harness.Run) []matrix.Matrix { return []matrix.Matrix{RestartCells()} },
-	Limit:    restartLimit,
-	Body: func(r *harness.Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
-		var ds []disruption.Disruption // built once the cluster's clients exist
-		path := func(ctx context.Context) (string, error) {
-			return ServerlessServicePath(ctx, r.Apply.Dynamic, "user1", SklearnIris)
-		}
-		to := r.Opts.Timeouts
-		limit := to.InferenceServiceReadyTimeout
-		for i, step := range []string{"served-while-the-pods-restart-then-refused", "served-while-a-new-revision-rolls-out-then-refused"} {
-			b = b.Assess(step, func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				if ds == nil {
-					ds = restartDisruptions(r)
-				}
-				r.Restarts(ctx, t, name, ds[i], RestartCells(), path, to.ReadyTimeout, limit, RestartNote)
-				return ctx
-			})
-		}
-		return b.Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			// Idempotent: whatever happened above, the model is Ready.
-			for _, d := range ds {
-				rctx, cancel := context.WithTimeout(ctx, limit)
-				r.Check(ctx, t, name+"/"+d.Name+"/restored", d.Restore(rctx))
-				cancel()
-			}
-			return ctx
-		})
+var restartFeature = harness.Restarts(harness.Feature{
+	Name: RestartIsolation, Manifests: []string{"kservemesh/auth.yaml", "kservemesh/inferenceservices.yaml", "kservemesh/clients.yaml"},
+	Limit: restartLimit,
+}, harness.RestartSpec{
+	Disruptions: restartDisruptions,
+	Cells:       func(options.Options) matrix.Matrix { return RestartCells() },
+	Path: func(ctx context.Context, e *harness.Env) (string, error) {
+		return ServerlessServicePath(ctx, e.Apply.Dynamic, "user1", SklearnIris)
 	},
-}
+	TakeLimit:    func(o options.Options) time.Duration { return o.Timeouts.ReadyTimeout },
+	RestoreLimit: func(o options.Options) time.Duration { return o.Timeouts.InferenceServiceReadyTimeout },
+	Note:         RestartNote,
+})
 
 // restartLimit: each of the two disruptions may take its pods' removal
 // (or the new revision's creation), the model's readiness (a new pod
@@ -92,11 +71,11 @@ func restartLimit(o options.Options) time.Duration {
 	return 2 * (t.ReadyTimeout + t.InferenceServiceReadyTimeout + hold + harness.Settings(t).Longest())
 }
 
-func restartDisruptions(r *harness.Run) []disruption.Disruption {
-	to := r.Opts.Timeouts
-	pods := disruption.RestartPods(r.Kube, "pod-restart", "user1", PredictorSelector(SklearnIris), to.InferenceServiceReadyTimeout)
+func restartDisruptions(e *harness.Env) []disruption.Disruption {
+	to := e.Opts.Timeouts
+	pods := disruption.RestartPods(e.Kube, "pod-restart", "user1", PredictorSelector(SklearnIris), to.InferenceServiceReadyTimeout)
 	pods.What = "the " + SklearnIris + " predictor's pods deleted (its Deployment starts new ones; no ready pod meanwhile)"
-	return []disruption.Disruption{pods, Rollout(r.Apply.Dynamic, "user1", SklearnIris, to.InferenceServiceReadyTimeout)}
+	return []disruption.Disruption{pods, Rollout(e.Apply.Dynamic, "user1", SklearnIris, to.InferenceServiceReadyTimeout)}
 }
 
 // RestartNote says what a 2xx of restart-isolation means.

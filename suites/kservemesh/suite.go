@@ -43,8 +43,7 @@ var Suite = harness.Suite{
 		{GVR: install.ServerlessServices, Namespace: "user1"},
 		{GVR: schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}, Namespace: "user1"},
 	},
-	Prepare: func(r *harness.Run) error { claimFailClosed(r); return nil },
-	Setup:   setup,
+	Setup: setup,
 	// Premises first, then the matrices, then the controls that remove
 	// and restore the policy and the PeerAuthentication.
 	Features: []harness.Feature{

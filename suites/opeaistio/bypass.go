@@ -1,9 +1,7 @@
 package opeaistio
 
 import (
-	"github.com/secure-inference/mesh-conformance/tests/bypass"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
-	"github.com/secure-inference/mesh-conformance/tests/matrix"
 )
 
 // bypassFeature is bypass-paths: STRICT mTLS must hold on every port of
@@ -15,6 +13,4 @@ import (
 // without a client certificate, as what it is (tests/bypass ports.go).
 var bypassFeature = harness.Bypass(harness.Feature{Name: "bypass-paths",
 	Manifests: []string{"opeaistio/istio-mtls-strict.yaml", "opeaistio/clients.yaml"}},
-	"opea-bypass-paths",
-	func(*harness.Run) []bypass.Target { return BypassTargets() },
-	func(*harness.Run) []matrix.Client { return BypassClients })
+	"opea-bypass-paths", BypassTargets(), BypassClients)

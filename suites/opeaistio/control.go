@@ -2,15 +2,11 @@ package opeaistio
 
 import (
 	"context"
-	"testing"
-
-	"github.com/secure-inference/mesh-conformance/tests/harness"
-	"github.com/secure-inference/mesh-conformance/tests/matrix"
-
-	"sigs.k8s.io/e2e-framework/pkg/envconf"
-	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
+	"github.com/secure-inference/mesh-conformance/tests/harness"
+	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 )
 
 // strictControlFeature proves the refusal is STRICT mTLS: without the
@@ -18,34 +14,36 @@ import (
 // refused again.
 var strictControlFeature = harness.Control(harness.Feature{Name: "strict-control"},
 	[]harness.PolicyFixture{{File: "opeaistio/istio-mtls-strict.yaml", Kind: "PeerAuthentication", Name: "default"}},
-	func(*harness.Run) matrix.Matrix { return StrictControl() },
-	func(r *harness.Run) matrix.Matrix {
-		return IngressAndMTLS(r.Opts.Mode, Gateway{}).Only("opea-strict-restored", "outside-mesh-to-chatqna-nginx")
+	func(options.Options) matrix.Matrix { return StrictControl() },
+	func(o options.Options) matrix.Matrix {
+		return IngressAndMTLS(o.Mode, Gateway{}).Only("opea-strict-restored", "outside-mesh-to-chatqna-nginx")
 	})
 
 // cleanupFeature is the document's cleanup, corrected: it deletes the
 // gateway, the certificate and the PeerAuthentication (the document says
 // "apply" for the last one where it means delete), and checks they are gone.
 var cleanupFeature = harness.Feature{
-	Name: "cleanup", Kind: "cleanup", Manifests: cleanupFiles,
-	Body: func(r *harness.Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
-		return b.
-			Assess("documented-resources-deleted", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				for _, f := range cleanupFiles {
-					objs, err := fixtures.Load(f)
-					if err != nil {
-						r.Check(ctx, t, name+"/"+f, err)
-						continue
-					}
-					if err := r.Apply.Delete(ctx, objs...); err != nil {
-						r.Check(ctx, t, name+"/"+f, err)
-						continue
-					}
-					r.Check(ctx, t, name+"/"+f, gone(ctx, r, objs))
-				}
-				return ctx
-			})
-	},
+	Name: "cleanup", Kind: harness.KindCleanup, Manifests: cleanupFiles,
+	Checks: deletions(cleanupFiles),
+}
+
+// deletions delete each file's objects and check they are gone, one check
+// per file, named after it.
+func deletions(files []string) []harness.Check {
+	var out []harness.Check
+	for _, file := range files {
+		out = append(out, harness.Check{Name: file, Run: func(ctx context.Context, e *harness.Env) error {
+			objs, err := fixtures.Load(file)
+			if err != nil {
+				return err
+			}
+			if err := e.Apply.Delete(ctx, objs...); err != nil {
+				return err
+			}
+			return gone(ctx, e, objs)
+		}})
+	}
+	return out
 }
 
 // cleanupFiles are the document's resources the cleanup deletes.

@@ -3,15 +3,9 @@ package opeaistio
 import (
 	"context"
 	"fmt"
-	"testing"
-	"time"
 
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
-
-	"sigs.k8s.io/e2e-framework/pkg/envconf"
-	"sigs.k8s.io/e2e-framework/pkg/features"
-
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
 )
@@ -20,30 +14,27 @@ import (
 // the mesh (a sidecar, or ztunnel's redirection), since STRICT means
 // nothing for workloads outside it.
 var enrollmentFeature = harness.Feature{
-	Name: "mesh-enrollment", Kind: "premise", Manifests: []string{"opeaistio/clients.yaml"},
-	Body: func(r *harness.Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
-		return b.
-			Assess("namespace-labelled", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				r.Check(ctx, t, name+"/namespace", install.CheckEnrolled(ctx, r.Kube, install.ChatQnANamespace, r.Opts.Mode))
-				return ctx
-			}).
-			Assess("chatqna-nginx-in-mesh", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				r.Check(ctx, t, name+"/pods", podsEnrolled(ctx, r, "app="+install.ChatQnANginx, r.Opts.Mode, r.Opts.Timeouts.ReadyTimeout))
-				return ctx
-			}).
-			Assess("inside-client-in-mesh", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				r.Check(ctx, t, name+"/inside-client", podsEnrolled(ctx, r, "app=sleep", r.Opts.Mode, r.Opts.Timeouts.ReadyTimeout))
-				return ctx
-			})
+	Name: "mesh-enrollment", Kind: harness.KindPremise, Manifests: []string{"opeaistio/clients.yaml"},
+	Checks: []harness.Check{
+		{Name: "namespace", Run: func(ctx context.Context, e *harness.Env) error {
+			return install.CheckEnrolled(ctx, e.Kube, install.ChatQnANamespace, e.Mode)
+		}},
+		{Name: "pods", Run: func(ctx context.Context, e *harness.Env) error {
+			return podsEnrolled(ctx, e, "app="+install.ChatQnANginx)
+		}},
+		{Name: "inside-client", Run: func(ctx context.Context, e *harness.Env) error { return podsEnrolled(ctx, e, "app=sleep") }},
 	},
 }
 
-func podsEnrolled(ctx context.Context, r *harness.Run, selector string, mode dataplane.Mode, limit time.Duration) error {
-	if mode == dataplane.Sidecar {
-		return ready.PodsWithContainer(ctx, r.Kube, install.ChatQnANamespace, selector, "istio-proxy", limit)
+// podsEnrolled checks that chatqna's pods of a selector are in the mesh: a
+// sidecar each, or ztunnel's redirection.
+func podsEnrolled(ctx context.Context, e *harness.Env, selector string) error {
+	limit := e.Opts.Timeouts.ReadyTimeout
+	if e.Mode == dataplane.Sidecar {
+		return ready.PodsWithContainer(ctx, e.Kube, install.ChatQnANamespace, selector, "istio-proxy", limit)
 	}
 	// Polled: istio-cni marks a pod "pending" before "enabled".
-	if err := ready.PodsAnnotated(ctx, r.Kube, install.ChatQnANamespace, selector, install.AmbientRedirected, "enabled", limit); err != nil {
+	if err := ready.PodsAnnotated(ctx, e.Kube, install.ChatQnANamespace, selector, install.AmbientRedirected, "enabled", limit); err != nil {
 		return fmt.Errorf("istio-cni did not redirect the pods to ztunnel: %w", err)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 )
 
 // FailClosed is the fail-closed feature's name.
@@ -17,18 +18,19 @@ const FailClosed = "fail-closed"
 // (refused) and the inside one (allowed) are probed every round: a single
 // 2xx from outside fails it; the inside request must answer again in time
 // after each restoration. Extended: it scales the cluster's control plane
-// to zero, so it is claimed only on the suite's own kind cluster.
-var failClosedFeature = harness.FailClosed(harness.Feature{Name: FailClosed,
+// to zero, so it is claimed by default only on the suite's own kind
+// cluster.
+var failClosedFeature = harness.FailClosed(harness.Feature{Name: FailClosed, ClaimedOnOwnCluster: true,
 	Manifests: []string{"opeaistio/istio-mtls-strict.yaml", "opeaistio/clients.yaml"}},
-	func(r *harness.Run) []disruption.Disruption {
-		limit := r.Opts.Timeouts.ReadyTimeout
-		nodeProxy := disruption.RestartPods(r.Kube, "sidecar-restart", install.ChatQnANamespace, NginxSelector, limit)
-		if r.Opts.Mode == dataplane.Ambient {
-			nodeProxy = disruption.RestartNodeProxy(r.Kube, "ztunnel-restart", install.ChatQnANamespace, NginxSelector, limit)
+	func(e *harness.Env) []disruption.Disruption {
+		limit := e.Opts.Timeouts.ReadyTimeout
+		nodeProxy := disruption.RestartPods(e.Kube, "sidecar-restart", install.ChatQnANamespace, NginxSelector, limit)
+		if e.Mode == dataplane.Ambient {
+			nodeProxy = disruption.RestartNodeProxy(e.Kube, "ztunnel-restart", install.ChatQnANamespace, NginxSelector, limit)
 		}
-		return []disruption.Disruption{disruption.ScaleToZero(r.Kube, "istiod", "istio-system", "istiod", limit), nodeProxy}
+		return []disruption.Disruption{disruption.ScaleToZero(e.Kube, "istiod", "istio-system", "istiod", limit), nodeProxy}
 	},
-	func(r *harness.Run) matrix.Matrix { return FailClosedCells(r.Opts.Mode) })
+	func(o options.Options) matrix.Matrix { return FailClosedCells(o.Mode) })
 
 // NginxSelector picks chatqna-nginx's pods, and on its pod template its
 // Deployment.
@@ -39,12 +41,4 @@ const NginxSelector = "app=" + install.ChatQnANginx
 // measured.
 func FailClosedCells(mode dataplane.Mode) matrix.Matrix {
 	return IngressAndMTLS(mode, Gateway{}).Only("opea-fail-closed", "outside-mesh-to-chatqna-nginx", "inside-mesh-to-chatqna-nginx")
-}
-
-// claimFailClosed claims fail-closed on the suite's own kind cluster: on
-// anyone else's cluster it runs only when --supported-features names it.
-func claimFailClosed(r *harness.Run) {
-	if r.Opts.OwnKindCluster() {
-		r.Claim(FailClosed)
-	}
 }

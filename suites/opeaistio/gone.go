@@ -16,13 +16,13 @@ import (
 )
 
 // gone waits (bounded) until every object is deleted.
-func gone(ctx context.Context, r *harness.Run, objs []*unstructured.Unstructured) error {
+func gone(ctx context.Context, e *harness.Env, objs []*unstructured.Unstructured) error {
 	for _, o := range objs {
-		ri, err := r.Apply.Resource(o)
+		ri, err := e.Apply.Resource(o)
 		if err != nil {
 			return err
 		}
-		err = wait.PollUntilContextTimeout(ctx, time.Second, r.Opts.Timeouts.ReadyTimeout, true, func(ctx context.Context) (bool, error) {
+		err = wait.PollUntilContextTimeout(ctx, time.Second, e.Opts.Timeouts.ReadyTimeout, true, func(ctx context.Context) (bool, error) {
 			_, err := ri.Get(ctx, o.GetName(), metav1.GetOptions{})
 			return apierrors.IsNotFound(err), nil
 		})

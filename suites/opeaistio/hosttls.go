@@ -3,11 +3,11 @@ package opeaistio
 import (
 	"context"
 	"fmt"
-	"testing"
 
 	"github.com/secure-inference/mesh-conformance/tests/cluster"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 )
 
 // hostTLSFeature probes TLS ingress from the test machine, through the
@@ -17,42 +17,31 @@ import (
 // the local client. It is an extended feature: a cluster whose ingress
 // this machine cannot reach does not claim it.
 var hostTLSFeature = harness.Feature{
-	Name: hostTLSIngress, Kind: "matrix", Support: harness.Extended,
+	Name: hostTLSIngress, Kind: harness.KindMatrix, Support: harness.Extended, ClaimedOnOwnCluster: true,
 	Manifests: []string{"opeaistio/istio-gateway-and-virtual-service.yaml", "opeaistio/istio-gateway-ca-and-cert.yaml"},
-	Body: harness.MatrixBody("matching-sni-served-other-sni-refused", func(ctx context.Context, t *testing.T, r *harness.Run) matrix.Matrix {
-		_, pemBytes, err := issuedCertificate(ctx, r)
+	Matrices: func(ctx context.Context, o options.Options, f harness.Facts) ([]matrix.Matrix, error) {
+		pemBytes, err := issuedCertificate(ctx, f)
 		if err != nil {
-			t.Fatalf("issued certificate: %v", err)
+			return nil, err
 		}
-		addr := r.Opts.IngressAddress
-		if addr == "" && r.Kind != nil {
-			addr, err = HostIngressAddress(ctx, r.Kind)
-		}
-		if addr == "" || err != nil {
-			t.Fatalf("the TLS ingress's address on this machine is unknown (%v): pass --ingress-address=HOST:PORT", err)
-		}
-		return HostTLS(addr, string(pemBytes))
-	}),
-	Matrices: func(r *harness.Run) []matrix.Matrix {
-		addr := r.Opts.IngressAddress
+		addr := o.IngressAddress
 		if addr == "" {
-			addr = fmt.Sprintf("127.0.0.1:<host port kind published for node port %d>", IstioGateway.NodePorts["https"])
+			if addr, err = f.HostAddress(ctx, IstioGateway.NodePorts["https"]); err != nil {
+				return nil, err
+			}
 		}
-		return []matrix.Matrix{HostTLS(addr, "<issued certificate>")}
+		return []matrix.Matrix{HostTLS(addr, pemBytes)}, nil
 	},
 }
 
 // hostTLSIngress is the extended feature's name.
 const hostTLSIngress = "host-tls-ingress"
 
-// claimHostTLS claims host-tls-ingress on the suite's own kind cluster, and
-// refuses a claim that has no address to probe.
-func claimHostTLS(r *harness.Run) error {
-	if r.Opts.OwnKindCluster() {
-		r.Claim(hostTLSIngress)
-		return nil
-	}
-	if r.Claimed(hostTLSIngress) && r.Opts.IngressAddress == "" {
+// checkHostTLSClaim refuses, before any cluster is touched, a claim of
+// host-tls-ingress on a cluster not the suite's own without an address to
+// probe.
+func checkHostTLSClaim(r *harness.Run) error {
+	if !r.Opts.OwnKindCluster() && r.Claimed(hostTLSFeature) && r.Opts.IngressAddress == "" {
 		return fmt.Errorf("%s is claimed but this machine's address of the TLS ingress is unknown: pass --ingress-address=HOST:PORT, or --exempt-features=%s", hostTLSIngress, hostTLSIngress)
 	}
 	return nil

@@ -2,12 +2,8 @@ package opeaistio
 
 import (
 	"context"
-	"testing"
 
 	"github.com/secure-inference/mesh-conformance/tests/harness"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 )
@@ -15,31 +11,26 @@ import (
 // ingressAndMTLSFeature is the in-cluster matrix: TLS ingress with and
 // without a matching SNI, the HTTP redirect, and STRICT mTLS from outside
 // and inside the mesh; in the full profile also the document's own query.
+// The gateway's ClusterIP and the issued certificate are the cluster's.
 var ingressAndMTLSFeature = harness.Feature{
-	Name: "ingress-and-mtls", Kind: "matrix",
+	Name: "ingress-and-mtls", Kind: harness.KindMatrix,
 	Manifests: []string{"opeaistio/istio-gateway-and-virtual-service.yaml", "opeaistio/istio-gateway-ca-and-cert.yaml", "opeaistio/istio-mtls-strict.yaml", "opeaistio/clients.yaml"},
-	Body: harness.MatrixBody("matrix", func(ctx context.Context, t *testing.T, r *harness.Run) matrix.Matrix {
-		svc, err := r.Kube.CoreV1().Services(IstioGateway.Namespace).Get(ctx, IstioGateway.Name, metav1.GetOptions{})
+	Matrices: func(ctx context.Context, o options.Options, f harness.Facts) ([]matrix.Matrix, error) {
+		ip, err := f.ClusterIP(ctx, IstioGateway.Namespace, IstioGateway.Name)
 		if err != nil {
-			t.Fatalf("gateway service: %v", err)
+			return nil, err
 		}
-		_, pemBytes, err := issuedCertificate(ctx, r)
+		pemBytes, err := issuedCertificate(ctx, f)
 		if err != nil {
-			t.Fatalf("issued certificate: %v", err)
+			return nil, err
 		}
-		return ingressMatrix(r, Gateway{Address: svc.Spec.ClusterIP, CACertPEM: string(pemBytes)})
-	}),
-	Matrices: func(r *harness.Run) []matrix.Matrix {
-		return []matrix.Matrix{ingressMatrix(r, Gateway{Address: "<gateway ClusterIP>", CACertPEM: "<issued certificate>"})}
+		gw := Gateway{Address: ip, CACertPEM: pemBytes}
+		m := IngressAndMTLS(o.Mode, gw)
+		if o.ChatQnAProfile == options.ProfileFull {
+			// The full profile runs the model servers: the document's own
+			// request, answered by the whole pipeline.
+			m.Cells = append(m.Cells, ChatQnAQuery(gw))
+		}
+		return []matrix.Matrix{m}, nil
 	},
-}
-
-func ingressMatrix(r *harness.Run, gw Gateway) matrix.Matrix {
-	m := IngressAndMTLS(r.Opts.Mode, gw)
-	if r.Opts.ChatQnAProfile == options.ProfileFull {
-		// The full profile runs the model servers: the document's own
-		// request, answered by the whole pipeline.
-		m.Cells = append(m.Cells, ChatQnAQuery(gw))
-	}
-	return m
 }

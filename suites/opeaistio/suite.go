@@ -47,8 +47,7 @@ var Suite = harness.Suite{
 		if _, err := chatqnaValues(r); err != nil {
 			return err
 		}
-		claimFailClosed(r)
-		return claimHostTLS(r)
+		return checkHostTLSClaim(r)
 	},
 	Setup: setup,
 	Features: []harness.Feature{

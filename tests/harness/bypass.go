@@ -10,58 +10,65 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/tests/bypass"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
 
-// Bypass makes f the bypass-paths feature of a suite: every port of each
-// target's pods, probed by pod IP from each client. A refusal is expected
-// everywhere but on the mesh's documented plaintext ports, whose answers
-// are findings (with whether they name a protected model); a refusal must
-// not name the models. Each target's attack-surface table goes to the
-// report. The cells are built from the live pods when the assessment runs;
-// --dry-run shows them for the targets' sketched pods, with placeholder IPs.
-func Bypass(f Feature, matrixName string, targets func(r *Run) []bypass.Target, clients func(r *Run) []matrix.Client) Feature {
-	f.Kind = "matrix"
-	f.Body = func(r *Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
-		return b.Assess("every-port-refuses-but-the-documented-plaintext-ones", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			r.BypassPaths(ctx, t, name, matrixName, targets(r), clients(r))
-			return ctx
-		})
-	}
-	f.Matrices = func(r *Run) []matrix.Matrix {
-		var tps []bypass.TargetPods
-		for _, tg := range targets(r) {
-			tps = append(tps, bypass.TargetPods{Target: tg, Pods: []bypass.Pod{bypass.Sketched(tg, r.Opts.Mode)}})
-		}
-		p := bypass.Build(matrixName, tps, clients(r))
+// Bypass makes f the bypass-paths feature of a suite (kind matrix): every
+// port of each target's pods, probed by pod IP from each client. A refusal
+// is expected everywhere but on the mesh's documented plaintext ports,
+// whose answers are findings (with whether they name a protected model); a
+// refusal must not name the models. Each target's attack-surface table
+// goes to the report. The cells are built from the pods (Facts.Pods): the
+// live ones in a run, each target's check <name>/<workload>-pods; the
+// targets' sketched pods, with placeholder IPs, in a dry run.
+func Bypass(f Feature, matrixName string, targets []bypass.Target, clients []matrix.Client) Feature {
+	f.Kind = KindMatrix
+	f.Matrices = func(ctx context.Context, _ options.Options, facts Facts) ([]matrix.Matrix, error) {
+		p, _ := bypassPlan(ctx, facts, matrixName, targets, clients, func(string, error) {})
 		out := []matrix.Matrix{p.Enforced}
 		if len(p.Informational.Cells) > 0 {
 			out = append(out, p.Informational)
 		}
-		return out
+		return out, nil
+	}
+	f.body = func(r *Run, b *features.FeatureBuilder) *features.FeatureBuilder {
+		return b.Assess("every-port-refuses-but-the-documented-plaintext-ones", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			plan, ok := bypassPlan(ctx, r.env(), matrixName, targets, clients, func(workload string, err error) {
+				r.Check(ctx, t, f.Name+"/"+workload+"-pods", err)
+			})
+			if ok {
+				r.bypassPaths(ctx, t, f.Name, plan)
+			}
+			return ctx
+		})
 	}
 	return f
 }
 
-// BypassPaths probes the bypass paths of targets from clients: the
-// enforced matrix is judged as any matrix is; the informational probes
-// converge on one round each (any answer is what they record) and become
-// findings; an informational probe the environment kept from running fails
-// a check, since its port was then not looked at.
-func (r *Run) BypassPaths(ctx context.Context, t *testing.T, name, matrixName string, targets []bypass.Target, clients []matrix.Client) {
-	t.Helper()
+// bypassPlan builds the cells from the targets' pods; a target whose pods
+// could not be listed is left out (check says why, for each target). ok:
+// some target's pods were found.
+func bypassPlan(ctx context.Context, facts Facts, matrixName string, targets []bypass.Target, clients []matrix.Client,
+	check func(workload string, err error)) (plan bypass.Plan, ok bool) {
 	var tps []bypass.TargetPods
 	for _, tg := range targets {
-		pods, err := bypass.Live(ctx, r.Kube, tg, r.Opts.Mode)
-		r.Check(ctx, t, name+"/"+tg.Workload+"-pods", err)
+		pods, err := facts.Pods(ctx, tg)
+		check(tg.Workload, err)
 		if err == nil {
 			tps = append(tps, bypass.TargetPods{Target: tg, Pods: pods})
 		}
 	}
-	if len(tps) == 0 {
-		return
-	}
-	plan := bypass.Build(matrixName, tps, clients)
+	return bypass.Build(matrixName, tps, clients), len(tps) > 0
+}
+
+// bypassPaths probes a bypass plan: the enforced matrix is judged as any
+// matrix is; the informational probes converge on one round each (any
+// answer is what they record) and become findings; an informational probe
+// the environment kept from running fails a check, since its port was then
+// not looked at.
+func (r *Run) bypassPaths(ctx context.Context, t *testing.T, name string, plan bypass.Plan) {
+	t.Helper()
 	enforced := r.Matrix(ctx, t, plan.Enforced)
 	var info matrix.Result
 	if len(plan.Informational.Cells) > 0 {

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
-	"sigs.k8s.io/e2e-framework/pkg/features"
 	"sigs.k8s.io/yaml"
 
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
@@ -26,8 +25,8 @@ const brokenControlChildEnv = "MC_HARNESS_BROKEN_CONTROL_CHILD"
 // decodes nothing, so it cannot panic at package initialisation.
 var brokenControl = Control(Feature{Name: "strict-control"},
 	[]PolicyFixture{{File: "kservemesh/auth.yaml", Kind: "PeerAuthentication", Name: "absent"}},
-	func(*Run) matrix.Matrix { return matrix.Matrix{Name: "without"} },
-	func(*Run) matrix.Matrix { return matrix.Matrix{Name: "restored"} })
+	func(options.Options) matrix.Matrix { return matrix.Matrix{Name: "without"} },
+	func(options.Options) matrix.Matrix { return matrix.Matrix{Name: "restored"} })
 
 const brokenControlError = "fixtures/kservemesh/auth.yaml has no PeerAuthentication absent"
 
@@ -47,7 +46,7 @@ func TestAControlWithABrokenFixtureFailsAsATest(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.Error(t, err, "the control's test fails:\n%s", out)
 	assert.Contains(t, string(out), "- strict-control [core, control]\n  manifests: kservemesh/auth.yaml\n")
-	assert.Contains(t, string(out), "s: strict-control cannot run: "+brokenControlError, "the plan")
+	assert.Contains(t, string(out), "  cannot run: check strict-control/fixtures fails: "+brokenControlError, "the plan")
 	assert.Contains(t, string(out), "strict-control/fixtures: "+brokenControlError, "the test")
 	assert.NotContains(t, string(out), "panic")
 
@@ -73,11 +72,6 @@ func runBrokenControl(t *testing.T) {
 	r := &Run{Suite: "s", Opts: options.Defaults(), Config: cfg, Env: env.NewWithConfig(cfg), Report: report.NewRecorder(reportapi.Environment{})}
 	defer func() { _, _ = r.Report.Write(os.Getenv("MC_HARNESS_DIR")) }()
 	(&Suite{Name: "s", Features: []Feature{brokenControl}}).plan(os.Stdout, r, nil)
-	after := Feature{Name: "after-it", Kind: "matrix", Body: func(r *Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
-		return b.Assess("ok", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			r.Check(ctx, t, name+"-check", nil)
-			return ctx
-		})
-	}}
-	r.Test(t, brokenControl.build(r), after.build(r))
+	after := Feature{Name: "after-it", Kind: KindMatrix, Checks: []Check{{Name: "check", Run: func(context.Context, *Env) error { return nil }}}}
+	r.Test(t, brokenControl, after)
 }

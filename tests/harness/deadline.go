@@ -143,16 +143,14 @@ func featureLimit(r *Run, f Feature) time.Duration {
 	}
 	t := r.Opts.Timeouts
 	switch f.Kind {
-	case "premise", "cleanup":
+	case KindPremise, KindCleanup:
 		return t.ReadyTimeout
-	case "control":
+	case KindControl:
 		// Each repeat converges twice (removed, restored).
 		return time.Duration(2*r.Opts.ControlRepeats) * Settings(t).Longest()
 	}
-	n := 1
-	if f.Matrices != nil {
-		n = max(1, len(f.Matrices(r)))
-	}
+	ms, _ := f.planned(r.Opts)
+	n := max(1, len(ms))
 	return time.Duration(n) * Settings(t).Longest()
 }
 

@@ -40,18 +40,18 @@ func TestBudgetCountsEveryLimitOnce(t *testing.T) {
 func TestFeatureLimitCountsRoundsThatOutlastTheConsistencyLimit(t *testing.T) {
 	o := options.Options{Timeouts: options.DefaultTimeouts()}
 	r := &Run{Opts: o}
-	m := Feature{Kind: "matrix", Matrices: func(*Run) []matrix.Matrix { return []matrix.Matrix{{}, {}} }}
+	m := Feature{Kind: KindMatrix, Matrices: Fixed(matrix.Matrix{}, matrix.Matrix{})}
 	assert.Equal(t, 2*Settings(o.Timeouts).Longest(), featureLimit(r, m))
 	assert.GreaterOrEqual(t, featureLimit(r, m), 2*o.Timeouts.MaxTimeToConsistency)
 
 	r.Opts.Timeouts.RequiredConsecutiveSuccesses, r.Opts.Timeouts.RoundInterval = 1000, time.Second
 	assert.GreaterOrEqual(t, featureLimit(r, m), 2*1000*time.Second)
-	fc := FailClosed(Feature{Name: "fail-closed"}, func(*Run) []disruption.Disruption { return make([]disruption.Disruption, 2) },
-		func(*Run) matrix.Matrix { return matrix.Matrix{} })
+	fc := FailClosed(Feature{Name: "fail-closed"}, func(*Env) []disruption.Disruption { return make([]disruption.Disruption, 2) },
+		func(options.Options) matrix.Matrix { return matrix.Matrix{} })
 	assert.GreaterOrEqual(t, featureLimit(r, fc), 2*2*1000*time.Second, "each disruption holds for the successes in a row, then settles")
 
 	given := FailClosed(Feature{Name: "fail-closed", Limit: func(options.Options) time.Duration { return time.Second }},
-		func(*Run) []disruption.Disruption { return nil }, func(*Run) matrix.Matrix { return matrix.Matrix{} })
+		func(*Env) []disruption.Disruption { return nil }, func(options.Options) matrix.Matrix { return matrix.Matrix{} })
 	assert.Equal(t, time.Second, featureLimit(r, given), "a Limit given is kept")
 }
 

@@ -21,27 +21,24 @@ import (
 // it, and so does an allowed cell not answering again within
 // --max-time-to-consistency after restoration. Everything taken away is
 // put back, on failure and on Ctrl-C too (the run's restorers).
-func FailClosed(f Feature, disruptions func(r *Run) []disruption.Disruption, m func(r *Run) matrix.Matrix) Feature {
-	f.Kind, f.Support = "disruption", Extended
-	f.Body = func(r *Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
+func FailClosed(f Feature, disruptions func(e *Env) []disruption.Disruption, m func(o options.Options) matrix.Matrix) Feature {
+	f.Kind, f.Support = KindDisruption, Extended
+	f.Matrices = func(_ context.Context, o options.Options, _ Facts) ([]matrix.Matrix, error) {
+		return []matrix.Matrix{m(o)}, nil
+	}
+	f.body = func(r *Run, b *features.FeatureBuilder) *features.FeatureBuilder {
 		var ds []disruption.Disruption // built once the cluster's clients exist
 		return b.Assess("refused-cells-never-answer-while-the-mesh-is-disrupted", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			ds = disruptions(r)
+			ds = disruptions(r.env())
 			for _, d := range ds {
-				r.disrupt(ctx, t, name, d, m(r))
+				r.disrupt(ctx, t, f.Name, d, m(r.Opts))
 			}
 			return ctx
 		}).Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			// Idempotent: whatever happened above, it is all back.
-			for _, d := range ds {
-				rctx, cancel := context.WithTimeout(ctx, r.Opts.Timeouts.ReadyTimeout)
-				r.Check(ctx, t, name+"/"+d.Name+"/restored", d.Restore(rctx))
-				cancel()
-			}
+			r.restoreAll(ctx, t, f.Name, ds, r.Opts.Timeouts.ReadyTimeout)
 			return ctx
 		})
 	}
-	f.Matrices = func(r *Run) []matrix.Matrix { return []matrix.Matrix{m(r)} }
 	// Each disruption: taken away and gone, held for as many rounds as
 	// must match in a row, put back, settled, and put back again by the
 	// teardown's check (the constructors only keep their arguments, so
@@ -50,10 +47,22 @@ func FailClosed(f Feature, disruptions func(r *Run) []disruption.Disruption, m f
 		f.Limit = func(o options.Options) time.Duration {
 			t := o.Timeouts
 			hold := time.Duration(o.Timeouts.RequiredConsecutiveSuccesses+1) * t.RoundInterval
-			return time.Duration(len(disruptions(&Run{Opts: o}))) * (3*t.ReadyTimeout + hold + Settings(t).Longest())
+			return time.Duration(len(disruptions(&Env{Opts: o, Mode: o.Mode}))) * (3*t.ReadyTimeout + hold + Settings(t).Longest())
 		}
 	}
 	return f
+}
+
+// restoreAll puts back every disruption, whatever happened before
+// (Restore is idempotent), each within limit, checked as
+// <name>/<disruption>/restored.
+func (r *Run) restoreAll(ctx context.Context, t *testing.T, name string, ds []disruption.Disruption, limit time.Duration) {
+	t.Helper()
+	for _, d := range ds {
+		rctx, cancel := context.WithTimeout(ctx, limit)
+		r.Check(ctx, t, name+"/"+d.Name+"/restored", d.Restore(rctx))
+		cancel()
+	}
 }
 
 // disrupt runs one disruption and records its account.

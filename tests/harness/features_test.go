@@ -63,9 +63,9 @@ func TestFeatureResultsAndProfiles(t *testing.T) {
 	for _, c := range s.Checks {
 		owner[c.Name] = c.Feature
 	}
-	assert.Equal(t, map[string]string{"core-passes-check": "core-passes", "core-fails-check": "core-fails",
-		"core-one-assessment-left-out-check": "core-one-assessment-left-out", "extended-claimed-check": "extended-claimed",
-		"extended-check": "extended-claimed-fails"}, owner)
+	assert.Equal(t, map[string]string{"core-passes/check": "core-passes", "core-fails/check": "core-fails",
+		"core-one-assessment-left-out/check": "core-one-assessment-left-out", "extended-claimed/check": "extended-claimed",
+		"extended-claimed-fails/check": "extended-claimed-fails"}, owner)
 }
 
 // A signal records the features under way before the report is written:
@@ -133,39 +133,32 @@ func TestChildFeatures(t *testing.T) {
 	r := &Run{Suite: "s", Opts: options.Defaults(), Config: cfg, Env: env.NewWithConfig(cfg), Report: report.NewRecorder(reportapi.Environment{})}
 	defer func() { _, _ = r.Report.Write(os.Getenv("MC_HARNESS_DIR")) }()
 
-	// Features are built as the suites declare them: harness.Feature
-	// values, made into e2e-framework features by Feature.build.
-	feature := func(name, kind, support string, body func(*features.FeatureBuilder) *features.FeatureBuilder) features.Feature {
-		return Feature{Name: name, Kind: kind, Support: support,
-			Body: func(_ *Run, _ string, b *features.FeatureBuilder) *features.FeatureBuilder { return body(b) }}.build(r)
+	// Features are declared as the suites declare them: checks, and in
+	// one case a body of the harness's own (a builder's).
+	check := func(name string, err error) Check {
+		return Check{Name: name, Run: func(context.Context, *Env) error { return err }}
 	}
-	assess := func(name, support, assessment string, fn features.Func) features.Feature {
-		return feature(name, "matrix", support, func(b *features.FeatureBuilder) *features.FeatureBuilder { return b.Assess(assessment, fn) })
+	feature := func(name string, support Support, checks ...Check) Feature {
+		return Feature{Name: name, Kind: KindMatrix, Support: support, Checks: checks}
 	}
-	pass := func(name, support string) features.Feature {
-		return assess(name, support, "ok", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			r.Check(ctx, t, name+"-check", nil)
-			return ctx
-		})
+	pass := func(name string, support Support) Feature { return feature(name, support, check("check", nil)) }
+	fail := func(name string, support Support) Feature {
+		return feature(name, support, check("check", errors.New("refused cell answered")))
 	}
-	fail := func(name, support string) features.Feature {
-		return assess(name, support, "fails", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			r.Check(ctx, t, name+"-check", errors.New("refused cell answered"))
-			return ctx
-		})
+	if mode == "facts" {
+		factsChild(t, r)
+		return
 	}
 	if mode == "interrupt" {
-		// The signal handler's part, called where a signal would land.
-		interrupt := func(fail bool) features.Func {
-			return func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				if fail {
-					r.Check(ctx, t, "refused", errors.New("answered"))
-				}
+		// The signal handler's part, called where a signal would land:
+		// after a check that failed, or passed.
+		interrupt := func(name string, err error) Feature {
+			return feature(name, Core, check("refused", err), Check{Name: "signal", Run: func(context.Context, *Env) error {
 				r.stopRunning("terminated")
-				return ctx
-			}
+				return nil
+			}})
 		}
-		r.Test(t, assess("core-fails-then-interrupted", "", "a", interrupt(true)), assess("core-interrupted", "", "a", interrupt(false)))
+		r.Test(t, interrupt("core-fails-then-interrupted", errors.New("answered")), interrupt("core-interrupted", nil))
 		return
 	}
 	if mode == "core-only" {
@@ -182,29 +175,25 @@ func TestChildFeatures(t *testing.T) {
 	case "exempt-unknown":
 		r.Opts.ExemptFeatures = []string{"nope"}
 	}
-	r.Claim("extended-claimed-fails")
+	claimedHere := pass("extended-claimed-fails", Extended)
+	claimedHere.Checks[0] = check("check", errors.New("no TLS"))
+	claimedHere.ClaimedOnOwnCluster = true // and the run's cluster is its own
+	fatal := feature("core-fatal-in-setup", Core)
+	fatal.Kind, fatal.body = KindControl, func(_ *Run, b *features.FeatureBuilder) *features.FeatureBuilder {
+		return b.Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			t.Fatal("cannot remove the policy")
+			return ctx
+		})
+	}
 	r.Test(t,
 		pass("core-passes", ""),
 		fail("core-fails", ""),
 		pass("core-exempt", ""),
 		pass("core-not-selected", ""),
-		feature("core-one-assessment-left-out", "matrix", "", func(b *features.FeatureBuilder) *features.FeatureBuilder {
-			return b.Assess("ok", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				r.Check(ctx, t, "core-one-assessment-left-out-check", nil)
-				return ctx
-			}).Assess("left-out", func(ctx context.Context, _ *testing.T, _ *envconf.Config) context.Context { return ctx })
-		}),
-		feature("core-fatal-in-setup", "control", "", func(b *features.FeatureBuilder) *features.FeatureBuilder {
-			return b.Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				t.Fatal("cannot remove the policy")
-				return ctx
-			})
-		}),
+		feature("core-one-assessment-left-out", "", check("check", nil), check("left-out", nil)),
+		fatal,
 		pass("extended-claimed", Extended),
-		assess("extended-claimed-fails", Extended, "fails", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			r.Check(ctx, t, "extended-check", errors.New("no TLS"))
-			return ctx
-		}),
+		claimedHere,
 		pass("extended-unclaimed", Extended),
 	)
 }
@@ -213,17 +202,35 @@ func TestFeatureNamesMayNameTheirSuite(t *testing.T) {
 	r := &Run{Suite: "opeaistio", Opts: options.Defaults()}
 	assert.Equal(t, []string{"cleanup", "strict-control"}, r.ForThisSuite([]string{"cleanup", "kservemesh/policy-control", "opeaistio/strict-control"}))
 
-	assert.False(t, r.Claimed("host-tls-ingress"))
+	hostTLS := Feature{Name: "host-tls-ingress", Support: Extended}
+	assert.False(t, r.Claimed(hostTLS))
 	r.Opts.SupportedFeatures = []string{"opeaistio/host-tls-ingress"}
-	assert.True(t, r.Claimed("host-tls-ingress"))
+	assert.True(t, r.Claimed(hostTLS))
 	r.Opts.ExemptFeatures = []string{"host-tls-ingress"}
-	assert.False(t, r.Claimed("host-tls-ingress"), "an exempt feature does not run, claimed or not")
+	assert.False(t, r.Claimed(hostTLS), "an exempt feature does not run, claimed or not")
 	r.Opts = options.Defaults()
 	r.Opts.AllFeatures = true
-	assert.True(t, r.Claimed("host-tls-ingress"))
-	r.Opts.AllFeatures = false
-	r.Claim("host-tls-ingress")
-	assert.True(t, r.Claimed("host-tls-ingress"))
+	assert.True(t, r.Claimed(hostTLS))
+}
+
+// A feature claimed on its own cluster is claimed when the run creates the
+// suite's kind cluster, and not on anyone else's cluster (nor on a kind
+// cluster of another configuration), unless a flag claims it.
+func TestClaimedOnOwnClusterIsData(t *testing.T) {
+	f := Feature{Name: "fail-closed", Support: Extended, ClaimedOnOwnCluster: true}
+	r := &Run{Suite: "s", Opts: options.Defaults()}
+	require.True(t, r.Opts.OwnKindCluster())
+	assert.True(t, r.Claimed(f))
+	r.Opts.Cluster.Kubeconfig = "/home/me/.kube/config"
+	assert.False(t, r.Claimed(f), "the user's cluster")
+	r.Opts.SupportedFeatures = []string{"fail-closed"}
+	assert.True(t, r.Claimed(f))
+	r.Opts = options.Defaults()
+	r.Opts.Cluster.KindConfig = "mine.yaml"
+	assert.False(t, r.Claimed(f), "a kind cluster of another configuration")
+
+	assert.ErrorContains(t, Feature{Name: "x", Kind: KindMatrix, ClaimedOnOwnCluster: true, Matrices: Fixed()}.Validate(),
+		"x/declaration: claimed on its own cluster, but a core feature is always claimed")
 }
 
 func TestAFailedStepNeverPrintsASecret(t *testing.T) {

@@ -91,7 +91,6 @@ type Run struct {
 	restoreMu sync.Mutex
 	stopping  atomic.Bool
 	restorers map[string]func(context.Context) error
-	claims    []string
 	plan      map[string]detect.Step
 	installed []string
 	finish    sync.Once

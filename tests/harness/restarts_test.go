@@ -65,12 +65,12 @@ func TestRestartsRecordEachServedRoundAsAFinding(t *testing.T) {
 
 	scope := r.Report.Start("kservemesh", "restart-isolation", reportapi.Core)
 	ctx := report.WithScope(context.Background(), scope)
-	res := r.Restarts(ctx, t, "restart-isolation", d, m, path, time.Second, time.Second, "note")
+	res := r.restarts(ctx, t, "restart-isolation", d, m, path, time.Second, time.Second, "note")
 	require.True(t, res.Passed(), res.Summary())
 
 	d.Name = "rollout" // served nobody
 	r.Exec = probetest.New(map[string][]probetest.Answer{"user2 http://model/": {rbac}, "user1 http://model/": {served}})
-	r.Restarts(ctx, t, "restart-isolation", d, m, path, time.Second, time.Second, "note")
+	r.restarts(ctx, t, "restart-isolation", d, m, path, time.Second, time.Second, "note")
 	scope.Finish(reportapi.Success, "")
 
 	fs := r.Report.Report().Suites[0].Findings

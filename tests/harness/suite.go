@@ -10,14 +10,10 @@ import (
 	"time"
 
 	"sigs.k8s.io/e2e-framework/pkg/env"
-	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/install"
-	"github.com/secure-inference/mesh-conformance/tests/matrix"
-	"github.com/secure-inference/mesh-conformance/tests/options"
-	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
 
@@ -60,11 +56,6 @@ type Suite struct {
 	run *Run
 }
 
-// Extended is the support level of a feature that runs only when claimed,
-// as in Gateway API conformance; a feature without one is core: always
-// claimed, and skipping it makes the suite partial.
-const Extended = reportapi.Extended
-
 // Step is one named setup step.
 type Step struct {
 	Name string
@@ -75,44 +66,6 @@ type Step struct {
 	// Limit is what the step can take, for the run's budget; zero: the
 	// install limit for an install step, the readiness limit for others.
 	Limit time.Duration
-}
-
-// Feature is one feature of a suite: its short name, support level, kind
-// and manifests are data (--dry-run and the report list them without a
-// cluster); Body adds its assessments.
-type Feature struct {
-	// Name is the short name flags and the report use.
-	Name string
-	// Support is Extended (runs only when claimed) or empty: core, always
-	// claimed.
-	Support string
-	// Kind is premise, matrix, control, baseline or cleanup (the kind
-	// label, for --labels).
-	Kind string
-	// Manifests are the fixtures (paths under fixtures/) the feature
-	// applies, removes or reads.
-	Manifests []string
-	// Body adds the assessments and teardowns to the builder the harness
-	// started with the feature's name and labels; name is that name, for
-	// the names of checks.
-	Body func(r *Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder
-	// Matrices are the feature's matrices as --dry-run lists them, built
-	// from the options alone: what only the cluster knows (an address, the
-	// trust domain) appears as a <placeholder>.
-	Matrices func(r *Run) []matrix.Matrix
-	// Limit is what the feature can take, from the options, for the run's
-	// budget; nil: by kind (a premise the readiness limit, a control two
-	// settlings per repeat, otherwise one settling per matrix).
-	Limit func(o options.Options) time.Duration
-}
-
-// build makes the e2e-framework feature.
-func (f Feature) build(r *Run) features.Feature {
-	support := f.Support
-	if support == "" {
-		support = reportapi.Core
-	}
-	return f.Body(r, f.Name, r.feature(f.Name, f.Kind, support)).Feature()
 }
 
 // Main is a suite's TestMain: options, the cluster, the setup steps, then
@@ -182,24 +135,7 @@ func (s *Suite) plan(w io.Writer, r *Run, steps []Step) {
 	}
 	fmt.Fprintln(w, "\nfeatures:")
 	for _, f := range s.Features {
-		support := f.Support
-		if support == "" {
-			support = reportapi.Core
-		}
-		claim := ""
-		if support == reportapi.Extended && !r.Claimed(f.Name) {
-			claim = ", not claimed: --supported-features=" + f.Name + " runs it"
-		}
-		fmt.Fprintf(w, "- %s [%s, %s%s]\n", f.Name, support, f.Kind, claim)
-		if len(f.Manifests) > 0 {
-			fmt.Fprintf(w, "  manifests: %s\n", strings.Join(f.Manifests, ", "))
-		}
-		if f.Matrices == nil {
-			continue
-		}
-		for _, m := range f.Matrices(r) {
-			fmt.Fprint(w, indent(m.Plan(), "  "))
-		}
+		r.planFeature(w, f)
 	}
 	fmt.Fprintln(w)
 }
@@ -221,9 +157,5 @@ func Features(t *testing.T, s *Suite) {
 	if s.run == nil {
 		t.Fatalf("suite %s: harness.Features needs harness.Main(m, ...) in the package's TestMain", s.Name)
 	}
-	fs := make([]features.Feature, len(s.Features))
-	for i, f := range s.Features {
-		fs[i] = f.build(s.run)
-	}
-	s.run.Test(t, fs...)
+	s.run.Test(t, s.Features...)
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
-	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
 
 // --dry-run lists the steps in order, each feature with its support level
@@ -23,8 +22,8 @@ func TestDryRunPlanListsStepsFeaturesAndCells(t *testing.T) {
 		Request: probe.Request{URL: "http://model.ns/v1"}, Expect: matrix.Expect(matrix.DeniedL4).WithNote("STRICT")}}}
 	s := &Suite{Name: "s", Modes: []dataplane.Mode{dataplane.Sidecar},
 		Features: []Feature{
-			{Name: "isolation", Kind: "matrix", Manifests: []string{"s/auth.yaml"}, Matrices: func(*Run) []matrix.Matrix { return []matrix.Matrix{m} }},
-			{Name: "host-tls", Kind: "matrix", Support: reportapi.Extended},
+			{Name: "isolation", Kind: KindMatrix, Manifests: []string{"kservemesh/auth.yaml"}, Matrices: Fixed(m)},
+			{Name: "host-tls", Kind: KindMatrix, Support: Extended, Matrices: Fixed(m)},
 		}}
 	r := &Run{Suite: "s", Opts: options.Defaults()}
 	r.Opts.Mode = dataplane.Sidecar
@@ -36,7 +35,7 @@ func TestDryRunPlanListsStepsFeaturesAndCells(t *testing.T) {
 		"1. istio (installs istio unless the cluster has it)",
 		"2. auth\n",
 		"- isolation [core, matrix]",
-		"manifests: s/auth.yaml",
+		"manifests: kservemesh/auth.yaml",
 		"matrix m:",
 		"outside-to-model  outside  GET http://model.ns/v1  denied (reset/EOF)",
 		"note outside-to-model: STRICT",

@@ -5,6 +5,9 @@
 // failing cell's name can be grepped there, and a refactoring of the
 // harness or a suite must leave these files byte-identical.
 // Rewrite them with: go test ./tests/plans/ -update
+//
+// It also checks the suites' features as declared (features_test.go): what
+// a plan lists must be able to run.
 package plans
 
 import (

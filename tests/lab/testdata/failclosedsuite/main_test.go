@@ -30,17 +30,17 @@ var suite = harness.Suite{
 	Namespaces: []string{baseline.Client.Namespace},
 	Setup:      func(r *harness.Run) []harness.Step { return []harness.Step{baseline.Workloads(r)} },
 	Features: []harness.Feature{harness.FailClosed(harness.Feature{Name: "fail-closed", Limit: understatedLimit()},
-		func(r *harness.Run) []disruption.Disruption {
-			d := disruption.ScaleToZero(r.Kube, "httpbin-to-zero", baseline.Client.Namespace, "httpbin", r.Opts.Timeouts.ReadyTimeout)
+		func(e *harness.Env) []disruption.Disruption {
+			d := disruption.ScaleToZero(e.Kube, "httpbin-to-zero", baseline.Client.Namespace, "httpbin", e.Opts.Timeouts.ReadyTimeout)
 			gone := d.Gone
 			d.Gone = func(ctx context.Context) error {
 				err := gone(ctx)
-				r.Logf("%s (%v)", GoneMarker, err)
+				e.Logf("%s (%v)", GoneMarker, err)
 				return err
 			}
 			return []disruption.Disruption{d}
 		},
-		func(*harness.Run) matrix.Matrix {
+		func(options.Options) matrix.Matrix {
 			cells := baseline.Matrix().Cells[:3] // routing, DNS failure, refused: no 10 s delay
 			return matrix.Matrix{Name: "lab-fail-closed", Cells: cells}
 		})},
