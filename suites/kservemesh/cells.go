@@ -95,7 +95,7 @@ func Isolation() matrix.Matrix {
 				if from == ClientDefault {
 					why = RefusedViaLocalGateway
 				}
-				status = dataplane.DeniedByPolicy(dataplane.Sidecar).WithNote(why)
+				status = matrix.DeniedByPolicy(dataplane.Sidecar).WithNote(why)
 				predict = status
 			default:
 				status, predict = status.WithNote(ActivatorLimitation), predict.WithNote(ActivatorLimitation)
@@ -110,7 +110,7 @@ func Isolation() matrix.Matrix {
 		// allow-serving-tests has no selector: it holds for every user1
 		// workload, httpbin too.
 		matrix.Cell{Name: "user2-to-httpbin", Client: ClientUser2, Request: HTTPBinHeaders,
-			Expect: dataplane.DeniedByPolicy(dataplane.Sidecar).WithNote(IsolationByNamespace)})
+			Expect: matrix.DeniedByPolicy(dataplane.Sidecar).WithNote(IsolationByNamespace)})
 	return matrix.Matrix{Name: "kserve-namespace-isolation", Cells: cells}
 }
 
@@ -170,7 +170,7 @@ func StrictMTLS() matrix.Matrix {
 func StrictControl() matrix.Matrix {
 	return matrix.Matrix{Name: "kserve-strict-control", Cells: []matrix.Cell{{
 		Name: "default-to-httpbin-plaintext-without-peerauthentication", Client: ClientDefault, Request: HTTPBinHeaders,
-		Expect: dataplane.DeniedByPolicy(dataplane.Sidecar).WithNote("control: PeerAuthentication default removed (PERMISSIVE): plaintext reaches the AuthorizationPolicy"),
+		Expect: matrix.DeniedByPolicy(dataplane.Sidecar).WithNote("control: PeerAuthentication default removed (PERMISSIVE): plaintext reaches the AuthorizationPolicy"),
 	}}}
 }
 
@@ -257,9 +257,9 @@ func ColdStartWarm() matrix.Matrix {
 	return matrix.Matrix{Name: "kserve-cold-start-warm", Cells: []matrix.Cell{
 		{Name: "user1-to-sklearn-iris-cold-warm", Client: ClientUser1, Request: ModelRequest(SklearnIrisCold), Expect: ok},
 		{Name: "user2-to-sklearn-iris-cold-warm", Client: ClientUser2, Request: ModelRequest(SklearnIrisCold),
-			Expect: dataplane.DeniedByPolicy(dataplane.Sidecar).WithNote(IsolationByNamespace)},
+			Expect: matrix.DeniedByPolicy(dataplane.Sidecar).WithNote(IsolationByNamespace)},
 		{Name: "default-to-sklearn-iris-cold-warm", Client: ClientDefault, Request: ModelRequest(SklearnIrisCold),
-			Expect: dataplane.DeniedByPolicy(dataplane.Sidecar).WithNote(RefusedViaLocalGateway)},
+			Expect: matrix.DeniedByPolicy(dataplane.Sidecar).WithNote(RefusedViaLocalGateway)},
 	}}
 }
 

@@ -391,7 +391,7 @@ func TestConvergeTimesTheChange(t *testing.T) {
 }
 
 // How a policy refusal looks behind a sidecar and from ztunnel (what
-// dataplane.DeniedByPolicy gives in each mode).
+// DeniedByPolicy gives in each mode).
 var (
 	denied403 = Expect(DeniedHTTP403).WithBody("RBAC: access denied")
 	deniedL4  = Expect(DeniedL4)
