@@ -9,7 +9,6 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/secure-inference/mesh-conformance/tests/harness"
-	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 )
@@ -29,13 +28,13 @@ var coldStartFeature = harness.Feature{
 	Limit:    coldStartLimit,
 	Body: func(r *harness.Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
 		return b.Assess("cold-requests-recorded", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			target := install.Predictor{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Namespace: "user1", ISVC: SklearnIrisCold}
+			target := Predictor{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Namespace: "user1", ISVC: SklearnIrisCold}
 			r.ColdSequences(ctx, t, name+"/cold", target, ColdClients,
 				ModelRequest(SklearnIrisCold), r.Opts.ColdStartRepeats, ColdStartNote)
 			return ctx
 		}).
 			Assess("refused-once-warm", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				target := install.Predictor{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Namespace: "user1", ISVC: SklearnIrisCold}
+				target := Predictor{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Namespace: "user1", ISVC: SklearnIrisCold}
 				warm := ColdStartWarm()
 				r.WarmMatrix(ctx, t, name+"/warm", target, warm.Cells[0], warm)
 				return ctx

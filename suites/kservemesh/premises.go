@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/secure-inference/mesh-conformance/tests/harness"
-	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 )
 
@@ -26,7 +25,7 @@ var virtualHostFeature = harness.Feature{
 	Body: func(r *harness.Run, name string, f *features.FeatureBuilder) *features.FeatureBuilder {
 		for _, isvc := range []string{SklearnIris, SklearnIrisBurst} {
 			f = f.Assess(isvc+"-has-no-top-level-virtual-service", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				r.Check(ctx, t, name+"/"+isvc, install.CheckNoTopLevelHost(ctx, r.Kube, r.Istio, "user1", isvc))
+				r.Check(ctx, t, name+"/"+isvc, CheckNoTopLevelHost(ctx, r.Kube, r.Istio, "user1", isvc))
 				return ctx
 			})
 		}
@@ -65,7 +64,7 @@ func sksMode(ctx context.Context, r *harness.Run, isvc, want string) error {
 	if rev == "" {
 		return fmt.Errorf("InferenceService %s has no ready predictor revision", isvc)
 	}
-	sks, err := r.Apply.Dynamic.Resource(install.ServerlessServices).Namespace("user1").Get(ctx, rev, metav1.GetOptions{})
+	sks, err := r.Apply.Dynamic.Resource(ServerlessServices).Namespace("user1").Get(ctx, rev, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("reading the ServerlessService of %s's revision %s: %w", isvc, rev, err)
 	}

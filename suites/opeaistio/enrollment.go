@@ -24,11 +24,11 @@ var enrollmentFeature = harness.Feature{
 	Body: func(r *harness.Run, name string, b *features.FeatureBuilder) *features.FeatureBuilder {
 		return b.
 			Assess("namespace-labelled", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				r.Check(ctx, t, name+"/namespace", install.CheckEnrolled(ctx, r.Kube, install.ChatQnANamespace, r.Opts.Mode))
+				r.Check(ctx, t, name+"/namespace", install.CheckEnrolled(ctx, r.Kube, ChatQnANamespace, r.Opts.Mode))
 				return ctx
 			}).
 			Assess("chatqna-nginx-in-mesh", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-				r.Check(ctx, t, name+"/pods", podsEnrolled(ctx, r, "app="+install.ChatQnANginx, r.Opts.Mode, r.Opts.Timeouts.ReadyTimeout))
+				r.Check(ctx, t, name+"/pods", podsEnrolled(ctx, r, "app="+ChatQnANginx, r.Opts.Mode, r.Opts.Timeouts.ReadyTimeout))
 				return ctx
 			}).
 			Assess("inside-client-in-mesh", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
@@ -40,10 +40,10 @@ var enrollmentFeature = harness.Feature{
 
 func podsEnrolled(ctx context.Context, r *harness.Run, selector string, mode dataplane.Mode, limit time.Duration) error {
 	if mode == dataplane.Sidecar {
-		return ready.PodsWithContainer(ctx, r.Kube, install.ChatQnANamespace, selector, "istio-proxy", limit)
+		return ready.PodsWithContainer(ctx, r.Kube, ChatQnANamespace, selector, "istio-proxy", limit)
 	}
 	// Polled: istio-cni marks a pod "pending" before "enabled".
-	if err := ready.PodsAnnotated(ctx, r.Kube, install.ChatQnANamespace, selector, install.AmbientRedirected, "enabled", limit); err != nil {
+	if err := ready.PodsAnnotated(ctx, r.Kube, ChatQnANamespace, selector, install.AmbientRedirected, "enabled", limit); err != nil {
 		return fmt.Errorf("istio-cni did not redirect the pods to ztunnel: %w", err)
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/disruption"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
-	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 )
 
@@ -22,9 +21,9 @@ var failClosedFeature = harness.FailClosed(harness.Feature{Name: FailClosed,
 	Manifests: []string{"opeaistio/istio-mtls-strict.yaml", "opeaistio/clients.yaml"}},
 	func(r *harness.Run) []disruption.Disruption {
 		limit := r.Opts.Timeouts.ReadyTimeout
-		nodeProxy := disruption.RestartPods(r.Kube, "sidecar-restart", install.ChatQnANamespace, NginxSelector, limit)
+		nodeProxy := disruption.RestartPods(r.Kube, "sidecar-restart", ChatQnANamespace, NginxSelector, limit)
 		if r.Opts.Mode == dataplane.Ambient {
-			nodeProxy = disruption.RestartNodeProxy(r.Kube, "ztunnel-restart", install.ChatQnANamespace, NginxSelector, limit)
+			nodeProxy = disruption.RestartNodeProxy(r.Kube, "ztunnel-restart", ChatQnANamespace, NginxSelector, limit)
 		}
 		return []disruption.Disruption{disruption.ScaleToZero(r.Kube, "istiod", "istio-system", "istiod", limit), nodeProxy}
 	},
@@ -32,7 +31,7 @@ var failClosedFeature = harness.FailClosed(harness.Feature{Name: FailClosed,
 
 // NginxSelector picks chatqna-nginx's pods, and on its pod template its
 // Deployment.
-const NginxSelector = "app=" + install.ChatQnANginx
+const NginxSelector = "app=" + ChatQnANginx
 
 // FailClosedCells: the request from outside the mesh, which STRICT must
 // refuse whatever is disrupted, and the one from inside, whose downtime is
