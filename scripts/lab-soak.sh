@@ -3,9 +3,9 @@
 # verdict, the wall time, the first failure's cause, and what was left
 # behind: kind node containers, Docker networks other than the engine's
 # defaults and kind's shared "kind" network, kind clusters, frozen cgroups
-# (cgroup v1 freezer.state FROZEN/FREEZING, the race of LAB-NOTES.md), and
-# whether dockerd was restarted. Exits non-zero unless every run passed and
-# nothing leaked.
+# (cgroup v1 freezer.state FROZEN/FREEZING, the race tests/cluster/freezer.go
+# explains), and whether dockerd was restarted. Exits non-zero unless every
+# run passed and nothing leaked.
 #
 # usage: scripts/lab-soak.sh [N] [go test args...]
 #   e.g. scripts/lab-soak.sh 10 -run TestRealIstioControlPlane  (one test's soak)

@@ -25,7 +25,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # One lab at a time per machine: two runs share one Docker engine and the
-# same cluster names, and break each other (LAB-NOTES.md). A second run
+# same cluster names, and break each other (docs/testing.md, Offline lab). A second run
 # waits up to MC_LAB_LOCK_WAIT seconds, then stops and names the holder.
 lock=${MC_LAB_LOCK:-/tmp/mesh-conformance-lab.lock}
 exec 9>>"$lock"

@@ -62,7 +62,7 @@ func Matrix() matrix.Matrix {
 		{Name: "unknown-service-is-dns-failure", Client: Client, Request: probe.Request{URL: "http://no-such-service.mc-baseline.svc.cluster.local/"},
 			Expect: matrix.Expect(matrix.DNSFailure)},
 		{Name: "service-without-endpoints-is-refused", Client: Client, Request: probe.Request{URL: "http://baseline-no-endpoints.mc-baseline.svc.cluster.local/"},
-			Expect: matrix.Expect(matrix.Refused)},
+			Expect: matrix.Expect(matrix.ConnectionRefused)},
 		{Name: "slow-answer-is-timeout", Client: Client, Request: probe.Request{URL: svc + "/delay/10", Timeout: 2 * time.Second},
 			Expect: matrix.Expect(matrix.TimedOut)},
 	}}

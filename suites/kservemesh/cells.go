@@ -82,35 +82,47 @@ func PredictRequest(isvc string) probe.Request {
 // resets it before the policy is asked.)
 func Isolation() matrix.Matrix {
 	var cells []matrix.Cell
-	for _, isvc := range []string{SklearnIris, SklearnIrisBurst} {
-		for _, from := range []matrix.Client{ClientUser1, ClientUser2, ClientDefault} {
-			status := matrix.Expect(matrix.Allowed).WithBody(`"ready":true`)
-			predict := matrix.Expect(matrix.Allowed).WithBody(`"predictions"`)
-			switch {
-			case from == ClientUser1:
-			case isvc == SklearnIris:
-				// The document runs this setup with sidecars: a 403 from
-				// the predictor's sidecar.
-				why := IsolationByNamespace
-				if from == ClientDefault {
-					why = RefusedViaLocalGateway
-				}
-				status = dataplane.DeniedByPolicy(dataplane.Sidecar).WithNote(why)
-				predict = status
-			default:
-				status, predict = status.WithNote(ActivatorLimitation), predict.WithNote(ActivatorLimitation)
+	// Each row names its two cells in full, so that a failing cell's name
+	// greps to its row (a misspelt one changes the plan golden).
+	for _, row := range []struct {
+		from            matrix.Client
+		isvc            string
+		status, predict string
+	}{
+		{ClientUser1, SklearnIris, "user1-to-sklearn-iris-status", "user1-to-sklearn-iris-predict"},
+		{ClientUser2, SklearnIris, "user2-to-sklearn-iris-status", "user2-to-sklearn-iris-predict"},
+		{ClientDefault, SklearnIris, "default-to-sklearn-iris-status", "default-to-sklearn-iris-predict"},
+		{ClientUser1, SklearnIrisBurst, "user1-to-sklearn-iris-burst-status", "user1-to-sklearn-iris-burst-predict"},
+		{ClientUser2, SklearnIrisBurst, "user2-to-sklearn-iris-burst-status", "user2-to-sklearn-iris-burst-predict"},
+		{ClientDefault, SklearnIrisBurst, "default-to-sklearn-iris-burst-status", "default-to-sklearn-iris-burst-predict"},
+	} {
+		from, isvc := row.from, row.isvc
+		status := matrix.Expect(matrix.Allowed).WithBody(`"ready":true`)
+		predict := matrix.Expect(matrix.Allowed).WithBody(`"predictions"`)
+		switch {
+		case from == ClientUser1:
+		case isvc == SklearnIris:
+			// The document runs this setup with sidecars: a 403 from
+			// the predictor's sidecar.
+			why := IsolationByNamespace
+			if from == ClientDefault {
+				why = RefusedViaLocalGateway
 			}
-			cells = append(cells,
-				matrix.Cell{Name: from.Name + "-to-" + isvc + "-status", Client: from, Request: ModelRequest(isvc), Expect: status},
-				matrix.Cell{Name: from.Name + "-to-" + isvc + "-predict", Client: from, Request: PredictRequest(isvc), Expect: predict})
+			status = matrix.DeniedByPolicy(dataplane.Sidecar).WithNote(why)
+			predict = status
+		default:
+			status, predict = status.WithNote(ActivatorLimitation), predict.WithNote(ActivatorLimitation)
 		}
+		cells = append(cells,
+			matrix.Cell{Name: row.status, Client: from, Request: ModelRequest(isvc), Expect: status},
+			matrix.Cell{Name: row.predict, Client: from, Request: PredictRequest(isvc), Expect: predict})
 	}
 	cells = append(cells,
 		matrix.Cell{Name: "user1-to-httpbin", Client: ClientUser1, Request: HTTPBinHeaders, Expect: matrix.Expect(matrix.Allowed).WithBody(`"headers"`)},
 		// allow-serving-tests has no selector: it holds for every user1
 		// workload, httpbin too.
 		matrix.Cell{Name: "user2-to-httpbin", Client: ClientUser2, Request: HTTPBinHeaders,
-			Expect: dataplane.DeniedByPolicy(dataplane.Sidecar).WithNote(IsolationByNamespace)})
+			Expect: matrix.DeniedByPolicy(dataplane.Sidecar).WithNote(IsolationByNamespace)})
 	return matrix.Matrix{Name: "kserve-namespace-isolation", Cells: cells}
 }
 
@@ -130,7 +142,7 @@ func Isolation() matrix.Matrix {
 func TopLevelHost() matrix.Matrix {
 	host := SklearnIrisBurst + ".user1.svc.cluster.local"
 	return matrix.Matrix{Name: "kserve-top-level-host", Cells: []matrix.Cell{{
-		Name: "user1-to-" + SklearnIrisBurst + "-top-level-host", Client: ClientUser1,
+		Name: "user1-to-sklearn-iris-burst-top-level-host", Client: ClientUser1,
 		Request: probe.Request{URL: fmt.Sprintf("http://%s/v1/models/%s", host, SklearnIrisBurst)},
 		Expect: matrix.Expect(matrix.DNSFailure).WithNote("disableIstioVirtualHost: true: KServe publishes no Service " + SklearnIrisBurst +
 			" (ExternalName to knative-local-gateway) and no VirtualService for " + host + "; with the flag false this name resolves and answers 200 " +
@@ -170,7 +182,7 @@ func StrictMTLS() matrix.Matrix {
 func StrictControl() matrix.Matrix {
 	return matrix.Matrix{Name: "kserve-strict-control", Cells: []matrix.Cell{{
 		Name: "default-to-httpbin-plaintext-without-peerauthentication", Client: ClientDefault, Request: HTTPBinHeaders,
-		Expect: dataplane.DeniedByPolicy(dataplane.Sidecar).WithNote("control: PeerAuthentication default removed (PERMISSIVE): plaintext reaches the AuthorizationPolicy"),
+		Expect: matrix.DeniedByPolicy(dataplane.Sidecar).WithNote("control: PeerAuthentication default removed (PERMISSIVE): plaintext reaches the AuthorizationPolicy"),
 	}}}
 }
 
@@ -257,9 +269,9 @@ func ColdStartWarm() matrix.Matrix {
 	return matrix.Matrix{Name: "kserve-cold-start-warm", Cells: []matrix.Cell{
 		{Name: "user1-to-sklearn-iris-cold-warm", Client: ClientUser1, Request: ModelRequest(SklearnIrisCold), Expect: ok},
 		{Name: "user2-to-sklearn-iris-cold-warm", Client: ClientUser2, Request: ModelRequest(SklearnIrisCold),
-			Expect: dataplane.DeniedByPolicy(dataplane.Sidecar).WithNote(IsolationByNamespace)},
+			Expect: matrix.DeniedByPolicy(dataplane.Sidecar).WithNote(IsolationByNamespace)},
 		{Name: "default-to-sklearn-iris-cold-warm", Client: ClientDefault, Request: ModelRequest(SklearnIrisCold),
-			Expect: dataplane.DeniedByPolicy(dataplane.Sidecar).WithNote(RefusedViaLocalGateway)},
+			Expect: matrix.DeniedByPolicy(dataplane.Sidecar).WithNote(RefusedViaLocalGateway)},
 	}}
 }
 

@@ -5,7 +5,6 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/tests/coldstart"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
-	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 )
@@ -23,7 +22,7 @@ var coldStartFeature = harness.ColdStart(harness.Feature{
 	Limit: coldStartLimit,
 }, harness.ColdStartSpec{
 	Target: func(e *harness.Env) coldstart.Target {
-		return install.Predictor{Kube: e.Kube, Dynamic: e.Apply.Dynamic, Namespace: "user1", ISVC: SklearnIrisCold}
+		return Predictor{Kube: e.Kube, Dynamic: e.Apply.Dynamic, Namespace: "user1", ISVC: SklearnIrisCold}
 	},
 	Clients: ColdClients,
 	Request: ModelRequest(SklearnIrisCold),

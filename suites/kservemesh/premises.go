@@ -8,7 +8,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/secure-inference/mesh-conformance/tests/harness"
-	"github.com/secure-inference/mesh-conformance/tests/install"
 )
 
 // virtualHostFeature: the effect of disableIstioVirtualHost. Setup checked
@@ -27,7 +26,7 @@ var virtualHostFeature = harness.Feature{
 // ExternalName Service for an InferenceService.
 func noTopLevelHost(isvc string) harness.Check {
 	return harness.Check{Name: isvc, Run: func(ctx context.Context, e *harness.Env) error {
-		return install.CheckNoTopLevelHost(ctx, e.Kube, e.Istio, "user1", isvc)
+		return CheckNoTopLevelHost(ctx, e.Kube, e.Istio, "user1", isvc)
 	}}
 }
 
@@ -56,7 +55,7 @@ func checkSKSMode(ctx context.Context, e *harness.Env, isvc, want string) error 
 	if rev == "" {
 		return fmt.Errorf("InferenceService %s has no ready predictor revision", isvc)
 	}
-	sks, err := e.Apply.Dynamic.Resource(install.ServerlessServices).Namespace("user1").Get(ctx, rev, metav1.GetOptions{})
+	sks, err := e.Apply.Dynamic.Resource(ServerlessServices).Namespace("user1").Get(ctx, rev, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("reading the ServerlessService of %s's revision %s: %w", isvc, rev, err)
 	}

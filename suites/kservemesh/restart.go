@@ -15,7 +15,6 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/tests/disruption"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
-	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 )
@@ -97,7 +96,7 @@ func RestartCells() matrix.Matrix {
 // wish) and whether the activator backs its endpoints (what the
 // reconciler did: with no ready pod it does whatever the mode says).
 func ServerlessServicePath(ctx context.Context, dyn dynamic.Interface, namespace, isvc string) (string, error) {
-	list, err := dyn.Resource(install.ServerlessServices).Namespace(namespace).List(ctx, metav1.ListOptions{
+	list, err := dyn.Resource(ServerlessServices).Namespace(namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: "serving.knative.dev/service=" + isvc + "-predictor"})
 	if err != nil {
 		return "", fmt.Errorf("listing the ServerlessServices of %s: %w", isvc, err)

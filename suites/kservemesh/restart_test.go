@@ -12,8 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
-
-	"github.com/secure-inference/mesh-conformance/tests/install"
 )
 
 func sks(name, mode, activator string) *unstructured.Unstructured {
@@ -32,13 +30,13 @@ func sks(name, mode, activator string) *unstructured.Unstructured {
 // Serve while the reconciler has put the activator behind the endpoints;
 // both are shown, per revision.
 func TestServerlessServicePathShowsModeAndActivator(t *testing.T) {
-	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{install.ServerlessServices: "ServerlessServiceList"},
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{ServerlessServices: "ServerlessServiceList"},
 		sks("sklearn-iris-predictor-00001", "Serve", "True"), sks("sklearn-iris-predictor-00002", "Proxy", ""))
 	got, err := ServerlessServicePath(context.Background(), dyn, "user1", SklearnIris)
 	require.NoError(t, err)
 	assert.Equal(t, "sklearn-iris-predictor-00001: Serve, activator endpoints True; sklearn-iris-predictor-00002: Proxy, activator endpoints unknown", got)
 
-	empty := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{install.ServerlessServices: "ServerlessServiceList"})
+	empty := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{ServerlessServices: "ServerlessServiceList"})
 	_, err = ServerlessServicePath(context.Background(), empty, "user1", SklearnIris)
 	assert.ErrorContains(t, err, "no ServerlessService for sklearn-iris-predictor")
 }

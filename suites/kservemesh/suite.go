@@ -40,7 +40,7 @@ var Suite = harness.Suite{
 	Namespaces:   []string{baseline.Client.Namespace, "user1", "user2", "default", install.KServeNamespace, install.KnativeNamespace, "istio-system"},
 	Diagnostics: []diagnostics.Extra{
 		{GVR: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Namespace: install.KServeNamespace, Name: install.KServeConfigMap},
-		{GVR: install.ServerlessServices, Namespace: "user1"},
+		{GVR: ServerlessServices, Namespace: "user1"},
 		{GVR: schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}, Namespace: "user1"},
 	},
 	Setup: setup,
@@ -123,17 +123,17 @@ func setup(r *harness.Run) []harness.Step {
 		// The step itself checks that the activator's and autoscaler's new
 		// pods carry istio-proxy (a premise repeating that check could not
 		// fail): its result in the report is that premise.
-		{Name: "knative-serving-sidecars", Run: func(ctx context.Context) error { return in().KnativeSidecars(ctx) }},
+		{Name: "knative-serving-sidecars", Run: func(ctx context.Context) error { return knativeSidecars(ctx, in()) }},
 		{Name: "auth", Run: func(ctx context.Context) error { return fixtures.Apply(ctx, r.Apply, "kservemesh/auth.yaml") }},
 		// The document's disableIstioVirtualHost is set by the kserve
 		// chart's values (kserve-resources.values.yaml), so a rerun's helm
 		// upgrade keeps it; this step checks it where KServe reads it, which
 		// also covers a KServe found on the cluster rather than installed.
-		{Name: "istio-virtual-host-disabled", Run: func(ctx context.Context) error { return install.CheckIstioVirtualHostDisabled(ctx, r.Kube) }},
+		{Name: "istio-virtual-host-disabled", Run: func(ctx context.Context) error { return CheckIstioVirtualHostDisabled(ctx, r.Kube) }},
 		{Name: "inferenceservices", Run: func(ctx context.Context) error {
 			// Premise: a runtime serves modelFormat sklearn, or the
 			// InferenceServices could only time out NoSupportingRuntime.
-			if err := install.CheckRuntime(ctx, r.Apply.Dynamic, SklearnRuntime); err != nil {
+			if err := CheckRuntime(ctx, r.Apply.Dynamic, SklearnRuntime); err != nil {
 				return err
 			}
 			objs := append(fixtures.MustLoad("kservemesh/inferenceservices.yaml"), fixtures.MustLoad("kservemesh/inferenceservice-cold.yaml")...)

@@ -10,7 +10,6 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 
 	"github.com/secure-inference/mesh-conformance/tests/bypass"
-	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
@@ -145,7 +144,7 @@ var NginxHTTP = bypass.Port{Number: 80, Container: "nginx", Purpose: "nginx http
 // by the label the enrollment premise uses, its undeclared port 80; the
 // sketch (for --dry-run) is its one container.
 func BypassTargets() []bypass.Target {
-	return []bypass.Target{{Workload: install.ChatQnANginx, Namespace: install.ChatQnANamespace, Selector: NginxSelector,
+	return []bypass.Target{{Workload: ChatQnANginx, Namespace: ChatQnANamespace, Selector: NginxSelector,
 		Models: Models, Undeclared: []bypass.Port{NginxHTTP}, Sketch: []corev1.Container{{Name: "nginx"}}}}
 }
 

@@ -17,10 +17,10 @@ var enrollmentFeature = harness.Feature{
 	Name: "mesh-enrollment", Kind: harness.KindPremise, Manifests: []string{"opeaistio/clients.yaml"},
 	Checks: []harness.Check{
 		{Name: "namespace", Run: func(ctx context.Context, e *harness.Env) error {
-			return install.CheckEnrolled(ctx, e.Kube, install.ChatQnANamespace, e.Mode)
+			return install.CheckEnrolled(ctx, e.Kube, ChatQnANamespace, e.Mode)
 		}},
 		{Name: "pods", Run: func(ctx context.Context, e *harness.Env) error {
-			return podsEnrolled(ctx, e, "app="+install.ChatQnANginx)
+			return podsEnrolled(ctx, e, "app="+ChatQnANginx)
 		}},
 		{Name: "inside-client", Run: func(ctx context.Context, e *harness.Env) error { return podsEnrolled(ctx, e, "app=sleep") }},
 	},
@@ -31,10 +31,10 @@ var enrollmentFeature = harness.Feature{
 func podsEnrolled(ctx context.Context, e *harness.Env, selector string) error {
 	limit := e.Opts.Timeouts.ReadyTimeout
 	if e.Mode == dataplane.Sidecar {
-		return ready.PodsWithContainer(ctx, e.Kube, install.ChatQnANamespace, selector, "istio-proxy", limit)
+		return ready.PodsWithContainer(ctx, e.Kube, ChatQnANamespace, selector, "istio-proxy", limit)
 	}
 	// Polled: istio-cni marks a pod "pending" before "enabled".
-	if err := ready.PodsAnnotated(ctx, e.Kube, install.ChatQnANamespace, selector, install.AmbientRedirected, "enabled", limit); err != nil {
+	if err := ready.PodsAnnotated(ctx, e.Kube, ChatQnANamespace, selector, install.AmbientRedirected, "enabled", limit); err != nil {
 		return fmt.Errorf("istio-cni did not redirect the pods to ztunnel: %w", err)
 	}
 	return nil

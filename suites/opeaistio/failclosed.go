@@ -4,7 +4,6 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/disruption"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
-	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 )
@@ -24,9 +23,9 @@ var failClosedFeature = harness.FailClosed(harness.Feature{Name: FailClosed, Cla
 	Manifests: []string{"opeaistio/istio-mtls-strict.yaml", "opeaistio/clients.yaml"}},
 	func(e *harness.Env) []disruption.Disruption {
 		limit := e.Opts.Timeouts.ReadyTimeout
-		nodeProxy := disruption.RestartPods(e.Kube, "sidecar-restart", install.ChatQnANamespace, NginxSelector, limit)
+		nodeProxy := disruption.RestartPods(e.Kube, "sidecar-restart", ChatQnANamespace, NginxSelector, limit)
 		if e.Mode == dataplane.Ambient {
-			nodeProxy = disruption.RestartNodeProxy(e.Kube, "ztunnel-restart", install.ChatQnANamespace, NginxSelector, limit)
+			nodeProxy = disruption.RestartNodeProxy(e.Kube, "ztunnel-restart", ChatQnANamespace, NginxSelector, limit)
 		}
 		return []disruption.Disruption{disruption.ScaleToZero(e.Kube, "istiod", "istio-system", "istiod", limit), nodeProxy}
 	},
@@ -34,7 +33,7 @@ var failClosedFeature = harness.FailClosed(harness.Feature{Name: FailClosed, Cla
 
 // NginxSelector picks chatqna-nginx's pods, and on its pod template its
 // Deployment.
-const NginxSelector = "app=" + install.ChatQnANginx
+const NginxSelector = "app=" + ChatQnANginx
 
 // FailClosedCells: the request from outside the mesh, which STRICT must
 // refuse whatever is disrupted, and the one from inside, whose downtime is

@@ -38,7 +38,7 @@ var Suite = harness.Suite{
 	KindConfig:   "opeaistio.yaml",
 	IstioGateway: &IstioGateway,
 	Components:   []string{detect.CertManager, detect.GatewayAPI, detect.ChatQnA},
-	Namespaces:   []string{baseline.Client.Namespace, install.ChatQnANamespace, "outside", gatewayNamespace, "istio-system", "cert-manager"},
+	Namespaces:   []string{baseline.Client.Namespace, ChatQnANamespace, "outside", gatewayNamespace, "istio-system", "cert-manager"},
 	Diagnostics: []diagnostics.Extra{
 		{GVR: schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "certificates"}, Namespace: gatewayNamespace},
 		{GVR: schema.GroupVersionResource{Version: "v1", Resource: "services"}, Namespace: gatewayNamespace},
@@ -95,7 +95,7 @@ func setup(r *harness.Run) []harness.Step {
 		{Name: "gateway-api-crds", Component: detect.GatewayAPI, Run: func(ctx context.Context) error { return in().GatewayAPICRDs(ctx) }},
 		{Name: "chatqna-" + string(r.Opts.ChatQnAProfile), Component: detect.ChatQnA, Run: func(ctx context.Context) error {
 			if pvc := r.Opts.ChatQnAModelPVC; pvc != "" {
-				if err := install.CheckClaimBound(ctx, r.Kube, install.ChatQnANamespace, pvc); err != nil {
+				if err := CheckClaimBound(ctx, r.Kube, ChatQnANamespace, pvc); err != nil {
 					return err
 				}
 			}
@@ -103,7 +103,7 @@ func setup(r *harness.Run) []harness.Step {
 			if err != nil {
 				return err
 			}
-			scaled, err := in().ChatQnA(ctx, r.Opts.ChatQnAProfile, values, "sleep")
+			scaled, err := installChatQnA(ctx, in(), r.Opts.ChatQnAProfile, values, "sleep")
 			if len(scaled) > 0 {
 				r.Report.Check(r.Suite, "setup/light-profile-scaled", fmt.Errorf("values left running, scaled to zero by the installer: %v", scaled))
 			}
@@ -115,7 +115,7 @@ func setup(r *harness.Run) []harness.Step {
 			if err := fixtures.Apply(ctx, r.Apply, "opeaistio/clients.yaml"); err != nil {
 				return err
 			}
-			for _, ns := range []string{"outside", install.ChatQnANamespace} {
+			for _, ns := range []string{"outside", ChatQnANamespace} {
 				if err := ready.Deployments(ctx, r.Kube, ns, "app=sleep", t.ReadyTimeout); err != nil {
 					return err
 				}
@@ -126,9 +126,9 @@ func setup(r *harness.Run) []harness.Step {
 			// A namespace that ran with sidecars (a kept or user's cluster)
 			// keeps them until its pods restart, and istio-cni never
 			// redirects a pod with a sidecar.
-			restarted, err := install.DropSidecars(ctx, r.Kube, install.ChatQnANamespace, t.ReadyTimeout)
+			restarted, err := install.DropSidecars(ctx, r.Kube, ChatQnANamespace, t.ReadyTimeout)
 			if len(restarted) > 0 {
-				r.Logf("ambient: restarted %v in %s to drop their sidecars", restarted, install.ChatQnANamespace)
+				r.Logf("ambient: restarted %v in %s to drop their sidecars", restarted, ChatQnANamespace)
 			}
 			return err
 		}},
@@ -171,9 +171,9 @@ func chatqnaValues(r *harness.Run) (map[string]any, error) {
 // deployment is restarted so that its pods get sidecars (ambient needs no
 // restart: istio-cni redirects running pods).
 func enrollChatQnA(ctx context.Context, r *harness.Run, mode dataplane.Mode) error {
-	changed, err := install.Enroll(ctx, r.Kube, install.ChatQnANamespace, mode)
+	changed, err := install.Enroll(ctx, r.Kube, ChatQnANamespace, mode)
 	if err != nil || !changed || mode != dataplane.Sidecar {
 		return err
 	}
-	return install.RestartRunning(ctx, r.Kube, install.ChatQnANamespace)
+	return restartRunning(ctx, r.Kube, ChatQnANamespace)
 }

@@ -170,20 +170,20 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 		// The runtimes are there (kserve.servingruntime.enabled), so the
 		// InferenceServices' premise holds: a regression in the runtime
 		// chart's values fails here, not on a user's first run.
-		rts, err := a.Dynamic.Resource(install.ClusterServingRuntimes).List(ctx, metav1.ListOptions{})
+		rts, err := a.Dynamic.Resource(kservemesh.ClusterServingRuntimes).List(ctx, metav1.ListOptions{})
 		require.NoError(t, err)
 		var names []string
 		for _, rt := range rts.Items {
 			names = append(names, rt.GetName())
 		}
 		assert.Contains(t, names, kservemesh.SklearnRuntime, "ClusterServingRuntimes installed: %v", names)
-		require.NoError(t, install.CheckRuntime(ctx, a.Dynamic, kservemesh.SklearnRuntime))
-		assert.ErrorContains(t, install.CheckRuntime(ctx, a.Dynamic, "kserve-no-such-runtime"), "kserve.servingruntime.enabled=true")
+		require.NoError(t, kservemesh.CheckRuntime(ctx, a.Dynamic, kservemesh.SklearnRuntime))
+		assert.ErrorContains(t, kservemesh.CheckRuntime(ctx, a.Dynamic, "kserve-no-such-runtime"), "kserve.servingruntime.enabled=true")
 
 		// The chart's values set disableIstioVirtualHost, so the ConfigMap
 		// Helm owns carries it (and a rerun's helm upgrade renders it
 		// again, never false): the setup step's check passes on it.
-		require.NoError(t, install.CheckIstioVirtualHostDisabled(ctx, kc))
+		require.NoError(t, kservemesh.CheckIstioVirtualHostDisabled(ctx, kc))
 		cm, err := kc.CoreV1().ConfigMaps(install.KServeNamespace).Get(ctx, install.KServeConfigMap, metav1.GetOptions{})
 		require.NoError(t, err)
 		ingress := map[string]any{}

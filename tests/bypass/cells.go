@@ -110,7 +110,7 @@ func Build(name string, targets []TargetPods, clients []matrix.Client) Plan {
 							cell.Expect = matrix.Expect(matrix.Observed).WithNote("documented plaintext port, not captured by the sidecar: " + where)
 							p.Informational.Cells = append(p.Informational.Cells, cell)
 						} else {
-							cell.Expect = matrix.Expect(matrix.Refusal).WithHides(t.Models...).WithNote("bypass by pod IP: " + where)
+							cell.Expect = matrix.Expect(matrix.AnyRefusal).WithHides(t.Models...).WithNote("bypass by pod IP: " + where)
 							p.Enforced.Cells = append(p.Enforced.Cells, cell)
 						}
 						p.Probes[cell.Name] = Probe{Target: t, Pod: pod, Port: port}

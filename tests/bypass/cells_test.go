@@ -38,7 +38,7 @@ func TestBuild(t *testing.T) {
 
 	c := cells["default-to-sklearn-iris-8080-model"]
 	assert.Equal(t, "http://10.244.0.17:8080/v1/models/sklearn-iris", c.Request.URL)
-	assert.Equal(t, matrix.Refusal, c.Expect.Kind)
+	assert.Equal(t, matrix.AnyRefusal, c.Expect.Kind)
 	assert.Equal(t, []string{"sklearn-iris"}, c.Expect.Hides)
 	assert.Equal(t, []string{"sklearn-iris"}, c.Request.Find)
 	assert.Contains(t, c.Expect.Note, "user-port on kserve-container")

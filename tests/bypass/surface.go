@@ -10,7 +10,8 @@ import (
 
 // Verdicts of an attack-surface row.
 const (
-	// Refused: the port refused the caller (a passed cell).
+	// Refused: the port refused the caller, in any of the ways
+	// matrix.AnyRefusal accepts (a passed cell).
 	Refused = "refused"
 	// Reachable: the workload or something on the port answered the
 	// caller: a bypass of the policy (a failed cell).
@@ -82,7 +83,7 @@ func (p Plan) Surface(enforced, informational matrix.Result) []Row {
 }
 
 func refusal(o probe.Outcome) bool {
-	ok, _ := matrix.Expect(matrix.Refusal).Match(o)
+	ok, _ := matrix.Expect(matrix.AnyRefusal).Match(o)
 	return ok
 }
 

@@ -21,7 +21,8 @@ import (
 // that cgroup FROZEN: the runc in it sits in uninterruptible sleep, the
 // kill never completes, and Docker gives up ("Container failed to exit
 // within 10 seconds of kill"). Writing THAWED lets it die at once. Seen in
-// the lab (LAB-NOTES.md, second review).
+// the lab, which keeps a test of it (docs/testing.md: a frozen cgroup under
+// a node being deleted).
 
 // cgroupRoot is where the host's cgroup hierarchies are mounted; a variable
 // so the unit tier can point it at a fake tree.

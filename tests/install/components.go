@@ -2,7 +2,6 @@ package install
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,14 +12,7 @@ import (
 	"strings"
 	"time"
 
-	istioclient "istio.io/client-go/pkg/clientset/versioned"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
@@ -59,7 +51,10 @@ func (in *Installer) logf(format string, args ...any) {
 	}
 }
 
-func (in *Installer) release(name, namespace string, chart ChartRef, values map[string]any) Release {
+// NewRelease is a release of a chart with the run's readiness waits and
+// install timeout: the releases of this package, and a suite's own chart
+// (suites/opeaistio's ChatQnA).
+func (in *Installer) NewRelease(name, namespace string, chart ChartRef, values map[string]any) Release {
 	return Release{Name: name, Namespace: namespace, Chart: chart, Values: values, Wait: in.Wait, Timeout: in.Opts.Timeouts.InstallTimeout}
 }
 
@@ -103,7 +98,7 @@ func (in *Installer) releaseValues(release string, mode dataplane.Mode) (map[str
 // valuedRelease is release with the values of the suite's file.
 func (in *Installer) valuedRelease(name, namespace string, chart ChartRef, mode dataplane.Mode) (Release, error) {
 	v, err := in.releaseValues(name, mode)
-	return in.release(name, namespace, chart, v), err
+	return in.NewRelease(name, namespace, chart, v), err
 }
 
 // Gateway is an Istio ingress gateway released from the istio/gateway chart.
@@ -420,6 +415,9 @@ func (in *Installer) KnativeOperator(ctx context.Context) error {
 	return err
 }
 
+// KnativeNamespace is where Knative Serving runs.
+const KnativeNamespace = "knative-serving"
+
 // KnativeServing applies the KnativeServing resource (with net-istio) at the
 // pinned version and waits for it to be Ready.
 func (in *Installer) KnativeServing(ctx context.Context, objs []*unstructured.Unstructured) error {
@@ -447,7 +445,7 @@ func (in *Installer) KnativeServing(ctx context.Context, objs []*unstructured.Un
 			}
 		}
 	}
-	return ready.Deployments(ctx, in.Kube, "knative-serving", "", in.Opts.Timeouts.ReadyTimeout)
+	return ready.Deployments(ctx, in.Kube, KnativeNamespace, "", in.Opts.Timeouts.ReadyTimeout)
 }
 
 // kserveReleases lists KServe's charts for its version: kserve-crd and
@@ -474,28 +472,6 @@ func (in *Installer) kserveReleases() ([]Release, error) {
 	return rels, nil
 }
 
-// ClusterServingRuntimes is KServe's cluster-wide runtime resource.
-var ClusterServingRuntimes = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1alpha1", Resource: "clusterservingruntimes"}
-
-// CheckRuntime is the premise of applying an InferenceService: the
-// ClusterServingRuntime that serves it exists and is not disabled.
-// Without it the InferenceService would only time out, NoSupportingRuntime.
-func CheckRuntime(ctx context.Context, dyn dynamic.Interface, name string) error {
-	rt, err := dyn.Resource(ClusterServingRuntimes).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return fmt.Errorf("ClusterServingRuntime %s does not exist: the InferenceServices would stay NoSupportingRuntime; "+
-			"the kserve-runtime-configs chart installs runtimes only with kserve.servingruntime.enabled=true (default false)", name)
-	}
-	if err != nil {
-		return fmt.Errorf("reading ClusterServingRuntime %s: %w", name, err)
-	}
-	if disabled, _, _ := unstructured.NestedBool(rt.Object, "spec", "disabled"); disabled {
-		return fmt.Errorf("ClusterServingRuntime %s is disabled (spec.disabled: true): the InferenceServices would stay NoSupportingRuntime; "+
-			"set kserve.servingruntime.sklearnserver.disabled=false in kserve-runtime-configs", name)
-	}
-	return nil
-}
-
 // KServe installs KServe in Knative mode.
 func (in *Installer) KServe(ctx context.Context) error {
 	rels, err := in.kserveReleases()
@@ -510,148 +486,12 @@ func (in *Installer) KServe(ctx context.Context) error {
 	return nil
 }
 
-// KServe's ingress configuration.
+// Where KServe's charts install it and keep its ingress configuration:
+// the kserve-resources values set KServeDisableVirtualHost in it (checked
+// against the chart here, on a cluster by suites/kservemesh).
 const (
-	KServeNamespace    = "kserve"
-	KServeConfigMap    = "inferenceservice-config"
-	KServeIngressKey   = "ingress"
-	KServeController   = "kserve-controller-manager"
-	disableVirtualHost = "disableIstioVirtualHost"
+	KServeNamespace          = "kserve"
+	KServeConfigMap          = "inferenceservice-config"
+	KServeIngressKey         = "ingress"
+	KServeDisableVirtualHost = "disableIstioVirtualHost"
 )
-
-// CheckIstioVirtualHostDisabled checks the document's KServe setting where
-// KServe reads it: "disableIstioVirtualHost": true in the ingress JSON of
-// inferenceservice-config. The kserve chart sets it from its values
-// (fixtures/kservemesh/kserve-resources.values.yaml), so a rerun's helm
-// upgrade keeps it; a KServe found on the cluster, not installed by this
-// run, may lack it, and then the run stops here with the fix.
-func CheckIstioVirtualHostDisabled(ctx context.Context, kube kubernetes.Interface) error {
-	cm, err := kube.CoreV1().ConfigMaps(KServeNamespace).Get(ctx, KServeConfigMap, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("reading %s/%s: %w", KServeNamespace, KServeConfigMap, err)
-	}
-	raw := cm.Data[KServeIngressKey]
-	var ingress map[string]any
-	if err := json.Unmarshal([]byte(raw), &ingress); err != nil {
-		return fmt.Errorf("%s/%s key %q is not JSON: %w", KServeNamespace, KServeConfigMap, KServeIngressKey, err)
-	}
-	if ingress[disableVirtualHost] != true {
-		return fmt.Errorf("%s/%s: %s is %v, not true, so KServe publishes each InferenceService's top-level host: "+
-			"set the kserve chart's value kserve.controller.gateway.disableIstioVirtualHost=true (helm upgrade; the controller re-reads the ConfigMap on every reconcile)",
-			KServeNamespace, KServeConfigMap, disableVirtualHost, ingress[disableVirtualHost])
-	}
-	return nil
-}
-
-// CheckNoTopLevelHost checks the effect of disableIstioVirtualHost on one
-// InferenceService: KServe's ingress reconciler creates a VirtualService
-// and an ExternalName Service, both named after the InferenceService, only
-// while the flag is false (and never deletes them when it turns true).
-func CheckNoTopLevelHost(ctx context.Context, kube kubernetes.Interface, istio istioclient.Interface, namespace, isvc string) error {
-	vs, err := istio.NetworkingV1().VirtualServices(namespace).Get(ctx, isvc, metav1.GetOptions{})
-	switch {
-	case err == nil:
-		return fmt.Errorf("VirtualService %s/%s exists (hosts %v, gateways %v): KServe still routes the top-level host, so %s did not take effect",
-			namespace, isvc, vs.Spec.GetHosts(), vs.Spec.GetGateways(), disableVirtualHost)
-	case !apierrors.IsNotFound(err):
-		return fmt.Errorf("reading VirtualService %s/%s: %w", namespace, isvc, err)
-	}
-	svc, err := kube.CoreV1().Services(namespace).Get(ctx, isvc, metav1.GetOptions{})
-	switch {
-	case err == nil:
-		return fmt.Errorf("Service %s/%s exists (type %s, %s): KServe's top-level host is still published, so %s did not take effect",
-			namespace, isvc, svc.Spec.Type, svc.Spec.ExternalName, disableVirtualHost)
-	case !apierrors.IsNotFound(err):
-		return fmt.Errorf("reading Service %s/%s: %w", namespace, isvc, err)
-	}
-	return nil
-}
-
-// Restart rolls a deployment, as kubectl rollout restart does.
-func Restart(ctx context.Context, kube kubernetes.Interface, namespace, name string) error {
-	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":%q}}}}}`, time.Now().Format(time.RFC3339Nano))
-	_, err := kube.AppsV1().Deployments(namespace).Patch(ctx, name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: apply.FieldManager})
-	if err != nil {
-		return fmt.Errorf("restarting deployment %s/%s: %w", namespace, name, err)
-	}
-	return nil
-}
-
-// RestartRunning restarts every deployment of a namespace that runs pods.
-func RestartRunning(ctx context.Context, kube kubernetes.Interface, namespace string) error {
-	list, err := kube.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return err
-	}
-	for _, d := range list.Items {
-		if d.Spec.Replicas != nil && *d.Spec.Replicas == 0 {
-			continue
-		}
-		if err := Restart(ctx, kube, namespace, d.Name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Mesh enrollment labels.
-const (
-	InjectionLabel    = "istio-injection"
-	DataplaneLabel    = "istio.io/dataplane-mode"
-	AmbientRedirected = "ambient.istio.io/redirection"
-)
-
-// Enroll labels a namespace for the mesh in a mode (sidecar injection, or
-// ambient), removing the other mode's label, and reports whether anything
-// changed.
-func Enroll(ctx context.Context, kube kubernetes.Interface, namespace string, mode dataplane.Mode) (bool, error) {
-	ns, err := kube.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		ns, err = kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{})
-	}
-	if err != nil {
-		return false, fmt.Errorf("namespace %s: %w", namespace, err)
-	}
-	want, drop := map[string]string{InjectionLabel: "enabled"}, DataplaneLabel
-	if mode == dataplane.Ambient {
-		want, drop = map[string]string{DataplaneLabel: "ambient"}, InjectionLabel
-	}
-	labels := ns.Labels
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	changed := false
-	for k, v := range want {
-		if labels[k] != v {
-			labels[k], changed = v, true
-		}
-	}
-	if _, ok := labels[drop]; ok {
-		delete(labels, drop)
-		changed = true
-	}
-	if !changed {
-		return false, nil
-	}
-	ns.Labels = labels
-	if _, err := kube.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{FieldManager: apply.FieldManager}); err != nil {
-		return false, fmt.Errorf("labelling namespace %s for %s mode: %w", namespace, mode, err)
-	}
-	return true, nil
-}
-
-// CheckEnrolled checks that a namespace carries the label of a mode.
-func CheckEnrolled(ctx context.Context, kube kubernetes.Interface, namespace string, mode dataplane.Mode) error {
-	ns, err := kube.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	key, val := InjectionLabel, "enabled"
-	if mode == dataplane.Ambient {
-		key, val = DataplaneLabel, "ambient"
-	}
-	if ns.Labels[key] != val {
-		return fmt.Errorf("namespace %s is not enrolled in %s mode: label %s=%q, want %q", namespace, mode, key, ns.Labels[key], val)
-	}
-	return nil
-}

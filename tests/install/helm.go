@@ -1,8 +1,10 @@
-// Package install puts the components of the documented setups on a
-// cluster: Istio (sidecar or ambient), cert-manager, the Gateway API CRDs,
-// Knative Serving with net-istio, KServe and OPEA ChatQnA. Each install is
-// idempotent (install or upgrade), pinned, overridable, and waits on real
-// readiness unless told not to (the API server tier has no kubelet).
+// Package install puts the shared components of the documented setups on
+// a cluster: Istio (sidecar or ambient), cert-manager, the Gateway API
+// CRDs, Knative Serving with net-istio and KServe, and enrolls namespaces
+// in the mesh. Each install is idempotent (install or upgrade), pinned,
+// overridable, and waits on real readiness unless told not to (the API
+// server tier has no kubelet). What only one suite needs lives in that
+// suite (suites/kservemesh/kserve.go, suites/opeaistio/chatqna.go).
 package install
 
 import (

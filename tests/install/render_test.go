@@ -30,6 +30,13 @@ func chatqnaChart(t *testing.T) (string, bool) {
 	return "testdata/chatqna-like", false
 }
 
+// The ChatQnA chart's release as suites/opeaistio installs it (chatqna.go):
+// the suite imports this package, so its names are repeated here.
+const (
+	chatqnaNamespace = "chatqna"
+	chatqnaNginx     = "chatqna-nginx"
+)
+
 func TestLightProfileRendersOnlyNginx(t *testing.T) {
 	path, real := chatqnaChart(t)
 	ch, err := loader.Load(path)
@@ -41,16 +48,16 @@ func TestLightProfileRendersOnlyNginx(t *testing.T) {
 		// whether every key of the light values is its (values_test.go).
 		assert.Empty(t, undeclared(ch, values), "keys of chatqna-light.values.yaml the real chart neither declares nor reads")
 	}
-	manifest, err := render(ch, ChatQnANamespace, "chatqna", values)
+	manifest, err := render(ch, chatqnaNamespace, "chatqna", values)
 	require.NoError(t, err)
-	running, err := runningDeployments(manifest, ChatQnANginx)
+	running, err := runningDeployments(manifest, chatqnaNginx)
 	require.NoError(t, err)
 	assert.Empty(t, running, "with the light values, only chatqna-nginx may run (real chart: %v)", real)
 
 	// The check can fail: the chart's defaults run everything.
-	manifest, err = render(ch, ChatQnANamespace, "chatqna", map[string]any{})
+	manifest, err = render(ch, chatqnaNamespace, "chatqna", map[string]any{})
 	require.NoError(t, err)
-	running, err = runningDeployments(manifest, ChatQnANginx)
+	running, err = runningDeployments(manifest, chatqnaNginx)
 	require.NoError(t, err)
 	assert.NotEmpty(t, running)
 	if !real {

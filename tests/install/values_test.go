@@ -109,7 +109,7 @@ func suiteReleases(t *testing.T) []suiteRelease {
 }
 
 // loadedBySuites are values files a suite loads itself: the ChatQnA
-// profile's values go through install.ChatQnA's argument.
+// profile's values, which suites/opeaistio installs with its own chart.
 var loadedBySuites = []string{"opeaistio/chatqna-light.values.yaml"}
 
 // offlineCharts finds the charts of the releases in Go modules.
@@ -411,8 +411,8 @@ func istioVirtualHostDisabled(objs []map[string]any) error {
 	if err := json.Unmarshal([]byte(raw), &ingress); err != nil {
 		return fmt.Errorf("%s %s is not JSON: %w: %s", KServeConfigMap, KServeIngressKey, err, raw)
 	}
-	if ingress[disableVirtualHost] != true {
-		return fmt.Errorf("%s %s %s=%v, want true", KServeConfigMap, KServeIngressKey, disableVirtualHost, ingress[disableVirtualHost])
+	if ingress[KServeDisableVirtualHost] != true {
+		return fmt.Errorf("%s %s %s=%v, want true", KServeConfigMap, KServeIngressKey, KServeDisableVirtualHost, ingress[KServeDisableVirtualHost])
 	}
 	return nil
 }
@@ -573,7 +573,7 @@ func TestKServeValuesDisableTheTopLevelHost(t *testing.T) {
 
 // The key check can fail: keys a chart would ignore are named.
 func TestUndeclaredValuesAreNamed(t *testing.T) {
-	gw, _ := newOfflineCharts(t).chart(installer("opeaistio", opeaPins).release("g", "ns", ChartRef{Source: options.ChartComponents["istio"], Name: "gateway"}, nil))
+	gw, _ := newOfflineCharts(t).chart(installer("opeaistio", opeaPins).NewRelease("g", "ns", ChartRef{Source: options.ChartComponents["istio"], Name: "gateway"}, nil))
 	assert.Equal(t, []string{"servce", "service.ports[0].nodeport", "service.typ"}, undeclared(gw, map[string]any{
 		"servce":  map[string]any{"type": "NodePort"},
 		"service": map[string]any{"typ": "NodePort", "type": "NodePort", "ports": []any{map[string]any{"name": "http2", "nodeport": 30080}}},

@@ -67,7 +67,7 @@ func TestTimeToRevokeAndOpenOnAKnownDelay(t *testing.T) {
 	s := labSettings()
 	s.RoundInterval, s.MaxTimeToConsistency = 250*time.Millisecond, 30*time.Second
 
-	res, revoke, err := matrix.Converge(ctx, standinPolicy(true, 2*time.Second), cell(dataplane.DeniedByPolicy(dataplane.Sidecar)), exec_, resolve, s)
+	res, revoke, err := matrix.Converge(ctx, standinPolicy(true, 2*time.Second), cell(matrix.DeniedByPolicy(dataplane.Sidecar)), exec_, resolve, s)
 	require.NoError(t, err)
 	require.True(t, res.Passed(), res.Table())
 	res, open, err := matrix.Converge(ctx, standinPolicy(false, time.Second), cell(matrix.Expect(matrix.Allowed)), exec_, resolve, s)

@@ -35,7 +35,7 @@ func TestFailClosedOnStandIns(t *testing.T) {
 	t.Cleanup(func() { removeStandinPolicy(t) })
 
 	denied := matrix.Cell{Name: "default-to-sklearn-iris-status", Client: kservemesh.ClientDefault,
-		Request: kservemesh.ModelRequest(kservemesh.SklearnIris), Expect: dataplane.DeniedByPolicy(dataplane.Sidecar)}
+		Request: kservemesh.ModelRequest(kservemesh.SklearnIris), Expect: matrix.DeniedByPolicy(dataplane.Sidecar)}
 	allowed := matrix.Cell{Name: "user1-to-standin-get", Client: kservemesh.ClientUser1,
 		Request: probe.Request{URL: "http://" + kservemesh.PredictorHost(kservemesh.SklearnIris) + "/get"}, Expect: matrix.Expect(matrix.Allowed)}
 	m := matrix.Matrix{Name: "lab-fail-closed", Cells: []matrix.Cell{denied, allowed}}

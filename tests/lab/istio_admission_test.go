@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
+	"github.com/secure-inference/mesh-conformance/suites/opeaistio"
 	"github.com/secure-inference/mesh-conformance/tests/apply"
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/install"
@@ -143,9 +144,9 @@ func (l *istioLab) checkInjection(ctx context.Context, t *testing.T) {
 			}
 		}
 	}
-	_, err := install.Enroll(ctx, l.kube, install.ChatQnANamespace, dataplane.Sidecar)
+	_, err := install.Enroll(ctx, l.kube, opeaistio.ChatQnANamespace, dataplane.Sidecar)
 	require.NoError(t, err)
-	want := map[string]bool{"default": false, "user1": true, "user2": true, "outside": false, install.ChatQnANamespace: true}
+	want := map[string]bool{"default": false, "user1": true, "user2": true, "outside": false, opeaistio.ChatQnANamespace: true}
 	seen := map[string]bool{}
 	for _, f := range []string{"kservemesh/clients.yaml", "opeaistio/clients.yaml"} {
 		for _, o := range fixtures.MustLoad(f) {

@@ -133,7 +133,7 @@ func TestRestartIsolationOnAStandInServedThroughAProxy(t *testing.T) {
 	sks := startSKSStandIn(t, 4*time.Second)
 	url := "http://standin-restart.user1.svc.cluster.local"
 	refused := matrix.Cell{Name: "user2-to-standin-restart-status", Client: kservemesh.ClientUser2,
-		Request: probe.Request{URL: url + "/v1/models/" + kservemesh.SklearnIris}, Expect: dataplane.DeniedByPolicy(dataplane.Sidecar)}
+		Request: probe.Request{URL: url + "/v1/models/" + kservemesh.SklearnIris}, Expect: matrix.DeniedByPolicy(dataplane.Sidecar)}
 	allowed := matrix.Cell{Name: "user1-to-standin-restart-get", Client: kservemesh.ClientUser1,
 		Request: probe.Request{URL: url + "/get"}, Expect: matrix.Expect(matrix.Allowed)}
 	m := matrix.Matrix{Name: "lab-restart-isolation", Cells: []matrix.Cell{refused, allowed}}

@@ -29,7 +29,7 @@ const (
 	// TLSRefused: the TLS handshake fails, as a gateway does for an SNI it
 	// has no server for.
 	TLSRefused ExpectKind = "tls-refused"
-	// Refusal: any way the mesh refuses a request it must not serve: the
+	// AnyRefusal: any way the mesh refuses a request it must not serve: the
 	// connection refused (nothing listens, or a port bound to the pod's
 	// localhost only), reset or closed without a reply (a sidecar's STRICT
 	// mTLS against a plaintext peer, ztunnel), an HTTP 403 (the policy
@@ -44,7 +44,7 @@ const (
 	// workload's answer. Istio's own ambient tests accept the same set
 	// (reset, EOF, 403, 503). A plaintext request never meets a TLS
 	// handshake, so for it the set is unchanged.
-	Refusal ExpectKind = "refused"
+	AnyRefusal ExpectKind = "refused"
 	// Observed: any outcome in which a request was made (not a client
 	// error) matches. An informational probe records what it saw, with no
 	// verdict: the mesh's documented plaintext ports.
@@ -52,8 +52,10 @@ const (
 	// Baseline expectations: how a healthy network fails, so that the
 	// classification is known to be right on this cluster.
 	DNSFailure ExpectKind = "dns-failure"
-	Refused    ExpectKind = "connection-refused"
-	TimedOut   ExpectKind = "timeout"
+	// ConnectionRefused: the TCP connection is refused (nothing listens),
+	// that one way only; AnyRefusal is the set of every refusal.
+	ConnectionRefused ExpectKind = "connection-refused"
+	TimedOut          ExpectKind = "timeout"
 )
 
 // Expectation is what a cell must observe.
@@ -105,11 +107,11 @@ func (e Expectation) String() string {
 		s = "denied (reset/EOF)"
 	case TLSRefused:
 		s = "TLS refused"
-	case Refusal:
+	case AnyRefusal:
 		s = "refused (refused/reset/EOF/TLS handshake/403/Envoy upstream-reset 503)"
 	case Observed:
 		s = "informational (any answer, recorded as a finding)"
-	case DNSFailure, Refused, TimedOut:
+	case DNSFailure, ConnectionRefused, TimedOut:
 		s = string(e.Kind)
 	}
 	var extra []string
@@ -142,14 +144,14 @@ func (e Expectation) Match(o probe.Outcome) (bool, string) {
 		kindOK = o.Kind == probe.KindReset || o.Kind == probe.KindEOF
 	case TLSRefused:
 		kindOK = o.Kind == probe.KindTLSHandshake
-	case Refusal:
+	case AnyRefusal:
 		kindOK = o.Kind == probe.KindRefused || o.Kind == probe.KindReset || o.Kind == probe.KindEOF || o.Kind == probe.KindTLSHandshake ||
 			o.Kind == probe.KindHTTP && (o.HTTPCode == 403 || o.HTTPCode == 503 && strings.HasPrefix(o.Body, EnvoyUpstreamReset))
 	case Observed:
 		kindOK = o.Kind != probe.KindClientError
 	case DNSFailure:
 		kindOK = o.Kind == probe.KindDNS
-	case Refused:
+	case ConnectionRefused:
 		kindOK = o.Kind == probe.KindRefused
 	case TimedOut:
 		kindOK = o.Kind == probe.KindTimeout

@@ -248,7 +248,7 @@ func TestExpectations(t *testing.T) {
 		{Expect(TLSRefused), out(answer{Exit: 60, Code: 0, Body: ""}, ""), false},
 		{Expect(DNSFailure), out(answer{Exit: 6, Code: 0, Body: ""}, ""), true},
 		{Expect(DNSFailure), out(answer{Exit: 7, Code: 0, Body: ""}, ""), false},
-		{Expect(Refused), out(answer{Exit: 7, Code: 0, Body: ""}, ""), true},
+		{Expect(ConnectionRefused), out(answer{Exit: 7, Code: 0, Body: ""}, ""), true},
 		{Expect(TimedOut), out(answer{Exit: 28, Code: 0, Body: ""}, ""), true},
 		{Expect(TimedOut), out(ok200, ""), false},
 		{Expectation{Kind: "maybe"}, out(ok200, ""), false},
@@ -391,7 +391,7 @@ func TestConvergeTimesTheChange(t *testing.T) {
 }
 
 // How a policy refusal looks behind a sidecar and from ztunnel (what
-// dataplane.DeniedByPolicy gives in each mode).
+// DeniedByPolicy gives in each mode).
 var (
 	denied403 = Expect(DeniedHTTP403).WithBody("RBAC: access denied")
 	deniedL4  = Expect(DeniedL4)

@@ -16,7 +16,7 @@ func TestRefusalObservedAndHides(t *testing.T) {
 	http := func(code int, body string) probe.Outcome {
 		return probe.Outcome{Kind: probe.KindHTTP, HTTPCode: code, Evidence: probe.Evidence{Body: body}}
 	}
-	refused := Expect(Refusal).WithHides("sklearn-iris")
+	refused := Expect(AnyRefusal).WithHides("sklearn-iris")
 	for name, o := range map[string]probe.Outcome{
 		"refused":        {Kind: probe.KindRefused, Evidence: probe.Evidence{ExitCode: 7}},
 		"reset":          {Kind: probe.KindReset, Evidence: probe.Evidence{ExitCode: 56}},

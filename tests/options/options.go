@@ -437,7 +437,7 @@ func ReadConfigFile(path string, base Options) (Options, error) {
 				hint = fmt.Sprintf("; did you mean %q?", near)
 			}
 		}
-		return base, fmt.Errorf("--config %s: %v%s (the keys are those of the README's flag table)", path, err, hint)
+		return base, fmt.Errorf("--config %s: %v%s (the keys are those of docs/flags.md)", path, err, hint)
 	}
 	if out.ChartSources == nil {
 		out.ChartSources = map[string]string{}

@@ -17,7 +17,7 @@ func Usage(w io.Writer, suite string) func() {
 		o := Defaults()
 		fs := flag.NewFlagSet(suite, flag.ContinueOnError)
 		Register(fs, &o)
-		fmt.Fprintf(w, "usage: go test ./suites/%s/ -args [flags]   (make e2e ARGS=\"[flags]\")\n", suite)
+		fmt.Fprintf(w, "usage: go test -tags e2e ./suites/%s/ -args [flags]   (make e2e ARGS=\"[flags]\")\n", suite)
 		for _, g := range FlagGroups {
 			fmt.Fprintf(w, "\n%s:\n", g.Title)
 			for _, name := range g.Flags {
@@ -30,11 +30,11 @@ func Usage(w io.Writer, suite string) func() {
 			}
 		}
 		fmt.Fprintln(w, "\nalso e2e-framework's --kubeconfig, --context, --feature, --assess, --labels, --skip-features, --dry-run, --fail-fast;")
-		fmt.Fprintln(w, "every flag is also a config file key (--config): see the README's flag table")
+		fmt.Fprintln(w, "every flag is also a config file key (--config): see docs/flags.md")
 	}
 }
 
-// FlagGroups orders the flags as the README's flag tables do: what a
+// FlagGroups orders the flags as docs/flags.md's tables do: what a
 // first run needs first. Every flag is in exactly one group (a test says
 // so).
 var FlagGroups = []struct {

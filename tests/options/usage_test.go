@@ -26,7 +26,8 @@ func TestUsageIsShortAndTheSuites(t *testing.T) {
 	var b bytes.Buffer
 	Usage(&b, "opeaistio")()
 	out := b.String()
-	assert.Contains(t, out, "usage: go test ./suites/opeaistio/ -args [flags]")
+	assert.Contains(t, out, "usage: go test -tags e2e ./suites/opeaistio/ -args [flags]", "without the tag the suite's TestMain is not built")
+	assert.Contains(t, out, "see docs/flags.md")
 	assert.Contains(t, out, "--mode")
 	assert.NotContains(t, out, "feature-gates")
 	assert.NotContains(t, out, "test.v")
