@@ -62,11 +62,3 @@ func FailClosedCells() matrix.Matrix {
 	m.Cells = append(m.Cells, StrictMTLS().Only(m.Name, "default-to-httpbin-plaintext").Cells...)
 	return m
 }
-
-// claimFailClosed claims fail-closed on the suite's own kind cluster: on
-// anyone else's cluster it runs only when --supported-features names it.
-func claimFailClosed(r *harness.Run) {
-	if r.Opts.OwnKindCluster() {
-		r.Claim(FailClosed)
-	}
-}

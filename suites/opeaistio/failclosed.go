@@ -40,11 +40,3 @@ const NginxSelector = "app=" + install.ChatQnANginx
 func FailClosedCells(mode dataplane.Mode) matrix.Matrix {
 	return IngressAndMTLS(mode, Gateway{}).Only("opea-fail-closed", "outside-mesh-to-chatqna-nginx", "inside-mesh-to-chatqna-nginx")
 }
-
-// claimFailClosed claims fail-closed on the suite's own kind cluster: on
-// anyone else's cluster it runs only when --supported-features names it.
-func claimFailClosed(r *harness.Run) {
-	if r.Opts.OwnKindCluster() {
-		r.Claim(FailClosed)
-	}
-}

@@ -8,6 +8,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/cluster"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 )
 
 // hostTLSFeature probes TLS ingress from the test machine, through the
@@ -45,14 +46,13 @@ var hostTLSFeature = harness.Feature{
 // hostTLSIngress is the extended feature's name.
 const hostTLSIngress = "host-tls-ingress"
 
-// claimHostTLS claims host-tls-ingress on the suite's own kind cluster, and
-// refuses a claim that has no address to probe.
-func claimHostTLS(r *harness.Run) error {
-	if r.Opts.OwnKindCluster() {
-		r.Claim(hostTLSIngress)
+// checkHostTLS refuses a claim of host-tls-ingress that has no address to
+// probe: off the suite's own kind cluster (claims), --ingress-address.
+func checkHostTLS(o options.Options, claimed func(string) bool) error {
+	if o.OwnKindCluster() {
 		return nil
 	}
-	if r.Claimed(hostTLSIngress) && r.Opts.IngressAddress == "" {
+	if claimed(hostTLSIngress) && o.IngressAddress == "" {
 		return fmt.Errorf("%s is claimed but this machine's address of the TLS ingress is unknown: pass --ingress-address=HOST:PORT, or --exempt-features=%s", hostTLSIngress, hostTLSIngress)
 	}
 	return nil

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -27,7 +26,6 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/hostlock"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
-	"github.com/secure-inference/mesh-conformance/tests/ready"
 	"github.com/secure-inference/mesh-conformance/tests/report"
 	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 	"github.com/secure-inference/mesh-conformance/tests/runlock"
@@ -35,8 +33,8 @@ import (
 )
 
 // provision creates or reuses the cluster, builds the clients, takes the
-// run's lock on the cluster, detects what it already runs and plans the
-// install steps.
+// run's lock on the cluster, detects what it already runs, plans the
+// install steps and builds the Env the steps are handed.
 func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
 	clusterName := ""
 	if r.Opts.UsesExistingCluster() {
@@ -136,6 +134,7 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 	r.Diagnostics = &diagnostics.Collector{Kube: r.Kube, Dynamic: r.Apply.Dynamic, Istio: r.Istio, Config: rc, Extra: r.extra, Redact: r.redact}
 	r.Installer = &install.Installer{Kube: r.Kube, Apply: r.Apply, Opts: r.Opts, Versions: r.Versions, Suite: r.Suite, Wait: true, Logf: r.Logf, Skip: skip,
 		Helm: &install.Helm{Kubeconfig: r.kubeconfig, Context: r.kubeContext, Logf: r.Logf}}
+	r.stepEnv = r.env()
 	return ctx, nil
 }
 
@@ -154,45 +153,29 @@ func (r *Run) kindConfigFile() (string, error) {
 	return f, os.WriteFile(f, data, 0o644)
 }
 
-// Step is a named install or setup step, run as an environment function,
-// timed and logged; what it installed is remembered for the final account.
-func (r *Run) Step(name string, fn func(ctx context.Context) error) env.Func {
+// setupFunc makes a setup step an environment function, handed the run's
+// Env, timed and logged; what it installed is remembered for the final
+// account. An install step is skipped when the plan found its component
+// in place.
+func (r *Run) setupFunc(st Step) env.Func {
 	return func(ctx context.Context, _ *envconf.Config) (context.Context, error) {
-		start := time.Now()
-		r.Logf("step %s ...", name)
-		if err := fn(ctx); err != nil {
-			r.Report.Check(r.Suite, "setup/"+name, err)
-			r.diagnose("setup/"+name, err)
-			// e2e-framework prints this error: no secret may be in it.
-			return ctx, fmt.Errorf("step %s: %s", name, r.redact.String(err.Error()))
+		if s, ok := r.plan[st.Component]; ok && st.Component != "" && !r.WillInstall(st.Component) {
+			r.Logf("step %s skipped: %s (%s)", st.Name, s.Found, s.Why)
+			return ctx, nil
 		}
-		r.installed = append(r.installed, name)
-		r.Report.Check(r.Suite, "setup/"+name, nil)
-		r.Logf("step %s done in %s", name, time.Since(start).Round(time.Millisecond))
+		start := time.Now()
+		r.Logf("step %s ...", st.Name)
+		if err := st.Run(ctx, r.stepEnv); err != nil {
+			r.Report.Check(r.Suite, "setup/"+st.Name, err)
+			r.diagnose("setup/"+st.Name, err)
+			// e2e-framework prints this error: no secret may be in it.
+			return ctx, fmt.Errorf("step %s: %s", st.Name, r.redact.String(err.Error()))
+		}
+		r.installed = append(r.installed, st.Name)
+		r.Report.Check(r.Suite, "setup/"+st.Name, nil)
+		r.Logf("step %s done in %s", st.Name, time.Since(start).Round(time.Millisecond))
 		return ctx, nil
 	}
-}
-
-// ApplyReady applies objects (server-side) and waits, within limit for
-// them all (applied together, they progress together, and the run's budget
-// counts the limit once), for every one's Ready condition:
-// InferenceServices, Certificates.
-func (r *Run) ApplyReady(ctx context.Context, objs []*unstructured.Unstructured, limit time.Duration) error {
-	if err := r.Apply.Apply(ctx, objs...); err != nil {
-		return err
-	}
-	deadline := time.Now().Add(limit)
-	for _, o := range objs {
-		limit := max(time.Until(deadline), time.Second)
-		ri, err := r.Apply.Resource(o)
-		if err != nil {
-			return err
-		}
-		if err := ready.Condition(ctx, ri, o.GetName(), "Ready", limit); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Teardown writes the report, then deletes a kind cluster this run created

@@ -3,9 +3,6 @@ package harness
 import (
 	"context"
 
-	"sigs.k8s.io/e2e-framework/pkg/env"
-	"sigs.k8s.io/e2e-framework/pkg/envconf"
-
 	"github.com/secure-inference/mesh-conformance/tests/capacity"
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
@@ -46,16 +43,16 @@ func (r *Run) NeedsIstio(mode dataplane.Mode, gateway install.Gateway) {
 
 // Capacity is a setup step that stops the run before anything is installed
 // when the cluster's schedulable nodes cannot hold what the suite will
-// request (need is called once the plan is known).
-func (r *Run) Capacity(need func(ctx context.Context) []capacity.Request) Step {
-	return Step{Name: "capacity", Run: func(ctx context.Context) error {
-		free, err := capacity.Measure(ctx, r.Kube)
+// request (need is called once the plan is known: Env.Adds).
+func Capacity(need func(ctx context.Context, e *Env) []capacity.Request) Step {
+	return Step{Name: "capacity", Run: func(ctx context.Context, e *Env) error {
+		free, err := capacity.Measure(ctx, e.Kube)
 		if err != nil {
 			return err
 		}
-		n := need(ctx)
+		n := need(ctx, e)
 		cpu, mem := capacity.Sum(n)
-		r.Logf("capacity: the suite will request %dm CPU / %dMi; %d schedulable node(s): %dm / %dMi allocatable, %dm / %dMi already requested",
+		e.Logf("capacity: the suite will request %dm CPU / %dMi; %d schedulable node(s): %dm / %dMi allocatable, %dm / %dMi already requested",
 			cpu.MilliValue(), mem.Value()>>20, free.Nodes, free.AllocatableCPU.MilliValue(), free.AllocatableMemory.Value()>>20,
 			free.RequestedCPU.MilliValue(), free.RequestedMemory.Value()>>20)
 		return capacity.Check(free, n)
@@ -65,15 +62,3 @@ func (r *Run) Capacity(need func(ctx context.Context) []capacity.Request) Step {
 // Needs declares the components the suite installs, so the run can state
 // its plan (what it found, what it will install) before touching anything.
 func (r *Run) Needs(components ...string) { r.needs = append(r.needs, components...) }
-
-// Install is an install step of a component, run only if the plan says so.
-func (r *Run) Install(component, name string, fn func(ctx context.Context) error) env.Func {
-	step := r.Step(name, fn)
-	return func(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
-		if s, ok := r.plan[component]; ok && !r.WillInstall(component) {
-			r.Logf("step %s skipped: %s (%s)", name, s.Found, s.Why)
-			return ctx, nil
-		}
-		return step(ctx, cfg)
-	}
-}

@@ -43,7 +43,6 @@ type Run struct {
 	Suite    string
 	Opts     options.Options
 	Versions versions.Set
-	Env      env.Environment
 	Config   *envconf.Config
 	Report   *report.Recorder
 
@@ -58,6 +57,11 @@ type Run struct {
 	// matrix, with the resources the suite declared (Suite.Diagnostics).
 	Diagnostics *diagnostics.Collector
 
+	// testenv is e2e-framework's environment: setup functions, features,
+	// finish.
+	testenv env.Environment
+	// stepEnv is what every setup step is handed, built by provision.
+	stepEnv *Env
 	// kubeconfig is the file the run talks to: the user's, or the one kind
 	// wrote for the cluster it created (Opts keeps what the user asked for).
 	kubeconfig  string
@@ -135,7 +139,7 @@ func Setup(suite string, pinned versions.Set, modes ...dataplane.Mode) *Run {
 		o.Cluster.Name = ClusterName(suite, o.Mode)
 	}
 	o.OutputDir = filepath.Join(fromRepoRoot(o.OutputDir), suite)
-	r := &Run{Suite: suite, Opts: o, Versions: pinned.With(o.Versions), Config: cfg, Env: env.NewWithConfig(cfg), redact: redact.New(options.Secrets()...)}
+	r := &Run{Suite: suite, Opts: o, Versions: pinned.With(o.Versions), Config: cfg, testenv: env.NewWithConfig(cfg), redact: redact.New(options.Secrets()...)}
 	// The environment's versions are recorded once the plan is known
 	// (provision): which components are installed or found, and at what.
 	r.Report = report.NewRecorder(reportapi.Environment{Mode: string(o.Mode)}).WithRedactor(r.redact)
@@ -150,8 +154,8 @@ func Setup(suite string, pinned versions.Set, modes ...dataplane.Mode) *Run {
 		os.Exit(0)
 	}
 	if !cfg.DryRunMode() {
-		r.Env.Setup(r.provision)
-		r.Env.Finish(func(ctx context.Context, _ *envconf.Config) (context.Context, error) { return ctx, r.Teardown() })
+		r.testenv.Setup(r.provision)
+		r.testenv.Finish(func(ctx context.Context, _ *envconf.Config) (context.Context, error) { return ctx, r.Teardown() })
 		r.onSignal()
 	}
 	return r

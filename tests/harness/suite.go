@@ -49,11 +49,17 @@ type Suite struct {
 	Namespaces []string
 	// Diagnostics are resources added to every diagnostics bundle.
 	Diagnostics []diagnostics.Extra
-	// Prepare checks the suite's own options (with the run's, before any
-	// cluster is touched): an error ends the run with exit code 2.
-	Prepare func(r *Run) error
-	// Setup lists the setup steps in order, once the options are known.
-	Setup func(r *Run) []Step
+	// Claims are the extended features the suite claims by itself under
+	// these options, as if --supported-features named them (what its own
+	// kind cluster provides, such as a port mapping); nil: none.
+	Claims func(o options.Options) []string
+	// CheckOptions checks the suite's own options before any cluster is
+	// touched; claimed tells whether an extended feature will run. An
+	// error ends the run with exit code 2.
+	CheckOptions func(o options.Options, claimed func(feature string) bool) error
+	// Steps are the setup steps in order, from the options (a step's name
+	// or limit may depend on them); each is handed the run's Env.
+	Steps func(o options.Options) []Step
 	// Features are run in order after setup.
 	Features []Feature
 
@@ -71,7 +77,9 @@ type Step struct {
 	// Component marks an install step of that component (detect's names):
 	// it is skipped when the plan found the component in place.
 	Component string
-	Run       func(ctx context.Context) error
+	// Run does the step, with what the Env holds: the cluster's clients,
+	// the installer, the options.
+	Run func(ctx context.Context, e *Env) error
 	// Limit is what the step can take, for the run's budget; zero: the
 	// install limit for an install step, the readiness limit for others.
 	Limit time.Duration
@@ -121,8 +129,13 @@ func Main(m *testing.M, s *Suite) {
 	r := Setup(s.Name, s.Versions, s.Modes...)
 	r.kindConfig = s.KindConfig
 	s.run = r
-	if s.Prepare != nil {
-		if err := s.Prepare(r); err != nil {
+	if s.Claims != nil {
+		for _, c := range s.Claims(r.Opts) {
+			r.Claim(c)
+		}
+	}
+	if s.CheckOptions != nil {
+		if err := s.CheckOptions(r.Opts, r.Claimed); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
 			os.Exit(2)
 		}
@@ -134,8 +147,8 @@ func Main(m *testing.M, s *Suite) {
 	}
 	r.Needs(s.Components...)
 	var steps []Step
-	if s.Setup != nil {
-		steps = s.Setup(r)
+	if s.Steps != nil {
+		steps = s.Steps(r.Opts)
 	}
 	r.budget = s.budget(r, steps)
 	if r.Config.DryRunMode() {
@@ -150,17 +163,11 @@ func Main(m *testing.M, s *Suite) {
 		r.watchDeadline()
 	}
 	var funcs []env.Func
-	if s.Setup != nil {
-		for _, st := range steps {
-			if st.Component != "" {
-				funcs = append(funcs, r.Install(st.Component, st.Name, st.Run))
-			} else {
-				funcs = append(funcs, r.Step(st.Name, st.Run))
-			}
-		}
+	for _, st := range steps {
+		funcs = append(funcs, r.setupFunc(st))
 	}
-	r.Env.Setup(funcs...)
-	os.Exit(r.Env.Run(m))
+	r.testenv.Setup(funcs...)
+	os.Exit(r.testenv.Run(m))
 }
 
 // plan prints what a run would do, as the report would name it: the setup

@@ -29,7 +29,7 @@ func TestDryRunPlanListsStepsFeaturesAndCells(t *testing.T) {
 	r := &Run{Suite: "s", Opts: options.Defaults()}
 	r.Opts.Mode = dataplane.Sidecar
 	var out bytes.Buffer
-	s.plan(&out, r, []Step{{Name: "istio", Component: "istio"}, {Name: "auth", Run: func(context.Context) error { return nil }}})
+	s.plan(&out, r, []Step{{Name: "istio", Component: "istio"}, {Name: "auth", Run: func(context.Context, *Env) error { return nil }}})
 	got := out.String()
 	for _, want := range []string{
 		"s (sidecar mode): dry run, nothing is touched",

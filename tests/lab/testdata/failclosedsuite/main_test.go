@@ -28,7 +28,7 @@ const GoneMarker = "lab: httpbin is gone"
 var suite = harness.Suite{
 	Name:       "lab-fail-closed",
 	Namespaces: []string{baseline.Client.Namespace},
-	Setup:      func(r *harness.Run) []harness.Step { return []harness.Step{baseline.Workloads(r)} },
+	Steps:      func(options.Options) []harness.Step { return []harness.Step{baseline.Workloads} },
 	Features: []harness.Feature{harness.FailClosed(harness.Feature{Name: "fail-closed", Limit: understatedLimit()},
 		func(r *harness.Run) []disruption.Disruption {
 			d := disruption.ScaleToZero(r.Kube, "httpbin-to-zero", baseline.Client.Namespace, "httpbin", r.Opts.Timeouts.ReadyTimeout)
