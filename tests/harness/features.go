@@ -83,10 +83,6 @@ func (r *Run) Test(t *testing.T, fs ...features.Feature) {
 	}
 }
 
-// Claim claims an extended feature that the run itself provides (for
-// example a port mapping of the suite's own kind cluster).
-func (r *Run) Claim(feature string) { r.claims = append(r.claims, feature) }
-
 // Claimed reports whether an extended feature will run: claimed and not
 // exempt.
 func (r *Run) Claimed(feature string) bool {
@@ -297,7 +293,7 @@ func Control(f Feature, policies []PolicyFixture, without, restored func(r *Run)
 		// repeats, not matrices), so the error shows once, under the
 		// feature it stops.
 		if _, err := decodePolicies(policies); err != nil {
-			r.Logf("%s cannot run: %v", f.Name, err)
+			r.PlanError(fmt.Errorf("%s cannot run: %w", f.Name, err))
 		}
 		return []matrix.Matrix{without(r), restored(r)}
 	}

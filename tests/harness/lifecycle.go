@@ -6,8 +6,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
@@ -31,6 +33,98 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/runlock"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
+
+// Main is a suite's TestMain: options, the cluster, the setup steps, then
+// the package's test (Features), then the teardown. It is the one place
+// the process exits, with the code of whichever ends the run first: the
+// run itself (execute) or a stop (a signal, the deadline).
+func (r *Run) Main(m *testing.M) {
+	go func() { r.exitWith(r.execute(m)) }()
+	os.Exit(<-r.exit)
+}
+
+// exitWith hands Main the run's own exit code, unless a stop is under way:
+// that one exits with its code once it has torn down (a step failing
+// because the cluster went away must not exit first with another).
+func (r *Run) exitWith(code int) {
+	if r.stopping.Load() {
+		return
+	}
+	select {
+	case r.exit <- code:
+	default: // a stop came first
+	}
+}
+
+// execute is the run from its flags to its exit code: 2 for bad options
+// or a budget go test's -timeout cannot hold, 0 for --list-modes and for a
+// mode the suite does not run in (reported as skipped), 1 for a dry run
+// whose plan has errors, otherwise the tests' result.
+func (r *Run) execute(m *testing.M) int {
+	s := r.declared
+	if err := r.parse(os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
+		return 2
+	}
+	if r.Opts.ListModes {
+		for _, mode := range s.Modes {
+			fmt.Println(mode)
+		}
+		return 0
+	}
+	if len(s.Modes) > 0 && !slices.Contains(s.Modes, r.Opts.Mode) {
+		why := fmt.Sprintf("the suite's document configures %s mode only; run with --mode=%s", joinModes(s.Modes), s.Modes[0])
+		r.Report.Skip(s.Name, "all", why)
+		r.Logf("skipped: %s (--mode=%s)", why, r.Opts.Mode)
+		if err := r.teardown(); err != nil {
+			r.Logf("%v", err)
+		}
+		return 0
+	}
+	if !r.Config.DryRunMode() {
+		r.onSignal()
+	}
+	if s.Claims != nil {
+		r.claims = s.Claims(r.Opts)
+	}
+	if s.CheckOptions != nil {
+		if err := s.CheckOptions(r.Opts, r.Claimed); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
+			return 2
+		}
+	}
+	r.extra, r.namespaces = s.Diagnostics, s.Namespaces
+	if s.IstioGateway != nil {
+		r.gateway = detect.Workload{Namespace: s.IstioGateway.Namespace, Name: s.IstioGateway.Name}
+		r.needs = detect.IstioParts(r.Opts.Mode == dataplane.Ambient)
+	}
+	r.needs = append(r.needs, s.Components...)
+	var steps []Step
+	if s.Steps != nil {
+		steps = s.Steps(r.Opts)
+	}
+	r.budget = s.budget(r, steps)
+	if r.Config.DryRunMode() {
+		if err := s.plan(os.Stdout, r, steps); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: the plan has errors a real run would fail on:\n%v\n", s.Name, err)
+			return 1
+		}
+		return r.testenv.Run(m)
+	}
+	// Before anything is created or touched: a run that go test would kill
+	// midway must not start.
+	if err := checkTimeout(s.Name, testTimeout(), r.budget); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
+		return 2
+	}
+	r.watchDeadline()
+	r.testenv.Setup(r.provision)
+	for _, st := range steps {
+		r.testenv.Setup(r.setupFunc(st))
+	}
+	r.testenv.Finish(func(ctx context.Context, _ *envconf.Config) (context.Context, error) { return ctx, r.teardown() })
+	return r.testenv.Run(m)
+}
 
 // provision creates or reuses the cluster, builds the clients, takes the
 // run's lock on the cluster, detects what it already runs, plans the
@@ -107,9 +201,9 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 	}
 	found = detect.ForMode(found, r.Opts.Mode == dataplane.Ambient)
 	steps := detect.Plan(found, r.needs, func(c string) detect.Policy { return detect.Policy(r.Opts.InstallPolicy(detect.ComponentOf(c))) })
-	r.plan = map[string]detect.Step{}
+	r.installPlan = map[string]detect.Step{}
 	for _, s := range steps {
-		r.plan[s.Component] = s
+		r.installPlan[s.Component] = s
 	}
 	r.Logf("found on the cluster, and the plan:\n%s", detect.Describe(steps))
 	if missing := detect.MissingComponents(steps); len(missing) > 0 {
@@ -142,12 +236,13 @@ func (r *Run) kindConfigFile() (string, error) {
 	if r.Opts.Cluster.KindConfig != "" {
 		return r.Opts.Cluster.KindConfig, nil
 	}
-	if r.kindConfig == "" {
+	if r.declared == nil || r.declared.KindConfig == "" {
 		return "", nil // kind's default single node
 	}
-	data, err := kindconfig.FS.ReadFile(r.kindConfig)
+	name := r.declared.KindConfig
+	data, err := kindconfig.FS.ReadFile(name)
 	if err != nil {
-		return "", fmt.Errorf("kind config %s: %w", r.kindConfig, err)
+		return "", fmt.Errorf("kind config %s: %w", name, err)
 	}
 	f := filepath.Join(os.TempDir(), "mesh-conformance-"+r.Suite+"-kind.yaml")
 	return f, os.WriteFile(f, data, 0o644)
@@ -159,7 +254,7 @@ func (r *Run) kindConfigFile() (string, error) {
 // in place.
 func (r *Run) setupFunc(st Step) env.Func {
 	return func(ctx context.Context, _ *envconf.Config) (context.Context, error) {
-		if s, ok := r.plan[st.Component]; ok && st.Component != "" && !r.WillInstall(st.Component) {
+		if s, ok := r.installPlan[st.Component]; ok && st.Component != "" && !r.WillInstall(st.Component) {
 			r.Logf("step %s skipped: %s (%s)", st.Name, s.Found, s.Why)
 			return ctx, nil
 		}
@@ -178,20 +273,9 @@ func (r *Run) setupFunc(st Step) env.Func {
 	}
 }
 
-// Teardown writes the report, then deletes a kind cluster this run created
-// (unless --keep-cluster), and says what stays. It runs once, at the end or
-// on Ctrl-C/SIGTERM.
-func (r *Run) Teardown() error {
-	err := r.teardown()
-	if r.stopping.Load() {
-		// A signal arrived: its handler tears down and exits with
-		// 128+signal. The run's own path (a step failing because the
-		// cluster went away) must not exit first with another code.
-		select {}
-	}
-	return err
-}
-
+// teardown writes the report, then deletes a kind cluster this run created
+// (unless --keep-cluster), and says what stays. It runs once, at the end
+// or on Ctrl-C/SIGTERM, whichever comes first.
 func (r *Run) teardown() error {
 	var err error
 	r.finish.Do(func() {
@@ -244,7 +328,7 @@ func ExitCode(s os.Signal) int {
 }
 
 // onSignal tears down on Ctrl-C or SIGTERM: the report is written and a
-// created kind cluster deleted, then the process exits.
+// created kind cluster deleted, then Main exits.
 func (r *Run) onSignal() {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
@@ -257,7 +341,7 @@ func (r *Run) onSignal() {
 // stop ends the run from outside its own flow (a signal, the deadline):
 // the features under way are recorded as interrupted by why, what was
 // taken away is put back, the report is written and a created kind
-// cluster deleted; then the process exits with code.
+// cluster deleted; then Main exits with code.
 func (r *Run) stop(msg, why string, code int) {
 	r.Logf("%s", msg)
 	r.stopping.Store(true)
@@ -266,5 +350,8 @@ func (r *Run) stop(msg, why string, code int) {
 	if err := r.teardown(); err != nil {
 		klog.Errorf("teardown: %v", err)
 	}
-	os.Exit(code)
+	select {
+	case r.exit <- code:
+	default: // another stop came first
+	}
 }

@@ -2,18 +2,20 @@ package harness
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
 
 	"github.com/secure-inference/mesh-conformance/tests/capacity"
-	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
-	"github.com/secure-inference/mesh-conformance/tests/install"
 )
 
 // WillInstall tells whether the run's plan installs a component, or any
 // part of it (false before the cluster is provisioned, and for what was
 // found in place).
 func (r *Run) WillInstall(component string) bool {
-	for _, s := range r.plan {
+	for _, s := range r.installPlan {
 		if detect.ComponentOf(s.Component) == component && s.Install {
 			return true
 		}
@@ -25,20 +27,12 @@ func (r *Run) WillInstall(component string) bool {
 // there yet (what an upgrade in place adds to the scheduler's books is
 // already counted in what the nodes have requested).
 func (r *Run) Adds(component string) bool {
-	for _, s := range r.plan {
+	for _, s := range r.installPlan {
 		if detect.ComponentOf(s.Component) == component && s.Install && !s.Installed {
 			return true
 		}
 	}
 	return false
-}
-
-// NeedsIstio declares Istio's parts for a mode (istiod and the suite's
-// gateway; istio-cni and ztunnel in ambient mode), each detected and
-// planned on its own.
-func (r *Run) NeedsIstio(mode dataplane.Mode, gateway install.Gateway) {
-	r.gateway = detect.Workload{Namespace: gateway.Namespace, Name: gateway.Name}
-	r.needs = append(r.needs, detect.IstioParts(mode == dataplane.Ambient)...)
 }
 
 // Capacity is a setup step that stops the run before anything is installed
@@ -59,6 +53,43 @@ func Capacity(need func(ctx context.Context, e *Env) []capacity.Request) Step {
 	}}
 }
 
-// Needs declares the components the suite installs, so the run can state
-// its plan (what it found, what it will install) before touching anything.
-func (r *Run) Needs(components ...string) { r.needs = append(r.needs, components...) }
+// PlanError records a declaration error that planning a feature found (a
+// policy fixture that does not decode), logged where the plan prints the
+// feature: a dry run exits 1 once the plan is printed, as a real run
+// would fail the feature.
+func (r *Run) PlanError(err error) {
+	r.Logf("%v", err)
+	r.planErrs = append(r.planErrs, err)
+}
+
+// plan prints what a run would do, as the report would name it: the setup
+// steps, then the features (planFeatures). It returns the declaration
+// errors found on the way (PlanError), joined.
+func (s *Suite) plan(w io.Writer, r *Run, steps []Step) error {
+	mode := "no mesh"
+	if r.Opts.Mode != "" && len(s.Modes) > 0 {
+		mode = string(r.Opts.Mode) + " mode"
+	}
+	fmt.Fprintf(w, "%s (%s): dry run, nothing is touched\n\n", s.Name, mode)
+	fmt.Fprintf(w, "time: a real run can take %s\n%s\n\nsetup steps:\n", r.budget, timeoutVerdict(s.Name, testTimeout(), r.budget))
+	for i, st := range steps {
+		what := ""
+		if st.Component != "" {
+			what = " (installs " + st.Component + " unless the cluster has it)"
+		}
+		fmt.Fprintf(w, "  %2d. %s%s\n", i+1, st.Name, what)
+	}
+	s.planFeatures(w, r)
+	fmt.Fprintln(w)
+	return errors.Join(r.planErrs...)
+}
+
+func indent(s, prefix string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "")
+}

@@ -21,14 +21,6 @@ import (
 	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
 )
 
-// AddDiagnostics names resources a suite wants in every diagnostics bundle.
-func (r *Run) AddDiagnostics(e ...diagnostics.Extra) { r.extra = append(r.extra, e...) }
-
-// DiagnoseNamespaces names the namespaces whose pods, events, logs and
-// sidecar configuration explain a failed setup step or check (a failed
-// matrix names its own).
-func (r *Run) DiagnoseNamespaces(ns ...string) { r.namespaces = append(r.namespaces, ns...) }
-
 // diagnose writes a bundle for a failed setup step or check, under
 // <output>/diagnostics/<name>. Before the cluster answers there is nothing
 // to collect.

@@ -3,6 +3,12 @@
 // user's), clients, the setup and install steps, the features (support
 // levels, controls, cold sequences), the report, and a teardown that also
 // runs on Ctrl-C.
+//
+// A suite's main_test.go holds its one Run (NewRun): TestMain hands the
+// process to Run.Main, which parses the options, provisions and exits;
+// the package's test runs the features through Run.Features. The run is
+// named there, as e2e-framework's examples name their testenv, not kept
+// out of sight in the suite's value, which stays data.
 package harness
 
 import (
@@ -11,7 +17,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,18 +62,23 @@ type Run struct {
 	// matrix, with the resources the suite declared (Suite.Diagnostics).
 	Diagnostics *diagnostics.Collector
 
+	// declared is the suite this run runs (NewRun); nil in the harness's
+	// own tests, which build a Run by hand.
+	declared *Suite
 	// testenv is e2e-framework's environment: setup functions, features,
 	// finish.
 	testenv env.Environment
 	// stepEnv is what every setup step is handed, built by provision.
 	stepEnv *Env
+	// exit carries the process's exit code to Main: the run's own, or a
+	// stop's (a signal, the deadline), whichever comes first.
+	exit chan int
 	// kubeconfig is the file the run talks to: the user's, or the one kind
 	// wrote for the cluster it created (Opts keeps what the user asked for).
 	kubeconfig  string
 	kubeContext string
-	kindConfig  string
 	// redact scrubs the run's secrets from its log, report and
-	// diagnostics: built once, from the environment, in Setup.
+	// diagnostics: built once, from the environment, in parse.
 	redact     redact.Redactor
 	extra      []diagnostics.Extra
 	namespaces []string
@@ -82,8 +92,15 @@ type Run struct {
 	restoreMu sync.Mutex
 	stopping  atomic.Bool
 	restorers map[string]func(context.Context) error
-	claims    []string
-	plan      map[string]detect.Step
+	// claims are the extended features the suite claims by itself
+	// (Suite.Claims), beside the options' --supported-features.
+	claims []string
+	// installPlan is detect's plan, by component: what is found, what is
+	// installed.
+	installPlan map[string]detect.Step
+	// planErrs are the declaration errors the dry run's plan found
+	// (PlanError).
+	planErrs  []error
 	installed []string
 	finish    sync.Once
 	// baselineFailed is set by the baseline feature and read by every
@@ -95,70 +112,56 @@ type Run struct {
 	runningFeatures []*featureRun
 }
 
-// Setup parses the flags (ours and e2e-framework's), loads the options and
-// prepares the environment. Bad options end the process with a message
-// that names them, before anything touches a cluster. modes are the
-// data-plane modes the suite supports, its document's own first: the
-// default when --mode is not given. A suite without modes (the baseline)
-// runs in none. A mode the suite does not support is reported as skipped.
-func Setup(suite string, pinned versions.Set, modes ...dataplane.Mode) *Run {
-	// The config file first, the flags bound over its values: one parse.
-	op, err := options.New(flag.CommandLine, os.Args[1:])
+// NewRun is the run of a suite in its test binary, declared in the
+// suite's main_test.go; Main starts it, its test runs Features.
+func NewRun(s *Suite) *Run {
+	return &Run{Suite: s.Name, declared: s, exit: make(chan int, 1)}
+}
+
+// parse reads the options, the config file first and the flags (ours and
+// e2e-framework's) bound over its values in one parse, and prepares the
+// environment. A bad option is an error that names it, before anything
+// touches a cluster. Without --mode the run is in the suite's first mode,
+// its document's own; a suite without modes (the baseline) runs in none.
+func (r *Run) parse(args []string) error {
+	s := r.declared
+	op, err := options.New(flag.CommandLine, args)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", suite, err)
-		os.Exit(2)
+		return err
 	}
 	// A bad flag: the flag package prints one line naming it (and the
 	// accepted values), then this usage, and exits 2.
 	flag.CommandLine.Usage = func() {
-		if msg := options.UnknownFlag(flag.CommandLine, os.Args[1:]); msg != "" {
+		if msg := options.UnknownFlag(flag.CommandLine, args); msg != "" {
 			fmt.Fprintln(os.Stderr, msg)
 		}
-		options.Usage(os.Stderr, suite)()
+		options.Usage(os.Stderr, s.Name)()
 	}
 	cfg, err := envconf.NewFromFlags()
 	if err == nil {
 		err = op.Finish(flag.CommandLine)
 	}
-	o := *op
-	if err == nil && o.Mode == "" && len(modes) > 0 {
-		o.Mode = modes[0]
-		err = o.Validate() // again: the Istio version must suit this mode
-	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", suite, err)
-		os.Exit(2)
+		return err
 	}
-	if o.ListModes {
-		for _, m := range modes {
-			fmt.Println(m)
+	o := *op
+	if o.Mode == "" && len(s.Modes) > 0 {
+		o.Mode = s.Modes[0]
+		if err := o.Validate(); err != nil { // again: the Istio version must suit this mode
+			return err
 		}
-		os.Exit(0)
 	}
 	if o.Cluster.Name == "" {
-		o.Cluster.Name = ClusterName(suite, o.Mode)
+		o.Cluster.Name = ClusterName(s.Name, o.Mode)
 	}
-	o.OutputDir = filepath.Join(fromRepoRoot(o.OutputDir), suite)
-	r := &Run{Suite: suite, Opts: o, Versions: pinned.With(o.Versions), Config: cfg, testenv: env.NewWithConfig(cfg), redact: redact.New(options.Secrets()...)}
+	o.OutputDir = filepath.Join(fromRepoRoot(o.OutputDir), s.Name)
+	r.Opts, r.Versions, r.Config, r.testenv = o, s.Versions.With(o.Versions), cfg, env.NewWithConfig(cfg)
+	r.redact = redact.New(options.Secrets()...)
 	// The environment's versions are recorded once the plan is known
 	// (provision): which components are installed or found, and at what.
 	r.Report = report.NewRecorder(reportapi.Environment{Mode: string(o.Mode)}).WithRedactor(r.redact)
 	r.Report.SetImplementation(reportapi.Implementation(o.Implementation))
-	if len(modes) > 0 && !slices.Contains(modes, o.Mode) {
-		why := fmt.Sprintf("the suite's document configures %s mode only; run with --mode=%s", joinModes(modes), modes[0])
-		r.Report.Skip(suite, "all", why)
-		r.Logf("skipped: %s (--mode=%s)", why, o.Mode)
-		if err := r.Teardown(); err != nil {
-			r.Logf("%v", err)
-		}
-		os.Exit(0)
-	}
-	if !cfg.DryRunMode() {
-		r.testenv.Setup(r.provision)
-		r.testenv.Finish(func(ctx context.Context, _ *envconf.Config) (context.Context, error) { return ctx, r.Teardown() })
-		r.onSignal()
-	}
-	return r
+	return nil
 }
 
 // ClusterName is the default kind cluster of a suite in a mode: one per

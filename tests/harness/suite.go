@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
@@ -24,8 +22,9 @@ import (
 // Suite is one conformance suite as a value, the way Gateway API's
 // ConformanceTest carries its name, features, manifests and body: what it
 // pins, where it runs, what it needs, its ordered setup steps and its
-// features. A suite's package declares it; its main_test.go hands it to
-// Main and Features; the lab runs its cells against stand-ins.
+// features. A suite's package declares it; its main_test.go makes its Run
+// (NewRun), whose Main and Features run it; the lab runs its cells against
+// stand-ins.
 type Suite struct {
 	// Name is the suite's short name: its folder under suites/, fixtures/
 	// and the output directory, and the prefix of its kind cluster.
@@ -62,8 +61,6 @@ type Suite struct {
 	Steps func(o options.Options) []Step
 	// Features are run in order after setup.
 	Features []Feature
-
-	run *Run
 }
 
 // Extended is the support level of a feature that runs only when claimed,
@@ -123,70 +120,9 @@ func (f Feature) build(r *Run) features.Feature {
 	return f.Body(r, f.Name, r.feature(f.Name, f.Kind, support)).Feature()
 }
 
-// Main is a suite's TestMain: options, the cluster, the setup steps, then
-// the package's tests (Features), then the teardown; it exits the process.
-func Main(m *testing.M, s *Suite) {
-	r := Setup(s.Name, s.Versions, s.Modes...)
-	r.kindConfig = s.KindConfig
-	s.run = r
-	if s.Claims != nil {
-		for _, c := range s.Claims(r.Opts) {
-			r.Claim(c)
-		}
-	}
-	if s.CheckOptions != nil {
-		if err := s.CheckOptions(r.Opts, r.Claimed); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
-			os.Exit(2)
-		}
-	}
-	r.AddDiagnostics(s.Diagnostics...)
-	r.DiagnoseNamespaces(s.Namespaces...)
-	if s.IstioGateway != nil {
-		r.NeedsIstio(r.Opts.Mode, *s.IstioGateway)
-	}
-	r.Needs(s.Components...)
-	var steps []Step
-	if s.Steps != nil {
-		steps = s.Steps(r.Opts)
-	}
-	r.budget = s.budget(r, steps)
-	if r.Config.DryRunMode() {
-		s.plan(os.Stdout, r, steps)
-	} else {
-		// Before anything is created or touched: a run that go test would
-		// kill midway must not start.
-		if err := checkTimeout(s.Name, testTimeout(), r.budget); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
-			os.Exit(2)
-		}
-		r.watchDeadline()
-	}
-	var funcs []env.Func
-	for _, st := range steps {
-		funcs = append(funcs, r.setupFunc(st))
-	}
-	r.testenv.Setup(funcs...)
-	os.Exit(r.testenv.Run(m))
-}
-
-// plan prints what a run would do, as the report would name it: the setup
-// steps, then each feature with its support level and manifests, and each
-// of its matrices' cells with client, request and expectation.
-func (s *Suite) plan(w io.Writer, r *Run, steps []Step) {
-	mode := "no mesh"
-	if r.Opts.Mode != "" && len(s.Modes) > 0 {
-		mode = string(r.Opts.Mode) + " mode"
-	}
-	fmt.Fprintf(w, "%s (%s): dry run, nothing is touched\n\n", s.Name, mode)
-	fmt.Fprintf(w, "time: a real run can take %s\n%s\n\nsetup steps:\n", r.budget, timeoutVerdict(s.Name, testTimeout(), r.budget))
-	for i, st := range steps {
-		what := ""
-		if st.Component != "" {
-			what = " (installs " + st.Component + " unless the cluster has it)"
-		}
-		fmt.Fprintf(w, "  %2d. %s%s\n", i+1, st.Name, what)
-	}
+// planFeatures prints each feature with its support level and manifests,
+// and each of its matrices' cells with client, request and expectation.
+func (s *Suite) planFeatures(w io.Writer, r *Run) {
 	fmt.Fprintln(w, "\nfeatures:")
 	for _, f := range s.Features {
 		support := f.Support
@@ -208,29 +144,18 @@ func (s *Suite) plan(w io.Writer, r *Run, steps []Step) {
 			fmt.Fprint(w, indent(m.Plan(), "  "))
 		}
 	}
-	fmt.Fprintln(w)
 }
 
-func indent(s, prefix string) string {
-	lines := strings.SplitAfter(s, "\n")
-	for i, l := range lines {
-		if l != "" {
-			lines[i] = prefix + l
-		}
-	}
-	return strings.Join(lines, "")
-}
-
-// Features runs the suite's features in order (see Run.Test); Main must
-// have started the run.
-func Features(t *testing.T, s *Suite) {
+// Features runs the suite's features in order (see Run.Test), the
+// package's one test; Main must have started the run.
+func (r *Run) Features(t *testing.T) {
 	t.Helper()
-	if s.run == nil {
-		t.Fatalf("suite %s: harness.Features needs harness.Main(m, ...) in the package's TestMain", s.Name)
+	if r.testenv == nil {
+		t.Fatalf("suite %s: the run's features need its Main in the package's TestMain", r.Suite)
 	}
-	fs := make([]features.Feature, len(s.Features))
-	for i, f := range s.Features {
-		fs[i] = f.build(s.run)
+	fs := make([]features.Feature, len(r.declared.Features))
+	for i, f := range r.declared.Features {
+		fs[i] = f.build(r)
 	}
-	s.run.Test(t, fs...)
+	r.Test(t, fs...)
 }

@@ -62,6 +62,10 @@ func understatedLimit() func(options.Options) time.Duration {
 	return func(options.Options) time.Duration { return d }
 }
 
-func TestMain(m *testing.M) { harness.Main(m, &suite) }
+// run is the suite's one run in this binary: TestMain starts it, the test
+// runs its features.
+var run = harness.NewRun(&suite)
 
-func TestLabFailClosed(t *testing.T) { harness.Features(t, &suite) }
+func TestMain(m *testing.M) { run.Main(m) }
+
+func TestLabFailClosed(t *testing.T) { run.Features(t) }
