@@ -15,6 +15,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/fixtures"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
@@ -25,7 +26,7 @@ var Suite = harness.Suite{
 	Name:       "baseline",
 	Versions:   versions.Set{NodeImage: versions.NodeImage134},
 	Namespaces: []string{Client.Namespace},
-	Setup:      func(r *harness.Run) []harness.Step { return []harness.Step{Workloads(r)} },
+	Steps:      func(options.Options) []harness.Step { return []harness.Step{Workloads} },
 	Features:   []harness.Feature{Feature},
 }
 
@@ -34,14 +35,12 @@ const Fixture = "baseline/workloads.yaml"
 
 // Workloads is the setup step that applies the baseline workloads and
 // waits for them.
-func Workloads(r *harness.Run) harness.Step {
-	return harness.Step{Name: "baseline-workloads", Run: func(ctx context.Context) error {
-		if err := fixtures.Apply(ctx, r.Apply, Fixture); err != nil {
-			return err
-		}
-		return ready.Deployments(ctx, r.Kube, Client.Namespace, "", r.Opts.Timeouts.ReadyTimeout)
-	}}
-}
+var Workloads = harness.Step{Name: "baseline-workloads", Run: func(ctx context.Context, e *harness.Env) error {
+	if err := fixtures.Apply(ctx, e.Apply, Fixture); err != nil {
+		return err
+	}
+	return ready.Deployments(ctx, e.Kube, Client.Namespace, "", e.Opts.Timeouts.ReadyTimeout)
+}}
 
 // Feature runs the baseline matrix; a baseline's failure marks the run so
 // that every later matrix says its verdict means nothing.

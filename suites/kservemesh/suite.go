@@ -14,6 +14,7 @@ import (
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
@@ -24,6 +25,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/install"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
@@ -43,7 +45,7 @@ var Suite = harness.Suite{
 		{GVR: ServerlessServices, Namespace: "user1"},
 		{GVR: schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}, Namespace: "user1"},
 	},
-	Setup: setup,
+	Steps: steps,
 	// Premises first, then the matrices, then the controls that remove
 	// and restore the policy and the PeerAuthentication.
 	Features: []harness.Feature{
@@ -85,70 +87,84 @@ var IstioGateway = install.Gateway{Name: "istio-ingressgateway", Namespace: "ist
 // InferenceServices (modelFormat sklearn).
 const SklearnRuntime = "kserve-sklearnserver"
 
-func setup(r *harness.Run) []harness.Step {
-	in := func() *install.Installer { return r.Installer }
-	t := r.Opts.Timeouts
+func steps(o options.Options) []harness.Step {
+	t := o.Timeouts
 	return []harness.Step{
 		// Stop before installing anything when the cluster cannot hold it.
-		r.Capacity(func(ctx context.Context) []capacity.Request {
+		harness.Capacity(func(ctx context.Context, e *harness.Env) []capacity.Request {
 			// Only what is not there yet: what runs is in the nodes'
 			// requests already (a kept cluster, a rerun).
 			var need []capacity.Request
 			for _, c := range []string{detect.Istio, detect.CertManager, detect.Knative, detect.KServe} {
-				if r.Adds(c) {
+				if e.Adds(c) {
 					need = append(need, install.Requests(c, dataplane.Sidecar, IstioGateway)...)
 				}
 			}
-			if pods, err := r.Kube.CoreV1().Pods("user1").List(ctx, metav1.ListOptions{}); err == nil && len(pods.Items) > 0 {
+			if pods, err := e.Kube.CoreV1().Pods("user1").List(ctx, metav1.ListOptions{}); err == nil && len(pods.Items) > 0 {
 				return need
 			}
 			return append(need, Workloads(install.Sidecar)...)
 		}),
-		baseline.Workloads(r),
+		baseline.Workloads,
 		// Components, pinned to KServe v0.20's own dependency set.
-		{Name: "istio", Component: detect.Istio, Run: func(ctx context.Context) error {
-			return in().Istio(ctx, dataplane.Sidecar, IstioGateway)
+		{Name: "istio", Component: detect.Istio, Run: func(ctx context.Context, e *harness.Env) error {
+			return e.Installer.Istio(ctx, dataplane.Sidecar, IstioGateway)
 		}},
-		{Name: "cert-manager", Component: detect.CertManager, Run: func(ctx context.Context) error { return in().CertManager(ctx) }},
-		{Name: "knative-operator", Component: detect.Knative, Run: func(ctx context.Context) error { return in().KnativeOperator(ctx) }},
-		{Name: "knative-serving", Component: detect.Knative, Run: func(ctx context.Context) error {
-			return in().KnativeServing(ctx, fixtures.MustLoad("kservemesh/knative-serving.yaml"))
+		{Name: "cert-manager", Component: detect.CertManager, Run: func(ctx context.Context, e *harness.Env) error { return e.Installer.CertManager(ctx) }},
+		{Name: "knative-operator", Component: detect.Knative, Run: func(ctx context.Context, e *harness.Env) error { return e.Installer.KnativeOperator(ctx) }},
+		{Name: "knative-serving", Component: detect.Knative, Run: func(ctx context.Context, e *harness.Env) error {
+			serving, err := fixtures.Load("kservemesh/knative-serving.yaml")
+			if err != nil {
+				return err
+			}
+			return e.Installer.KnativeServing(ctx, serving)
 		}},
-		{Name: "kserve", Component: detect.KServe, Run: func(ctx context.Context) error { return in().KServe(ctx) }},
+		{Name: "kserve", Component: detect.KServe, Run: func(ctx context.Context, e *harness.Env) error { return e.Installer.KServe(ctx) }},
 
 		// The document's steps, in its order.
-		{Name: "namespace-user1", Run: func(ctx context.Context) error {
-			return fixtures.Apply(ctx, r.Apply, "kservemesh/namespace.yaml")
+		{Name: "namespace-user1", Run: func(ctx context.Context, e *harness.Env) error {
+			return fixtures.Apply(ctx, e.Apply, "kservemesh/namespace.yaml")
 		}},
 		// The step itself checks that the activator's and autoscaler's new
 		// pods carry istio-proxy (a premise repeating that check could not
 		// fail): its result in the report is that premise.
-		{Name: "knative-serving-sidecars", Run: func(ctx context.Context) error { return knativeSidecars(ctx, in()) }},
-		{Name: "auth", Run: func(ctx context.Context) error { return fixtures.Apply(ctx, r.Apply, "kservemesh/auth.yaml") }},
+		{Name: "knative-serving-sidecars", Run: func(ctx context.Context, e *harness.Env) error { return knativeSidecars(ctx, e.Installer) }},
+		{Name: "auth", Run: func(ctx context.Context, e *harness.Env) error {
+			return fixtures.Apply(ctx, e.Apply, "kservemesh/auth.yaml")
+		}},
 		// The document's disableIstioVirtualHost is set by the kserve
 		// chart's values (kserve-resources.values.yaml), so a rerun's helm
 		// upgrade keeps it; this step checks it where KServe reads it, which
 		// also covers a KServe found on the cluster rather than installed.
-		{Name: "istio-virtual-host-disabled", Run: func(ctx context.Context) error { return CheckIstioVirtualHostDisabled(ctx, r.Kube) }},
-		{Name: "inferenceservices", Run: func(ctx context.Context) error {
+		{Name: "istio-virtual-host-disabled", Run: func(ctx context.Context, e *harness.Env) error {
+			return CheckIstioVirtualHostDisabled(ctx, e.Kube)
+		}},
+		{Name: "inferenceservices", Run: func(ctx context.Context, e *harness.Env) error {
 			// Premise: a runtime serves modelFormat sklearn, or the
 			// InferenceServices could only time out NoSupportingRuntime.
-			if err := CheckRuntime(ctx, r.Apply.Dynamic, SklearnRuntime); err != nil {
+			if err := CheckRuntime(ctx, e.Apply.Dynamic, SklearnRuntime); err != nil {
 				return err
 			}
-			objs := append(fixtures.MustLoad("kservemesh/inferenceservices.yaml"), fixtures.MustLoad("kservemesh/inferenceservice-cold.yaml")...)
+			var objs []*unstructured.Unstructured
+			for _, f := range []string{"kservemesh/inferenceservices.yaml", "kservemesh/inferenceservice-cold.yaml"} {
+				isvcs, err := fixtures.Load(f)
+				if err != nil {
+					return err
+				}
+				objs = append(objs, isvcs...)
+			}
 			// Its own limit: a new node pulls two large Python images and
 			// the storage initializer downloads the model.
-			return r.ApplyReady(ctx, objs, t.InferenceServiceReadyTimeout)
+			return e.ApplyReady(ctx, objs, t.InferenceServiceReadyTimeout)
 		}, Limit: t.InferenceServiceReadyTimeout},
-		{Name: "httpbin-and-clients", Run: func(ctx context.Context) error {
+		{Name: "httpbin-and-clients", Run: func(ctx context.Context, e *harness.Env) error {
 			for _, f := range []string{"kservemesh/httpbin.yaml", "kservemesh/clients.yaml"} {
-				if err := fixtures.Apply(ctx, r.Apply, f); err != nil {
+				if err := fixtures.Apply(ctx, e.Apply, f); err != nil {
 					return err
 				}
 			}
 			for _, ns := range []string{"user1", "user2", "default"} {
-				if err := ready.Deployments(ctx, r.Kube, ns, "app in (sleep,httpbin)", t.ReadyTimeout); err != nil {
+				if err := ready.Deployments(ctx, e.Kube, ns, "app in (sleep,httpbin)", t.ReadyTimeout); err != nil {
 					return err
 				}
 			}
@@ -157,11 +173,11 @@ func setup(r *harness.Run) []harness.Step {
 			// would come through knative-local-gateway, as default's does)
 			// and default's has none.
 			for _, ns := range []string{"user1", "user2"} {
-				if err := ready.PodsWithContainer(ctx, r.Kube, ns, "app=sleep", "istio-proxy", t.ReadyTimeout); err != nil {
+				if err := ready.PodsWithContainer(ctx, e.Kube, ns, "app=sleep", "istio-proxy", t.ReadyTimeout); err != nil {
 					return fmt.Errorf("the %s client has no sidecar, so its cells would not test namespace isolation (is %s labelled for this Istio's injection, e.g. a revision label?): %w", ns, ns, err)
 				}
 			}
-			return ready.NoPodWithContainer(ctx, r.Kube, "default", "istio-proxy", t.ReadyTimeout)
+			return ready.NoPodWithContainer(ctx, e.Kube, "default", "istio-proxy", t.ReadyTimeout)
 		}},
 	}
 }

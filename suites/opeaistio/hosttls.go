@@ -40,8 +40,8 @@ const hostTLSIngress = "host-tls-ingress"
 // checkHostTLSClaim refuses, before any cluster is touched, a claim of
 // host-tls-ingress on a cluster not the suite's own without an address to
 // probe.
-func checkHostTLSClaim(r *harness.Run) error {
-	if !r.Opts.OwnKindCluster() && r.Claimed(hostTLSFeature) && r.Opts.IngressAddress == "" {
+func checkHostTLSClaim(o options.Options, claimed func(harness.Feature) bool) error {
+	if !o.OwnKindCluster() && claimed(hostTLSFeature) && o.IngressAddress == "" {
 		return fmt.Errorf("%s is claimed but this machine's address of the TLS ingress is unknown: pass --ingress-address=HOST:PORT, or --exempt-features=%s", hostTLSIngress, hostTLSIngress)
 	}
 	return nil

@@ -12,6 +12,10 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 )
 
-func TestMain(m *testing.M) { harness.Main(m, &Suite) }
+// run is the suite's one run in this binary: TestMain starts it, the test
+// runs its features.
+var run = harness.NewRun(&Suite)
 
-func TestOPEAIstio(t *testing.T) { harness.Features(t, &Suite) }
+func TestMain(m *testing.M) { run.Main(m) }
+
+func TestOPEAIstio(t *testing.T) { run.Features(t) }

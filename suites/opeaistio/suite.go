@@ -16,6 +16,7 @@ import (
 	"os"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
 	"github.com/secure-inference/mesh-conformance/suites/baseline"
@@ -43,13 +44,13 @@ var Suite = harness.Suite{
 		{GVR: schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "certificates"}, Namespace: gatewayNamespace},
 		{GVR: schema.GroupVersionResource{Version: "v1", Resource: "services"}, Namespace: gatewayNamespace},
 	},
-	Prepare: func(r *harness.Run) error {
-		if _, err := chatqnaValues(r); err != nil {
+	CheckOptions: func(o options.Options, claimed func(harness.Feature) bool) error {
+		if _, err := chatqnaValues(o); err != nil {
 			return err
 		}
-		return checkHostTLSClaim(r)
+		return checkHostTLSClaim(o, claimed)
 	},
-	Setup: setup,
+	Steps: steps,
 	Features: []harness.Feature{
 		baseline.Feature,
 		enrollmentFeature,
@@ -84,39 +85,40 @@ var Versions = versions.Set{
 var IstioGateway = install.Gateway{Name: "istio-ingress", Namespace: gatewayNamespace,
 	NodePorts: map[string]int{"status-port": 30021, "http2": 30080, "https": 30443}}
 
-func setup(r *harness.Run) []harness.Step {
-	in := func() *install.Installer { return r.Installer }
-	mode, t := r.Opts.Mode, r.Opts.Timeouts
+func steps(o options.Options) []harness.Step {
+	mode, t := o.Mode, o.Timeouts
 	return []harness.Step{
-		baseline.Workloads(r),
+		baseline.Workloads,
 		// The helmfile's releases, in its order, then the Gateway API CRDs.
-		{Name: "istio-" + string(mode), Component: detect.Istio, Run: func(ctx context.Context) error { return in().Istio(ctx, mode, IstioGateway) }},
-		{Name: "cert-manager", Component: detect.CertManager, Run: func(ctx context.Context) error { return in().CertManager(ctx) }},
-		{Name: "gateway-api-crds", Component: detect.GatewayAPI, Run: func(ctx context.Context) error { return in().GatewayAPICRDs(ctx) }},
-		{Name: "chatqna-" + string(r.Opts.ChatQnAProfile), Component: detect.ChatQnA, Run: func(ctx context.Context) error {
-			if pvc := r.Opts.ChatQnAModelPVC; pvc != "" {
-				if err := CheckClaimBound(ctx, r.Kube, ChatQnANamespace, pvc); err != nil {
+		{Name: "istio-" + string(mode), Component: detect.Istio, Run: func(ctx context.Context, e *harness.Env) error {
+			return e.Installer.Istio(ctx, mode, IstioGateway)
+		}},
+		{Name: "cert-manager", Component: detect.CertManager, Run: func(ctx context.Context, e *harness.Env) error { return e.Installer.CertManager(ctx) }},
+		{Name: "gateway-api-crds", Component: detect.GatewayAPI, Run: func(ctx context.Context, e *harness.Env) error { return e.Installer.GatewayAPICRDs(ctx) }},
+		{Name: "chatqna-" + string(o.ChatQnAProfile), Component: detect.ChatQnA, Run: func(ctx context.Context, e *harness.Env) error {
+			if pvc := e.Opts.ChatQnAModelPVC; pvc != "" {
+				if err := CheckClaimBound(ctx, e.Kube, ChatQnANamespace, pvc); err != nil {
 					return err
 				}
 			}
-			values, err := chatqnaValues(r)
+			values, err := chatqnaValues(e.Opts)
 			if err != nil {
 				return err
 			}
-			scaled, err := installChatQnA(ctx, in(), r.Opts.ChatQnAProfile, values, "sleep")
+			scaled, err := installChatQnA(ctx, e.Installer, e.Opts.ChatQnAProfile, values, "sleep")
 			if len(scaled) > 0 {
-				r.Report.Check(r.Suite, "setup/light-profile-scaled", fmt.Errorf("values left running, scaled to zero by the installer: %v", scaled))
+				e.SetupCheck("light-profile-scaled", fmt.Errorf("values left running, scaled to zero by the installer: %v", scaled))
 			}
 			return err
 		}},
 		// What the document leaves out: ChatQnA is never enrolled in the mesh.
-		{Name: "enroll-chatqna", Run: func(ctx context.Context) error { return enrollChatQnA(ctx, r, mode) }},
-		{Name: "clients", Run: func(ctx context.Context) error {
-			if err := fixtures.Apply(ctx, r.Apply, "opeaistio/clients.yaml"); err != nil {
+		{Name: "enroll-chatqna", Run: func(ctx context.Context, e *harness.Env) error { return enrollChatQnA(ctx, e.Kube, mode) }},
+		{Name: "clients", Run: func(ctx context.Context, e *harness.Env) error {
+			if err := fixtures.Apply(ctx, e.Apply, "opeaistio/clients.yaml"); err != nil {
 				return err
 			}
 			for _, ns := range []string{"outside", ChatQnANamespace} {
-				if err := ready.Deployments(ctx, r.Kube, ns, "app=sleep", t.ReadyTimeout); err != nil {
+				if err := ready.Deployments(ctx, e.Kube, ns, "app=sleep", t.ReadyTimeout); err != nil {
 					return err
 				}
 			}
@@ -126,29 +128,33 @@ func setup(r *harness.Run) []harness.Step {
 			// A namespace that ran with sidecars (a kept or user's cluster)
 			// keeps them until its pods restart, and istio-cni never
 			// redirects a pod with a sidecar.
-			restarted, err := install.DropSidecars(ctx, r.Kube, ChatQnANamespace, t.ReadyTimeout)
+			restarted, err := install.DropSidecars(ctx, e.Kube, ChatQnANamespace, t.ReadyTimeout)
 			if len(restarted) > 0 {
-				r.Logf("ambient: restarted %v in %s to drop their sidecars", restarted, ChatQnANamespace)
+				e.Logf("ambient: restarted %v in %s to drop their sidecars", restarted, ChatQnANamespace)
 			}
 			return err
 		}},
 		// The document's steps.
-		{Name: "gateway-and-virtual-service", Run: func(ctx context.Context) error {
-			return fixtures.Apply(ctx, r.Apply, "opeaistio/istio-gateway-and-virtual-service.yaml")
+		{Name: "gateway-and-virtual-service", Run: func(ctx context.Context, e *harness.Env) error {
+			return fixtures.Apply(ctx, e.Apply, "opeaistio/istio-gateway-and-virtual-service.yaml")
 		}},
-		{Name: "gateway-certificate", Run: func(ctx context.Context) error {
-			return r.ApplyReady(ctx, fixtures.MustLoad("opeaistio/istio-gateway-ca-and-cert.yaml"), t.ReadyTimeout)
+		{Name: "gateway-certificate", Run: func(ctx context.Context, e *harness.Env) error {
+			cert, err := fixtures.Load("opeaistio/istio-gateway-ca-and-cert.yaml")
+			if err != nil {
+				return err
+			}
+			return e.ApplyReady(ctx, cert, t.ReadyTimeout)
 		}},
-		{Name: "strict-mtls", Run: func(ctx context.Context) error {
-			return fixtures.Apply(ctx, r.Apply, "opeaistio/istio-mtls-strict.yaml")
+		{Name: "strict-mtls", Run: func(ctx context.Context, e *harness.Env) error {
+			return fixtures.Apply(ctx, e.Apply, "opeaistio/istio-mtls-strict.yaml")
 		}},
 	}
 }
 
 // chatqnaValues builds the chart values of a profile. The full profile's
 // token is read from the environment only and goes nowhere but the values.
-func chatqnaValues(r *harness.Run) (map[string]any, error) {
-	if r.Opts.ChatQnAProfile == options.ProfileLight {
+func chatqnaValues(o options.Options) (map[string]any, error) {
+	if o.ChatQnAProfile == options.ProfileLight {
 		return fixtures.Values("opeaistio/chatqna-light.values.yaml")
 	}
 	token := os.Getenv(options.HuggingFaceTokenEnv)
@@ -161,7 +167,7 @@ func chatqnaValues(r *harness.Run) (map[string]any, error) {
 	global := map[string]any{"HUGGINGFACEHUB_API_TOKEN": token}
 	// The helmfile's modelUsePVC: model-volume mounts a claim nothing
 	// creates; only a claim the user names (and the preflight found Bound).
-	if pvc := r.Opts.ChatQnAModelPVC; pvc != "" {
+	if pvc := o.ChatQnAModelPVC; pvc != "" {
 		global["modelUsePVC"] = pvc
 	}
 	return map[string]any{"global": global}, nil
@@ -170,10 +176,10 @@ func chatqnaValues(r *harness.Run) (map[string]any, error) {
 // enrollChatQnA labels chatqna for the mode; in sidecar mode every running
 // deployment is restarted so that its pods get sidecars (ambient needs no
 // restart: istio-cni redirects running pods).
-func enrollChatQnA(ctx context.Context, r *harness.Run, mode dataplane.Mode) error {
-	changed, err := install.Enroll(ctx, r.Kube, ChatQnANamespace, mode)
+func enrollChatQnA(ctx context.Context, kube kubernetes.Interface, mode dataplane.Mode) error {
+	changed, err := install.Enroll(ctx, kube, ChatQnANamespace, mode)
 	if err != nil || !changed || mode != dataplane.Sidecar {
 		return err
 	}
-	return restartRunning(ctx, r.Kube, ChatQnANamespace)
+	return restartRunning(ctx, kube, ChatQnANamespace)
 }

@@ -69,7 +69,7 @@ func TestAControlWithABrokenFixtureFailsAsATest(t *testing.T) {
 // runBrokenControl is the child: the plan, then the run.
 func runBrokenControl(t *testing.T) {
 	cfg := envconf.New()
-	r := &Run{Suite: "s", Opts: options.Defaults(), Config: cfg, Env: env.NewWithConfig(cfg), Report: report.NewRecorder(reportapi.Environment{})}
+	r := &Run{Suite: "s", Opts: options.Defaults(), Config: cfg, testenv: env.NewWithConfig(cfg), Report: report.NewRecorder(reportapi.Environment{})}
 	defer func() { _, _ = r.Report.Write(os.Getenv("MC_HARNESS_DIR")) }()
 	(&Suite{Name: "s", Features: []Feature{brokenControl}}).plan(os.Stdout, r, nil)
 	after := Feature{Name: "after-it", Kind: KindMatrix, Checks: []Check{{Name: "check", Run: func(context.Context, *Env) error { return nil }}}}

@@ -214,7 +214,7 @@ func timeoutVerdict(suite string, d time.Duration, b Budget) string {
 // watchDeadline ends the run on its own teardownMargin before go test's
 // deadline: features under way are recorded as interrupted, the restorers
 // run, the report is written and a created kind cluster deleted, as on
-// Ctrl-C; the process exits 1.
+// Ctrl-C; Main exits 1.
 func (r *Run) watchDeadline() {
 	deadline, ok := Deadline()
 	if !ok {

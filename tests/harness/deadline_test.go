@@ -95,11 +95,7 @@ func TestASuiteBinaryRefusesGoTestsDefaultTimeout(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a suite binary")
 	}
-	bin := filepath.Join(t.TempDir(), "baseline.test")
-	build := exec.Command("go", "test", "-tags", "e2e", "-c", "-o", bin, "./suites/baseline")
-	build.Dir = fromRepoRoot(".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, string(out))
+	bin := buildSuite(t, "./suites/baseline")
 
 	out1 := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -131,4 +127,16 @@ current-context: c
 	require.Error(t, err)
 	assert.NotContains(t, string(stderr), "-timeout (", "a long enough timeout passes the check")
 	assert.Contains(t, string(stderr), "cannot reach the cluster's API server", "and the run goes on to the cluster")
+}
+
+// buildSuite builds a suite's test binary, as go test -tags e2e would run
+// it, and returns its path.
+func buildSuite(t *testing.T, pkg string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkg)+".test")
+	build := exec.Command("go", "test", "-tags", "e2e", "-c", "-o", bin, pkg)
+	build.Dir = fromRepoRoot(".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
 }

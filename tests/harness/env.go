@@ -12,13 +12,14 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/ready"
 )
 
 // Env is what setup steps and features are handed once the cluster exists:
 // its clients, the applier and installer, the options and the mode. It is
 // read-only for them: a step changes the cluster, never the run, so nothing
 // a suite declares is bound late to the run's state. The harness builds it
-// after provisioning (Run.env); steps and features never see a Run.
+// after provisioning (provision); steps and features never see a Run.
 type Env struct {
 	// Opts are the run's options, the suite's own checked.
 	Opts options.Options
@@ -38,11 +39,32 @@ type Env struct {
 // on the cluster yet (see Run.Adds).
 func (e *Env) Adds(component string) bool { return e.run.Adds(component) }
 
-// ApplyReady applies objects server-side and waits, within limit, for
-// every one's Ready condition (see Run.ApplyReady).
+// ApplyReady applies objects (server-side) and waits, within limit for
+// them all (applied together, they progress together, and the run's budget
+// counts the limit once), for every one's Ready condition:
+// InferenceServices, Certificates.
 func (e *Env) ApplyReady(ctx context.Context, objs []*unstructured.Unstructured, limit time.Duration) error {
-	return e.run.ApplyReady(ctx, objs, limit)
+	if err := e.Apply.Apply(ctx, objs...); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(limit)
+	for _, o := range objs {
+		limit := max(time.Until(deadline), time.Second)
+		ri, err := e.Apply.Resource(o)
+		if err != nil {
+			return err
+		}
+		if err := ready.Condition(ctx, ri, o.GetName(), "Ready", limit); err != nil {
+			return err
+		}
+	}
+	return nil
 }
+
+// SetupCheck records a check of the suite's setup, setup/<name>, beside
+// the steps' own: what a step found that does not fail it (values the
+// installer scaled to zero).
+func (e *Env) SetupCheck(name string, err error) { e.run.Report.Check(e.run.Suite, "setup/"+name, err) }
 
 // Logf prints progress to the test output, secrets scrubbed.
 func (e *Env) Logf(format string, args ...any) { e.run.Logf(format, args...) }

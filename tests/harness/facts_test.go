@@ -130,7 +130,7 @@ func TestRunAndDryRunShareTheMatrixFunction(t *testing.T) {
 // the trust domain and the gateway's Service, but not the secret.
 func factsChild(t *testing.T, r *Run) {
 	r.Config = envconf.New() // every feature selected
-	r.Env = env.NewWithConfig(r.Config)
+	r.testenv = env.NewWithConfig(r.Config)
 	meshConfig := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: mesh.ConfigMap, Namespace: mesh.ConfigNamespace},
 		Data: map[string]string{mesh.ConfigKey: "trustDomain: td.example\n"}}
 	gateway := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "gateway", Namespace: "gw"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.7"}}

@@ -257,9 +257,13 @@ func (r *Run) planFeature(w io.Writer, f Feature) {
 	for _, name := range slices.Sorted(maps.Keys(problems)) {
 		fmt.Fprintf(w, "  cannot run: check %s/%s fails: %s\n", f.Name, name, strings.ReplaceAll(problems[name].Error(), "\n", "; "))
 	}
+	if err := f.Validate(); err != nil {
+		r.planErrs = append(r.planErrs, err)
+	}
 	ms, err := f.planned(r.Opts)
 	if err != nil {
 		fmt.Fprintf(w, "  matrices: %v\n", err)
+		r.planErrs = append(r.planErrs, fmt.Errorf("%s: matrices: %w", f.Name, err))
 	}
 	for _, m := range ms {
 		fmt.Fprint(w, indent(m.Plan(), "  "))

@@ -69,7 +69,7 @@ func (r *Run) Test(t *testing.T, fs ...Feature) {
 	for i, fr := range runs {
 		run[i] = fr
 	}
-	r.Env.Test(t, run...)
+	r.testenv.Test(t, run...)
 	for _, fr := range runs {
 		fr.after()
 	}

@@ -28,7 +28,7 @@ const GoneMarker = "lab: httpbin is gone"
 var suite = harness.Suite{
 	Name:       "lab-fail-closed",
 	Namespaces: []string{baseline.Client.Namespace},
-	Setup:      func(r *harness.Run) []harness.Step { return []harness.Step{baseline.Workloads(r)} },
+	Steps:      func(options.Options) []harness.Step { return []harness.Step{baseline.Workloads} },
 	Features: []harness.Feature{harness.FailClosed(harness.Feature{Name: "fail-closed", Limit: understatedLimit()},
 		func(e *harness.Env) []disruption.Disruption {
 			d := disruption.ScaleToZero(e.Kube, "httpbin-to-zero", baseline.Client.Namespace, "httpbin", e.Opts.Timeouts.ReadyTimeout)
@@ -62,6 +62,10 @@ func understatedLimit() func(options.Options) time.Duration {
 	return func(options.Options) time.Duration { return d }
 }
 
-func TestMain(m *testing.M) { harness.Main(m, &suite) }
+// run is the suite's one run in this binary: TestMain starts it, the test
+// runs its features.
+var run = harness.NewRun(&suite)
 
-func TestLabFailClosed(t *testing.T) { harness.Features(t, &suite) }
+func TestMain(m *testing.M) { run.Main(m) }
+
+func TestLabFailClosed(t *testing.T) { run.Features(t) }

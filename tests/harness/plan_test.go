@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
@@ -28,7 +29,8 @@ func TestDryRunPlanListsStepsFeaturesAndCells(t *testing.T) {
 	r := &Run{Suite: "s", Opts: options.Defaults()}
 	r.Opts.Mode = dataplane.Sidecar
 	var out bytes.Buffer
-	s.plan(&out, r, []Step{{Name: "istio", Component: "istio"}, {Name: "auth", Run: func(context.Context) error { return nil }}})
+	err := s.plan(&out, r, []Step{{Name: "istio", Component: "istio"}, {Name: "auth", Run: func(context.Context, *Env) error { return nil }}})
+	require.NoError(t, err, "every feature is declared as it can run")
 	got := out.String()
 	for _, want := range []string{
 		"s (sidecar mode): dry run, nothing is touched",
@@ -43,4 +45,17 @@ func TestDryRunPlanListsStepsFeaturesAndCells(t *testing.T) {
 	} {
 		assert.Contains(t, got, want)
 	}
+}
+
+// A declaration error that planning a feature finds (a control's fixture
+// lacks its policy) is returned by the plan, naming the feature and the
+// fixture, so that the dry run exits 1 (TestADryRunWithPlanErrorsExitsOne).
+func TestThePlanReturnsItsDeclarationErrors(t *testing.T) {
+	s := &Suite{Name: "s", Features: []Feature{brokenControl, {Name: "after-it", Kind: KindMatrix, Matrices: Fixed()}}}
+	r := &Run{Suite: "s", Opts: options.Defaults()}
+	var out bytes.Buffer
+	err := s.plan(&out, r, nil)
+	require.Error(t, err)
+	assert.Equal(t, "strict-control/fixtures: "+brokenControlError, err.Error())
+	assert.Contains(t, out.String(), "- after-it [core, matrix]", "the whole plan is printed")
 }
