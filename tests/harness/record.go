@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -59,13 +60,18 @@ func (r *Run) MarkBaselineFailed(ctx context.Context) {
 	r.scope(ctx).Check("baseline", fmt.Errorf("%s", BaselineMeaning))
 }
 
-// scope is where a step records: the scope of the feature that ctx
-// carries, or the suite's setup outside any feature.
+// scope is where a feature's step records: the scope of the feature that
+// ctx carries. Every feature's context carries one (newFeatureRun's first setup), so
+// a context without is the harness's own bug: the result is kept, under
+// the suite's setup, beside a failed check that says so, never dropped or
+// filed silently where nobody looks.
 func (r *Run) scope(ctx context.Context) *report.Scope {
 	if s := report.ScopeOf(ctx); s != nil {
 		return s
 	}
-	return r.Report.Setup(r.Suite)
+	setup := r.Report.Setup(r.Suite)
+	setup.Check("unscoped-result", errors.New("the harness recorded a result outside any feature (its context carries no feature scope): it is kept under the suite's setup; report this as a bug of the harness"))
+	return setup
 }
 
 // Resolve finds a ready pod of a matrix client.
