@@ -5,7 +5,7 @@
 // feature first; when it fails, their verdicts would mean nothing, and the
 // run says so.
 //
-//	go test ./suites/baseline/ -args --kubeconfig=$HOME/.kube/config
+//	go test -tags e2e -v -timeout 30m ./suites/baseline/ -args --kubeconfig=$HOME/.kube/config
 package baseline
 
 import (

@@ -2,11 +2,11 @@
 // InferenceService in ServiceMesh mode") with the corrections of FACTS.md,
 // and proves with traffic that the cluster enforces it.
 //
-// The suite is the value Suite; main_test.go hands it to the harness, and
+// The suite is the value Suite; main_test.go names its run (harness.NewRun), and
 // the lab runs its cells (cells.go) against stand-ins.
 //
-//	go test ./suites/kservemesh/ -args --dry-run    # list the features
-//	go test ./suites/kservemesh/                    # kind cluster, installs, checks
+//	go test -tags e2e -v ./suites/kservemesh/ -args --dry-run   # the plan, no cluster
+//	go test -tags e2e -v -timeout 6h ./suites/kservemesh/        # kind cluster, installs, checks
 package kservemesh
 
 import (

@@ -3,11 +3,11 @@
 // strict mTLS) with the corrections of FACTS.md, in ambient mode as
 // documented and in sidecar mode.
 //
-// The suite is the value Suite; main_test.go hands it to the harness, and
+// The suite is the value Suite; main_test.go names its run (harness.NewRun), and
 // the lab runs its cells (cells.go) against stand-ins.
 //
-//	go test ./suites/opeaistio/ -args --mode=ambient
-//	go test ./suites/opeaistio/ -args --dry-run
+//	go test -tags e2e -v ./suites/opeaistio/ -args --dry-run
+//	go test -tags e2e -v -timeout 3h ./suites/opeaistio/ -args --mode=ambient
 package opeaistio
 
 import (

@@ -50,8 +50,9 @@ func pages(t *testing.T, root string) []string {
 	return out
 }
 
-// goTestCommands are the `go test` lines in sh blocks of the pages,
-// without their trailing comments, each with where it is written.
+// goTestCommands are the `go test` lines in sh blocks of the pages and in
+// the suites' package comments, without their trailing comments, each
+// with where it is written.
 func goTestCommands(t *testing.T, root string) map[string][]string {
 	cmds := map[string][]string{}
 	for _, page := range pages(t, root) {
@@ -76,6 +77,25 @@ func goTestCommands(t *testing.T, root string) map[string][]string {
 		}
 		require.NoError(t, sc.Err())
 		f.Close()
+	}
+	// The suites' package comments show commands too (go doc prints
+	// them): they must run as written as well.
+	sources, err := filepath.Glob(filepath.Join(root, "suites", "*", "*.go"))
+	require.NoError(t, err)
+	for _, src := range sources {
+		data, err := os.ReadFile(src)
+		require.NoError(t, err)
+		rel, err := filepath.Rel(root, src)
+		require.NoError(t, err)
+		for n, line := range strings.Split(string(data), "\n") {
+			if c, ok := strings.CutPrefix(line, "//\tgo test "); ok {
+				if i := strings.Index(c, " #"); i > 0 {
+					c = c[:i]
+				}
+				c = "go test " + strings.TrimSpace(c)
+				cmds[c] = append(cmds[c], fmt.Sprintf("%s:%d", rel, n+1))
+			}
+		}
 	}
 	return cmds
 }
