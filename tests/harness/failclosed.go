@@ -79,18 +79,30 @@ func (r *Run) disrupt(ctx context.Context, t *testing.T, feature string, d disru
 	r.Logf("%s", res.Summary())
 	r.scope(ctx).Disruption(ReportDisruption(res, s))
 	name := feature + "/" + d.Name
-	switch {
-	case res.FailedOpen():
+	if res.FailedOpen() {
 		t.Errorf("%s: the mesh FAILED OPEN:\n%s", name, r.redact.String(res.Summary()))
+	}
+	r.judgeDisruption(t, name, "disruption", res, fmt.Sprintf("an allowed cell did not recover within %s after restoration", to.MaxTimeToConsistency))
+}
+
+// judgeDisruption fails t with what a disruption's result says besides a
+// cell served while the mesh was disrupted (a fail-closed verdict, a
+// restart's finding): restoring failed, the disruption could not be
+// observed as meant, cells not observed enough, or notRecovered; and
+// dumps diagnostics when the disruption itself went wrong. what names the
+// disruption's kind in the message.
+func (r *Run) judgeDisruption(t *testing.T, name, what string, res disruption.Result, notRecovered string) {
+	t.Helper()
+	switch {
 	case res.RestoreErr != nil:
 		t.Errorf("%s: restoring failed, put it back by hand: %s", name, r.redact.String(res.RestoreErr.Error()))
 	case res.TakeErr != nil || res.Err != nil:
-		t.Errorf("%s: the disruption could not be observed as meant (environment, not a verdict on the mesh):\n%s", name, r.redact.String(res.Summary()))
+		t.Errorf("%s: the %s could not be observed as meant (environment, not a verdict on the mesh):\n%s", name, what, r.redact.String(res.Summary()))
 	case !res.Passed():
 		if env := len(res.EnvironmentErrors()); env > 0 {
 			t.Errorf("%s: %d cell(s) not observed enough (environment errors, not a verdict):\n%s", name, env, r.redact.String(res.Summary()))
-		} else {
-			t.Errorf("%s: an allowed cell did not recover within %s after restoration:\n%s", name, to.MaxTimeToConsistency, r.redact.String(res.Summary()))
+		} else if !res.FailedOpen() {
+			t.Errorf("%s: %s:\n%s", name, notRecovered, r.redact.String(res.Summary()))
 		}
 	}
 	if res.TakeErr != nil || res.RestoreErr != nil || res.Err != nil {

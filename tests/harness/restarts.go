@@ -98,22 +98,7 @@ func (r *Run) restarts(ctx context.Context, t *testing.T, name string, d disrupt
 		r.scope(ctx).Finding(reportapi.Finding{Name: id + "/never-served", Observed: fmt.Sprintf("no refused cell answered 2xx in %d rounds while %s", res.Rounds, d.What),
 			Note: note, Seconds: map[string]float64{"window": 0}})
 	}
-	switch {
-	case res.RestoreErr != nil:
-		t.Errorf("%s: restoring failed, put it back by hand: %s", id, r.redact.String(res.RestoreErr.Error()))
-	case res.TakeErr != nil || res.Err != nil:
-		t.Errorf("%s: the restart could not be observed as meant (environment, not a verdict on the mesh):\n%s", id, r.redact.String(res.Summary()))
-	case !res.Passed():
-		if env := len(res.EnvironmentErrors()); env > 0 {
-			t.Errorf("%s: %d cell(s) not observed enough (environment errors, not a verdict):\n%s", id, env, r.redact.String(res.Summary()))
-		} else {
-			t.Errorf("%s: once restored, a refused cell was not refused again or an allowed cell did not answer within %s:\n%s", id,
-				to.MaxTimeToConsistency, r.redact.String(res.Summary()))
-		}
-	}
-	if res.TakeErr != nil || res.RestoreErr != nil || res.Err != nil {
-		r.diagnose(id, fmt.Errorf("%s", res.Summary()))
-	}
+	r.judgeDisruption(t, id, "restart", res, fmt.Sprintf("once restored, a refused cell was not refused again or an allowed cell did not answer within %s", to.MaxTimeToConsistency))
 	return res
 }
 
