@@ -40,9 +40,10 @@ mkdir -p "$lbin"
 # Keyed by content, not by mtime: clones and worktrees share this cache, so
 # another checkout's older sources may have built a tool after this one's
 # sources were last touched. The key holds the sources' hash and the
-# binary's, so a binary another checkout wrote is rebuilt too.
+# binary's, so a binary another checkout wrote is rebuilt too. The tools'
+# shared packages (lab/internal) count for every tool.
 (cd lab && for c in runc-shim mkimage pause standin netistio; do
-  src=$( (cat go.sum; find cmd/$c -name '*.go' | sort | xargs cat) | sha256sum | cut -c1-16)
+  src=$( (cat go.sum; find cmd/$c internal -name '*.go' | sort | xargs cat) | sha256sum | cut -c1-16)
   [ -x "$lbin/$c" ] && [ "$(cat "$lbin/$c.key" 2>/dev/null)" = "$src $(sha256sum <"$lbin/$c" | cut -c1-16)" ] && continue
   CGO_ENABLED=0 go build -trimpath -o "$lbin/$c.tmp" ./cmd/$c && mv "$lbin/$c.tmp" "$lbin/$c"
   echo "$src $(sha256sum <"$lbin/$c" | cut -c1-16)" >"$lbin/$c.key"

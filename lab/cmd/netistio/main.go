@@ -24,16 +24,10 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"flag"
 	"log"
-	"math/big"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -44,6 +38,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+
+	"github.com/secure-inference/mesh-conformance/lab/internal/selfsigned"
 )
 
 // The KIngress resource and the class net-istio reconciles (Serving's
@@ -155,17 +151,11 @@ func reconcile(ctx context.Context, ri dynamic.NamespaceableResourceInterface, u
 // serveWebhook answers HTTPS with a certificate made at start: probes get
 // 200, admission reviews are allowed.
 func serveWebhook(addr string) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := selfsigned.Cert("net-istio-webhook.knative-serving.svc")
 	if err != nil {
 		return err
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "net-istio-webhook.knative-serving.svc"},
-		DNSNames: []string{"net-istio-webhook.knative-serving.svc"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour * 365)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Addr: addr, TLSConfig: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
+	srv := &http.Server{Addr: addr, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method != http.MethodPost {
 				return
