@@ -70,13 +70,7 @@ func newKnativeLab(ctx context.Context, t *testing.T) *knativeLab {
 	// TestRealIstioControlPlane's.
 	_, err = l.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "istio-system"}}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	var istioAPI []upstream.CRDSource
-	for _, s := range upstream.CRDSources(kservemesh.Versions, kservemesh.Versions) {
-		if s.Module == "istio.io/api" {
-			istioAPI = append(istioAPI, s)
-		}
-	}
-	crds, err := upstream.LoadCRDs(istioAPI)
+	crds, err := upstream.LoadCRDs(upstream.OfModule(upstream.CRDSources(kservemesh.Versions, kservemesh.Versions), "istio.io/api"))
 	require.NoError(t, err)
 	require.NoError(t, l.applier.Apply(ctx, crds...))
 	require.NoError(t, l.applier.WaitEstablished(ctx, time.Minute, crds...))
