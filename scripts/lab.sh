@@ -40,9 +40,10 @@ mkdir -p "$lbin"
 # Keyed by content, not by mtime: clones and worktrees share this cache, so
 # another checkout's older sources may have built a tool after this one's
 # sources were last touched. The key holds the sources' hash and the
-# binary's, so a binary another checkout wrote is rebuilt too.
-(cd lab && for c in runc-shim mkimage pause standin; do
-  src=$( (cat go.sum; find cmd/$c -name '*.go' | sort | xargs cat) | sha256sum | cut -c1-16)
+# binary's, so a binary another checkout wrote is rebuilt too. The tools'
+# shared packages (lab/internal) count for every tool.
+(cd lab && for c in runc-shim mkimage pause standin netistio; do
+  src=$( (cat go.sum; find cmd/$c internal -name '*.go' | sort | xargs cat) | sha256sum | cut -c1-16)
   [ -x "$lbin/$c" ] && [ "$(cat "$lbin/$c.key" 2>/dev/null)" = "$src $(sha256sum <"$lbin/$c" | cut -c1-16)" ] && continue
   CGO_ENABLED=0 go build -trimpath -o "$lbin/$c.tmp" ./cmd/$c && mv "$lbin/$c.tmp" "$lbin/$c"
   echo "$src $(sha256sum <"$lbin/$c" | cut -c1-16)" >"$lbin/$c.key"
@@ -93,8 +94,42 @@ istio_hub=mesh-conformance.local/istio istio_tag=lab
   -ref "$istio_hub/install-cni:$istio_tag" -ref "$istio_hub/install-cni:$istio_tag-distroless" \
   -file "$istio_bin/install-cni:/usr/local/bin/install-cni" -file "$istio_bin/istio-cni:/opt/cni/bin/istio-cni" \
   -workdir /opt/cni/bin -cmd /usr/local/bin/install-cni
+
+# Knative Serving's real control plane for the KServe suite: the operator
+# and Serving's binaries built from knative.dev/operator and
+# knative.dev/serving at the suite's pin (lab/scripts/kserve-bins.sh, cached
+# by version), packed as <hub>/<name>:<tag>, the names a mirror user gives
+# --image knative (docs/running.md, Air-gapped); net-istio, which cannot be
+# built, is the netistio stand-in under its two names. The operator reads
+# the manifests it installs from its kodata, where ko would put it
+# (/var/run/ko, KO_DATA_PATH). Images run as ko's nonroot user: the
+# manifests ask runAsNonRoot.
+say "knative images"
+kstart=$SECONDS
+kserve_bin=$(bash lab/scripts/kserve-bins.sh | tail -1)
+knative_hub=mesh-conformance.local/knative knative_tag=lab
+kodata_tar="$images/knative-kodata.tar"
+[ -s "$kodata_tar" ] && [ "$kodata_tar" -nt "$kserve_bin/operator-kodata" ] \
+  || tar -C "$kserve_bin" --transform 's,^operator-kodata,var/run/ko,' --owner=0 --group=0 -cf "$kodata_tar" operator-kodata
+knative_images=()
+pack_knative() { # name binary [mkimage args...]
+  local name=$1 bin=$2; shift 2
+  local out="$images/knative-$name.tar"
+  knative_images+=("$out")
+  [ -s "$out" ] && [ "$out" -nt "$bin" ] && return 0
+  "$lbin/mkimage" -o "$out" -ref "$knative_hub/$name:$knative_tag" -user 65532:65532 \
+    -file "$bin:/ko-app/$(basename "$bin")" -entrypoint "/ko-app/$(basename "$bin")" "$@"
+}
+pack_knative operator "$kserve_bin/operator" -base "$kodata_tar" -env KO_DATA_PATH=/var/run/ko
+for b in operator-webhook controller webhook activator autoscaler autoscaler-hpa queue migrate cleanup; do
+  pack_knative "$b" "$kserve_bin/$b"
+done
+pack_knative net-istio-controller "$lbin/netistio"
+pack_knative net-istio-webhook "$lbin/netistio" -entrypoint -webhook
+say "knative images in $((SECONDS - kstart))s"
 say "built in $((SECONDS - start))s"
 
+MC_LAB_KNATIVE_IMAGE="$knative_hub:$knative_tag" MC_LAB_KNATIVE_IMAGES="$(IFS=,; echo "${knative_images[*]}")" \
 MC_LAB_ISTIO_IMAGE="$istio_hub:$istio_tag" MC_LAB_ISTIO_IMAGES="$images/istio-pilot.tar,$images/istio-install-cni.tar" \
 MC_LAB_NODE_IMAGE="$node_image" MC_LAB_IMAGES="$images/curl.tar,$images/standin.tar" \
   go test -tags lab -count=1 -timeout 30m ./tests/lab/... "$@"

@@ -46,15 +46,21 @@ knative_bins=(
   activator=knative.dev/serving/cmd/activator
   autoscaler=knative.dev/serving/cmd/autoscaler
   queue=knative.dev/serving/cmd/queue
+  autoscaler-hpa=knative.dev/serving/cmd/autoscaler-hpa
+  migrate=knative.dev/pkg/apiextensions/storageversion/cmd/migrate
+  cleanup=knative.dev/serving/pkg/cleanup/cmd/cleanup
 )
 kserve_bins=(manager=github.com/kserve/kserve/cmd/manager)
 
 wrapper() { # dir module requires-and-replaces pkgs...
   local dir=$1 module=$2 body=$3; shift 3
-  [ -s "$dir/go.sum" ] && [ -s "$dir/go.mod" ] && return 0
+  local tools
+  tools=$({ echo '//go:build tools'; echo; echo 'package tools'; echo; echo 'import ('
+    for p in "$@"; do echo "	_ \"$p\""; done; echo ')'; })
+  # Tidied again when the list of binaries changes, not only when missing.
+  [ -s "$dir/go.sum" ] && [ -s "$dir/go.mod" ] && [ "$(cat "$dir/tools.go" 2>/dev/null)" = "$tools" ] && return 0
   printf 'module %s\n\ngo 1.26.0\n\n%s\n' "$module" "$body" >"$dir/go.mod"
-  { echo '//go:build tools'; echo; echo 'package tools'; echo; echo 'import ('
-    for p in "$@"; do echo "	_ \"$p\""; done; echo ')'; } >"$dir/tools.go"
+  echo "$tools" >"$dir/tools.go"
   (cd "$dir" && GOFLAGS=-mod=mod go mod tidy) >&2
 }
 

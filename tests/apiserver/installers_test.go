@@ -68,13 +68,7 @@ func TestInstallersAgainstAPIServer(t *testing.T) {
 	require.NoError(t, err)
 
 	// KServe's chart issues its webhook certificate with cert-manager.
-	var cm []upstream.CRDSource
-	for _, s := range upstream.CRDSources(kservemesh.Versions, opeaistio.Versions) {
-		if s.Module == "github.com/cert-manager/cert-manager" {
-			cm = append(cm, s)
-		}
-	}
-	crds, err := upstream.LoadCRDs(cm)
+	crds, err := upstream.LoadCRDs(upstream.OfModule(upstream.CRDSources(kservemesh.Versions, opeaistio.Versions), "github.com/cert-manager/cert-manager"))
 	require.NoError(t, err)
 	require.NoError(t, a.Apply(ctx, crds...))
 	require.NoError(t, a.WaitEstablished(ctx, time.Minute, crds...))

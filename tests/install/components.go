@@ -402,7 +402,92 @@ func (in *Installer) KnativeOperatorChart() ChartRef {
 }
 
 func (in *Installer) knativeOperatorRelease() (Release, error) {
-	return in.valuedRelease("knative-operator", "knative-operator", in.KnativeOperatorChart(), "")
+	r, err := in.valuedRelease("knative-operator", "knative-operator", in.KnativeOperatorChart(), "")
+	if err != nil {
+		return r, err
+	}
+	return r, in.overrideKnativeOperatorImages(r.Values)
+}
+
+// knativeImage is HUB/<name>:TAG of the run's --image knative=HUB[:TAG]
+// (TAG defaults to the Knative release's, v1.21.1); ok is false without
+// the override. Knative's images are named by Go import path and pinned by
+// digest upstream, so a mirror names them by their short names:
+// operator, operator-webhook, and knativeServingImages' values.
+func (in *Installer) knativeImage(name string) (string, bool) {
+	hub, tag, ok := in.Opts.Image("knative")
+	if !ok {
+		return "", false
+	}
+	if tag == "" {
+		tag = "v" + strings.TrimPrefix(in.Versions.KnativeServing, "v")
+	}
+	return hub + "/" + name + ":" + tag, true
+}
+
+// overrideKnativeOperatorImages sets the operator chart's two images
+// (image and tag of knative_operator.knative_operator and
+// knative_operator.operator_webhook) from --image knative.
+func (in *Installer) overrideKnativeOperatorImages(values map[string]any) error {
+	if _, _, ok := in.Opts.Image("knative"); !ok {
+		return nil
+	}
+	for block, name := range map[string]string{"knative_operator": "operator", "operator_webhook": "operator-webhook"} {
+		ref, _ := in.knativeImage(name)
+		repo, tag := options.SplitImageRef(ref)
+		for field, v := range map[string]string{"image": repo, "tag": tag} {
+			if err := unstructured.SetNestedField(values, v, "knative_operator", block, field); err != nil {
+				return fmt.Errorf("knative_operator.%s.%s: %w", block, field, err)
+			}
+		}
+	}
+	return nil
+}
+
+// knativeServingImages are the keys of the KnativeServing's
+// spec.registry.override, as the operator matches them
+// (pkg/reconciler/common/images.go: deployment/container first, then the
+// container name, or a caching Image's name), and the image each one gets
+// from --image knative: every container the operator deploys for Serving
+// 1.21 with net-istio (its kodata knative-serving/1.21.1 and
+// ingress/1.21/istio), the post-install Jobs' included. net-istio's
+// containers repeat Serving's names (controller, webhook), so they are
+// keyed by deployment. queue-proxy is the caching Image's name; the
+// queue-proxy revisions run is config-deployment's queue-sidecar-image,
+// which the override does not reach (operator v0.48.1), so
+// knativeServingObjects sets that too.
+var knativeServingImages = map[string]string{
+	"activator": "activator", "autoscaler": "autoscaler", "controller": "controller", "webhook": "webhook",
+	"autoscaler-hpa": "autoscaler-hpa", "migrate": "migrate", "cleanup": "cleanup", "queue-proxy": "queue",
+	"net-istio-controller/controller": "net-istio-controller", "net-istio-webhook/webhook": "net-istio-webhook",
+}
+
+// knativeServingObjects sets the KnativeServing's version to the pinned
+// Knative release and, with --image knative, its registry override and
+// queue-sidecar-image.
+func (in *Installer) knativeServingObjects(objs []*unstructured.Unstructured) error {
+	for _, o := range objs {
+		if o.GetKind() != "KnativeServing" {
+			continue
+		}
+		if err := unstructured.SetNestedField(o.Object, strings.TrimPrefix(in.Versions.KnativeServing, "v"), "spec", "version"); err != nil {
+			return err
+		}
+		if _, _, ok := in.Opts.Image("knative"); !ok {
+			continue
+		}
+		for key, name := range knativeServingImages {
+			ref, _ := in.knativeImage(name)
+			if err := unstructured.SetNestedField(o.Object, ref, "spec", "registry", "override", key); err != nil {
+				return fmt.Errorf("spec.registry.override: %w", err)
+			}
+		}
+		queue, _ := in.knativeImage(knativeServingImages["queue-proxy"])
+		if err := unstructured.SetNestedField(o.Object, queue, "spec", "config", "deployment", "queue-sidecar-image"); err != nil {
+			return fmt.Errorf("spec.config.deployment: %w", err)
+		}
+	}
+	return nil
 }
 
 // KnativeOperator installs the Knative operator (namespace knative-operator).
@@ -419,14 +504,11 @@ func (in *Installer) KnativeOperator(ctx context.Context) error {
 const KnativeNamespace = "knative-serving"
 
 // KnativeServing applies the KnativeServing resource (with net-istio) at the
-// pinned version and waits for it to be Ready.
+// pinned version, with the run's --image knative, and waits for it to be
+// Ready.
 func (in *Installer) KnativeServing(ctx context.Context, objs []*unstructured.Unstructured) error {
-	for _, o := range objs {
-		if o.GetKind() == "KnativeServing" {
-			if err := unstructured.SetNestedField(o.Object, strings.TrimPrefix(in.Versions.KnativeServing, "v"), "spec", "version"); err != nil {
-				return err
-			}
-		}
+	if err := in.knativeServingObjects(objs); err != nil {
+		return err
 	}
 	if err := in.Apply.Apply(ctx, objs...); err != nil {
 		return err

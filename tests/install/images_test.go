@@ -2,14 +2,18 @@ package install
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/secure-inference/mesh-conformance/fixtures"
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/upstream"
 	"github.com/secure-inference/mesh-conformance/tests/versions"
 )
 
@@ -134,5 +138,114 @@ func TestCertManagerImageOverrideReachesEveryImage(t *testing.T) {
 			assert.ElementsMatch(t, []string{"cert-manager-controller", "cert-manager-acmesolver", "cert-manager-webhook",
 				"cert-manager-cainjector", "cert-manager-startupapicheck"}, names, "%s %s (override %v)", pins.suite, pins.v.CertManager, override)
 		}
+	}
+}
+
+// --image knative=HUB reaches every image the pinned operator deploys:
+// the operator chart's two, rendered by the real chart, and every
+// container, caching Image and the queue-sidecar-image of the operator's
+// own kodata for Serving 1.21.1 with net-istio, matched against the
+// KnativeServing the installer applies the way the operator matches its
+// spec.registry.override (deployment/container, then container; an
+// Image by name; spec.config merged into the ConfigMaps). Without the
+// override none is from that hub.
+func TestKnativeImageOverrideReachesEveryImage(t *testing.T) {
+	charts := newOfflineCharts(t)
+	const hub = "mirror.example:5000/knative"
+	tag := "v" + kservePins.KnativeServing
+	dir, err := upstream.ModuleDir("knative.dev/operator", upstream.KnativeModuleVersion(kservePins.KnativeServing))
+	require.NoError(t, err, "the operator's Go module is not reachable (module proxy or cache)")
+	kodata := filepath.Join(dir, "cmd", "operator", "kodata")
+	files, _ := filepath.Glob(filepath.Join(kodata, "knative-serving", kservePins.KnativeServing, "*.yaml"))
+	istio, _ := filepath.Glob(filepath.Join(kodata, "ingress", "1.21", "istio", "*.yaml"))
+	require.NotEmpty(t, files)
+	require.NotEmpty(t, istio)
+	var manifests []map[string]any
+	for _, f := range append(files, istio...) {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		manifests = append(manifests, objects(t, string(data))...)
+	}
+
+	for _, override := range []bool{true, false} {
+		in := installer("kservemesh", kservePins)
+		if override {
+			in.Opts.Images = map[string]string{"knative": hub}
+		}
+		from := func(what, img string) {
+			if override {
+				assert.True(t, strings.HasPrefix(img, hub+"/") && strings.HasSuffix(img, ":"+tag), "%s runs %s, not from %s:%s", what, img, hub, tag)
+			} else {
+				assert.False(t, strings.HasPrefix(img, hub+"/"), "%s runs %s without the override", what, img)
+			}
+		}
+
+		r, err := in.knativeOperatorRelease()
+		require.NoError(t, err)
+		ch, _ := charts.chart(r)
+		manifest, err := render(ch, r.Namespace, r.Name, r.Values)
+		require.NoError(t, err)
+		chartImages := images(objects(t, manifest))
+		assert.Len(t, chartImages, 2, "the operator and its webhook")
+		for _, img := range chartImages {
+			from("the operator chart", img)
+		}
+
+		objs, err := fixtures.Load("kservemesh/knative-serving.yaml")
+		require.NoError(t, err)
+		require.NoError(t, in.knativeServingObjects(objs))
+		var ks map[string]any
+		for _, o := range objs {
+			if o.GetKind() == "KnativeServing" {
+				ks = o.Object
+			}
+		}
+		require.NotNil(t, ks)
+		registry, _ := field(ks, "spec", "registry", "override").(map[string]any)
+		seen := 0
+		for _, o := range manifests {
+			name, _ := field(o, "metadata", "name").(string)
+			if gen, _ := field(o, "metadata", "generateName").(string); gen != "" {
+				name = gen
+			}
+			switch o["kind"] {
+			case "Deployment", "Job":
+				cs, _ := field(o, "spec", "template", "spec", "containers").([]any)
+				for _, c := range cs {
+					cname, _ := field(c.(map[string]any), "name").(string)
+					img, _ := field(c.(map[string]any), "image").(string)
+					if v, ok := registry[name+"/"+cname].(string); ok {
+						img = v
+					} else if v, ok := registry[cname].(string); ok {
+						img = v
+					}
+					from(name+"/"+cname, img)
+					seen++
+				}
+			case "Image":
+				img, _ := field(o, "spec", "image").(string)
+				if v, ok := registry[name].(string); ok {
+					img = v
+				}
+				from("caching Image "+name, img)
+				seen++
+			case "ConfigMap":
+				if name != "config-deployment" {
+					continue
+				}
+				img, _ := field(o, "data", "queue-sidecar-image").(string)
+				if v, ok := field(ks, "spec", "config", "deployment", "queue-sidecar-image").(string); ok {
+					img = v
+				}
+				from("config-deployment queue-sidecar-image", img)
+				seen++
+			}
+		}
+		// activator, autoscaler, controller, webhook, autoscaler-hpa, the
+		// two jobs, net-istio's two, the queue-proxy Image and its config.
+		assert.Equal(t, 11, seen, "images in the operator's kodata (override %v)", override)
+	}
+	for _, name := range knativeServingImages {
+		assert.Contains(t, options.ImageComponents["knative"], name, "--image's help names every image a mirror must hold")
 	}
 }

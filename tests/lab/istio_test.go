@@ -4,23 +4,16 @@ package lab
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
-	kindconfig "github.com/secure-inference/mesh-conformance/kind-config"
 	"github.com/secure-inference/mesh-conformance/suites/opeaistio"
-	"github.com/secure-inference/mesh-conformance/tests/apply"
-	"github.com/secure-inference/mesh-conformance/tests/cluster"
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
 	"github.com/secure-inference/mesh-conformance/tests/install"
@@ -41,9 +34,8 @@ var leftOut = map[string]string{
 // istiod's webhooks and istio-cni's CNI chaining would change how every
 // later pod of the shared lab cluster is admitted and wired.
 type istioLab struct {
-	kube    kubernetes.Interface
-	applier *apply.Applier
-	in      *install.Installer
+	*ownCluster
+	in *install.Installer
 }
 
 func newIstioLab(ctx context.Context, t *testing.T) *istioLab {
@@ -55,37 +47,7 @@ func newIstioLab(ctx context.Context, t *testing.T) *istioLab {
 	charts, err := upstream.ModuleDir("istio.io/istio", upstream.IstioModuleVersion)
 	require.NoError(t, err, "the Istio charts come from the istio.io/istio module the binaries were built from")
 
-	k := cluster.NewKind("mc-lab-istio", os.Getenv("MC_LAB_NODE_IMAGE"), 5*time.Minute, logf)
-	cfg := filepath.Join(t.TempDir(), "kind.yaml")
-	data, _ := kindconfig.FS.ReadFile("lab.yaml")
-	require.NoError(t, os.WriteFile(cfg, data, 0o644))
-	t.Cleanup(func() {
-		if os.Getenv("MC_LAB_KEEP") != "" {
-			logf("cluster mc-lab-istio kept (MC_LAB_KEEP)")
-			return
-		}
-		if err := k.Destroy(context.Background()); err != nil {
-			t.Errorf("deleting mc-lab-istio: %v", err)
-		}
-		out, _ := exec.Command("docker", "ps", "-a", "-q", "--filter", "label=io.x-k8s.kind.cluster=mc-lab-istio").Output()
-		if s := strings.TrimSpace(string(out)); s != "" {
-			t.Errorf("LEAK: containers of mc-lab-istio remain: %s", s)
-		}
-	})
-	start := time.Now()
-	kubeconfig, err := k.CreateWithConfig(ctx, cfg)
-	require.NoError(t, err)
-	require.NoError(t, k.WaitForControlPlane(ctx))
-	for _, a := range strings.Split(archives, ",") {
-		require.NoError(t, k.LoadImageArchive(ctx, a))
-	}
-	logf("istio lab: cluster and images in %s", time.Since(start).Round(time.Second))
-
-	l := &istioLab{}
-	l.kube, err = kubernetes.NewForConfig(k.KubernetesRestConfig())
-	require.NoError(t, err)
-	l.applier, err = apply.New(k.KubernetesRestConfig())
-	require.NoError(t, err)
+	l := &istioLab{ownCluster: newOwnCluster(ctx, t, "mc-lab-istio", strings.Split(archives, ","))}
 
 	// The run's options as a user with a mirror registry and a chart
 	// mirror would give them: --chart-source istio=<charts>,
@@ -101,65 +63,8 @@ func newIstioLab(ctx context.Context, t *testing.T) *istioLab {
 		logf("istio lab: leaving out %s: %s", part, why)
 	}
 	l.in = &install.Installer{Kube: l.kube, Apply: l.applier, Opts: opts, Versions: opeaistio.Versions, Suite: "opeaistio", Wait: true, Skip: skip, Logf: logf,
-		Helm: &install.Helm{Kubeconfig: kubeconfig, Context: "kind-mc-lab-istio", Logf: logf}}
+		Helm: &install.Helm{Kubeconfig: l.kubeconfig, Context: "kind-mc-lab-istio", Logf: logf}}
 	return l
-}
-
-// dump logs the state of a namespace's pods, with their last log lines,
-// when a test failed: what a user would look at first.
-func (l *istioLab) dump(t *testing.T, namespace string) {
-	if !t.Failed() {
-		return
-	}
-	ctx := context.Background()
-	pods, err := l.kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Logf("listing pods in %s: %v", namespace, err)
-		return
-	}
-	tail := int64(30)
-	for _, p := range pods.Items {
-		t.Logf("pod %s/%s: %s ready=%v", namespace, p.Name, p.Status.Phase, ready.PodReady(&p))
-		for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
-			t.Logf("  container %s (%s): ready=%v restarts=%d state=%s", cs.Name, cs.Image, cs.Ready, cs.RestartCount, containerState(cs.State))
-			logs, err := l.kube.CoreV1().Pods(namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: cs.Name, TailLines: &tail}).DoRaw(ctx)
-			if err == nil {
-				t.Logf("  last log lines of %s:\n%s", cs.Name, logs)
-			}
-		}
-	}
-	evs, _ := l.kube.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{})
-	for _, e := range evs.Items {
-		if e.Type != corev1.EventTypeNormal {
-			t.Logf("event %s %s: %s", e.InvolvedObject.Name, e.Reason, e.Message)
-		}
-	}
-}
-
-func containerState(s corev1.ContainerState) string {
-	switch {
-	case s.Running != nil:
-		return "running"
-	case s.Waiting != nil:
-		return fmt.Sprintf("waiting (%s: %s)", s.Waiting.Reason, s.Waiting.Message)
-	case s.Terminated != nil:
-		return fmt.Sprintf("terminated (%s, exit %d: %s)", s.Terminated.Reason, s.Terminated.ExitCode, s.Terminated.Message)
-	}
-	return "unknown"
-}
-
-// runsImage checks that every pod of a selector runs a container from the
-// override's hub: the lab's images, so the --image path is the one taken.
-func (l *istioLab) runsImage(ctx context.Context, t *testing.T, namespace, selector, hub string) {
-	t.Helper()
-	pods, err := l.kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
-	require.NoError(t, err)
-	require.NotEmpty(t, pods.Items, "pods %s in %s", selector, namespace)
-	for _, p := range pods.Items {
-		for _, c := range p.Spec.Containers {
-			require.True(t, strings.HasPrefix(c.Image, hub+"/"), "pod %s container %s runs %s, not an image from %s", p.Name, c.Name, c.Image, hub)
-		}
-	}
 }
 
 // The real Istio control plane, installed by the suites' own installer

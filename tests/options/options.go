@@ -206,6 +206,8 @@ var ChartComponents = map[string]string{
 var ImageComponents = map[string]string{
 	"istio":        "global.hub and global.tag of istiod, istio-cni and ztunnel; sidecars and gateways take proxyv2 from istiod's",
 	"cert-manager": "repository HUB/cert-manager-<controller|webhook|cainjector|acmesolver|startupapicheck> and tag of each image block",
+	"knative": "HUB/<name>:TAG (TAG default: the Knative release, v1.21.1) for the operator chart's operator and operator-webhook, and the KnativeServing's spec.registry.override and queue-sidecar-image: " +
+		"controller, webhook, activator, autoscaler, autoscaler-hpa, queue, migrate, cleanup, net-istio-controller, net-istio-webhook",
 }
 
 // Image returns a component's image override: its hub, and its tag ("" to

@@ -52,6 +52,19 @@ func CRDSources(k, o versions.Set) []CRDSource {
 	}
 }
 
+// OfModule keeps the sources of one module: a tier that installs some
+// projects' CRDs and not the others' (the API server tier's cert-manager,
+// the Knative lab's Istio).
+func OfModule(sources []CRDSource, module string) []CRDSource {
+	var out []CRDSource
+	for _, s := range sources {
+		if s.Module == module {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // IstioModuleVersion is the istio.io/istio module whose charts
 // (manifests/charts) the tiers install and render: it has no reachable
 // release tag on the module proxy, only master pseudo-versions; its charts

@@ -22,3 +22,18 @@ func TestKServeBinsBuildTheSuitesPins(t *testing.T) {
 		t.Errorf("kserve-bins.sh builds\n%s\nthe suite pins\n%s", got, want)
 	}
 }
+
+// OfModule keeps exactly the named module's sources: the Knative lab gets
+// Istio's CRDs and nothing else, the API server tier cert-manager's.
+func TestOfModule(t *testing.T) {
+	all := upstream.CRDSources(kservemesh.Versions, kservemesh.Versions)
+	for _, module := range []string{"istio.io/api", "github.com/cert-manager/cert-manager"} {
+		got := upstream.OfModule(all, module)
+		if len(got) != 1 || got[0].Module != module {
+			t.Errorf("OfModule(%s) = %+v, want its one source", module, got)
+		}
+	}
+	if got := upstream.OfModule(all, "example.com/none"); len(got) != 0 {
+		t.Errorf("OfModule of an unknown module = %+v, want none", got)
+	}
+}

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/secure-inference/mesh-conformance/lab/internal/selfsigned"
 )
 
 // serveHBONE stands in for ztunnel's in-pod HBONE listener on addr (the
@@ -24,7 +21,7 @@ import (
 // handle_deframe_error). With open, any client is admitted and served h:
 // the broken port the cells must fail on.
 func serveHBONE(addr string, open bool, h http.Handler) error {
-	cert, err := selfSignedCert()
+	cert, err := selfsigned.Cert("ztunnel lab stand-in")
 	if err != nil {
 		return err
 	}
@@ -82,18 +79,4 @@ func (c *replayConn) Read(b []byte) (int, error) {
 		return n, nil
 	}
 	return c.Conn.Read(b)
-}
-
-func selfSignedCert() (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ztunnel lab stand-in"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
