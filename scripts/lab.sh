@@ -106,7 +106,7 @@ istio_hub=mesh-conformance.local/istio istio_tag=lab
 # manifests ask runAsNonRoot.
 say "knative images"
 kstart=$SECONDS
-kserve_bin=$(bash lab/scripts/kserve-bins.sh | tail -1)
+kserve_bin=$(bash lab/scripts/kserve-bins.sh knative | tail -1)
 knative_hub=mesh-conformance.local/knative knative_tag=lab
 kodata_tar="$images/knative-kodata.tar"
 [ -s "$kodata_tar" ] && [ "$kodata_tar" -nt "$kserve_bin/operator-kodata" ] \

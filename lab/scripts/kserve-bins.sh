@@ -15,8 +15,13 @@
 # repository's go.mod. Cached by version outside the clone; rebuilt only
 # when a pin moves.
 #
-# usage: lab/scripts/kserve-bins.sh            build what is missing; print the bin directory last
-#        lab/scripts/kserve-bins.sh --versions print the module versions built, one per line
+# usage: lab/scripts/kserve-bins.sh [knative] [kserve]  build what is missing of those
+#            parts (default both); print the bin directory last
+#        lab/scripts/kserve-bins.sh --versions         print the module versions built, one per line
+# The lab builds the knative part only until a lab test runs KServe's
+# manager: the KServe wrapper is a second cold build of its own (its
+# dependency graph shares little with Knative's), minutes on a fresh
+# machine that CI's budget should not pay for nothing.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -31,6 +36,13 @@ if [ "${1:-}" = --versions ]; then
   printf 'knative.dev/serving %s\nknative.dev/operator %s\ngithub.com/kserve/kserve %s\n' "$knative" "$knative" "$kserve"
   exit 0
 fi
+
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(knative kserve)
+for p in "${parts[@]}"; do
+  case "$p" in knative | kserve) ;; *) echo "kserve-bins: unknown part $p (knative, kserve or --versions)" >&2; exit 2 ;; esac
+done
+wants() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 cache=${MESH_CONFORMANCE_CACHE:-$HOME/.cache/mesh-conformance}
 root="$cache/lab/kserve/knative-$knative-kserve-$kserve"
@@ -79,27 +91,32 @@ build() { # dir name=pkg...
 
 pkgs() { for b in "$@"; do echo "${b#*=}"; done; }
 
-wrapper "$root/knative" mesh-conformance.local/knative-bins \
-  "require (
+if wants knative; then
+  wrapper "$root/knative" mesh-conformance.local/knative-bins \
+    "require (
 	knative.dev/operator $knative
 	knative.dev/serving $knative
 )" $(pkgs "${knative_bins[@]}")
-build "$root/knative" "${knative_bins[@]}"
+  build "$root/knative" "${knative_bins[@]}"
 
-# KServe's own replace directives, read from its go.mod at the pin.
-kserve_mod=$(cd "$root/knative" && go mod download -json "github.com/kserve/kserve@$kserve" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
-[ -s "$kserve_mod" ] || { echo "kserve-bins: cannot download github.com/kserve/kserve@$kserve's go.mod" >&2; exit 1; }
-replaces=$(awk '/^replace \($/{b=1; print; next} b{print; if ($0==")") b=0; next} /^replace /{print}' "$kserve_mod")
-wrapper "$root/kserve" mesh-conformance.local/kserve-bins "require github.com/kserve/kserve $kserve
+  # The operator reads the Serving and net-istio manifests it installs from
+  # its kodata (KO_DATA_PATH), which ko would put in its image.
+  kodata="$out/operator-kodata"
+  if [ ! -d "$kodata" ]; then
+    src=$(cd "$root/knative" && go list -m -f '{{.Dir}}' knative.dev/operator)/cmd/operator/kodata
+    cp -r "$src" "$kodata.tmp" && chmod -R u+w "$kodata.tmp" && mv "$kodata.tmp" "$kodata"
+  fi
+fi
+
+if wants kserve; then
+  # KServe's own replace directives, read from its go.mod at the pin.
+  kserve_mod=$(cd "$root/knative" && go mod download -json "github.com/kserve/kserve@$kserve" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  [ -s "$kserve_mod" ] || { echo "kserve-bins: cannot download github.com/kserve/kserve@$kserve's go.mod" >&2; exit 1; }
+  replaces=$(awk '/^replace \($/{b=1; print; next} b{print; if ($0==")") b=0; next} /^replace /{print}' "$kserve_mod")
+  wrapper "$root/kserve" mesh-conformance.local/kserve-bins "require github.com/kserve/kserve $kserve
 
 $replaces" $(pkgs "${kserve_bins[@]}")
-build "$root/kserve" "${kserve_bins[@]}"
-
-# The operator reads the Serving and net-istio manifests it installs from
-# its kodata (KO_DATA_PATH), which ko would put in its image.
-kodata="$out/operator-kodata"
-if [ ! -d "$kodata" ]; then
-  src=$(cd "$root/knative" && go list -m -f '{{.Dir}}' knative.dev/operator)/cmd/operator/kodata
-  cp -r "$src" "$kodata.tmp" && chmod -R u+w "$kodata.tmp" && mv "$kodata.tmp" "$kodata"
+  build "$root/kserve" "${kserve_bins[@]}"
 fi
+
 echo "$out"
