@@ -321,6 +321,26 @@ const ColdStartNote = "cold start: with no ready pod the activator is on the pat
 	"which the knative-serving rule admits (knative net-istio issue 554); a 200 here means isolation did not hold while the model woke, " +
 	"a 403 means the refusal survived the cold start; the warm refusal is the verdict"
 
+// HardenedActivatorNote is what a refused caller's 2xx through the
+// activator means under the hardened profile, whose policies refuse it
+// there: while a model is cold or restarting, the activator is on the
+// path, so a 2xx is those policies failing.
+const HardenedActivatorNote = "hardened: with no ready pod the activator is on the path, and its policies (allow-user1-via-activator, " +
+	"allow-traffic-to-activator) refuse user2 and knative-local-gateway's identity: a 2xx here means the hardened activator did not hold; " +
+	"a 403 means it did"
+
+// activatorNote is the note of a refused caller's request while the
+// activator is on the path (cold start, restart): the documented one, or
+// under the hardened profile HardenedActivatorNote.
+func activatorNote(documented string) func(options.Options) string {
+	return func(o options.Options) string {
+		if hardened(o) {
+			return HardenedActivatorNote
+		}
+		return documented
+	}
+}
+
 // ColdStartWarm is the verdict of cold-start-isolation: once
 // sklearn-iris-cold is warm again (ready pods, the activator off the path)
 // the callers of other namespaces are refused, and user1 is served.

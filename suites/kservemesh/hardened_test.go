@@ -100,3 +100,15 @@ func TestActivatorControlIsTheHardenedProfilesOwn(t *testing.T) {
 	assert.Len(t, IsolationOf(options.KServeHardened).Only("r", "default-to-sklearn-iris-burst-status", "user2-to-sklearn-iris-burst-status").Cells, 2)
 	assert.Equal(t, "hardened", Suite.Profile(o), "the report names the profile")
 }
+
+// While the model is cold or restarting, a refused caller's 2xx is
+// reported against the profile's setup: the documented limitation, or the
+// hardened activator failing.
+func TestActivatorNotesFollowTheProfile(t *testing.T) {
+	o := options.Defaults()
+	assert.Equal(t, ColdStartNote, activatorNote(ColdStartNote)(o))
+	assert.Equal(t, RestartNote, activatorNote(RestartNote)(o))
+	o.KServeProfile = options.KServeHardened
+	assert.Equal(t, HardenedActivatorNote, activatorNote(ColdStartNote)(o))
+	assert.Equal(t, HardenedActivatorNote, activatorNote(RestartNote)(o))
+}
