@@ -2,6 +2,7 @@ package kservemesh
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -10,6 +11,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/capacity"
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
 
@@ -124,6 +126,64 @@ func Isolation() matrix.Matrix {
 		matrix.Cell{Name: "user2-to-httpbin", Client: ClientUser2, Request: HTTPBinHeaders,
 			Expect: matrix.DeniedByPolicy(dataplane.Sidecar).WithNote(IsolationByNamespace)})
 	return matrix.Matrix{Name: "kserve-namespace-isolation", Cells: cells}
+}
+
+// HardenedFixture holds the hardened profile's policies: OpenShift
+// Serverless's default deny in knative-serving and its allows on the
+// activator (knative-istio-authz-chart, cited in the file).
+const HardenedFixture = "kservemesh/hardened/activator.yaml"
+
+// RefusedAtActivator explains the hardened profile's refusals of
+// sklearn-iris-burst, by caller.
+const (
+	RefusedAtActivatorByNamespace = "hardened: the caller's identity (ns/user2) matches no rule on the activator: allow-user1-via-activator admits only user1 " +
+		"(knative-istio-authz-chart's serving-allow-traffic-via-activator), so the activator's sidecar answers 403"
+	RefusedAtActivatorViaLocalGateway = "hardened: through knative-local-gateway the request reaches the activator as ns/istio-system, which " +
+		"allow-traffic-to-activator admits for K-Network-Probe only, so the activator's sidecar answers 403"
+)
+
+// HardenedBurst are the cells the hardened profile changes: the other
+// namespaces' calls to sklearn-iris-burst, which the documented setup
+// serves through the activator.
+var HardenedBurst = []string{
+	"user2-to-sklearn-iris-burst-status", "user2-to-sklearn-iris-burst-predict",
+	"default-to-sklearn-iris-burst-status", "default-to-sklearn-iris-burst-predict",
+}
+
+// IsolationOf is the isolation matrix of a profile: the document's
+// (Isolation), and under the hardened profile the same cells but
+// HardenedBurst, refused with 403 by the activator's sidecar; user1 is
+// still served by both models, through the activator too.
+func IsolationOf(p options.KServeProfile) matrix.Matrix {
+	m := Isolation()
+	if p != options.KServeHardened {
+		return m
+	}
+	for i, c := range m.Cells {
+		if !slices.Contains(HardenedBurst, c.Name) {
+			continue
+		}
+		why := RefusedAtActivatorByNamespace
+		if c.Client == ClientDefault {
+			why = RefusedAtActivatorViaLocalGateway
+		}
+		m.Cells[i].Expect = matrix.DeniedByPolicy(dataplane.Sidecar).WithNote(why)
+	}
+	return m
+}
+
+// ActivatorControl is the hardened profile's control: with the policies
+// on the activator removed (the default deny and both allows), the
+// activator is open again and the other namespaces' calls to
+// sklearn-iris-burst answer 200, or their 403 did not come from those
+// policies.
+func ActivatorControl() matrix.Matrix {
+	allowed := matrix.Expect(matrix.Allowed).WithBody(`"ready":true`).
+		WithNote("control: the activator's AuthorizationPolicies removed (deny-all-by-default, allow-traffic-to-activator, allow-user1-via-activator)")
+	return matrix.Matrix{Name: "kserve-activator-policy-control", Cells: []matrix.Cell{
+		{Name: "default-to-sklearn-iris-burst-status-without-activator-policies", Client: ClientDefault, Request: ModelRequest(SklearnIrisBurst), Expect: allowed},
+		{Name: "user2-to-sklearn-iris-burst-status-without-activator-policies", Client: ClientUser2, Request: ModelRequest(SklearnIrisBurst), Expect: allowed},
+	}}
 }
 
 // TopLevelHost is the traffic the document's disableIstioVirtualHost
@@ -260,6 +320,26 @@ var ColdClients = []matrix.Client{ClientUser2, ClientDefault}
 const ColdStartNote = "cold start: with no ready pod the activator is on the path (ServerlessService in Proxy mode) and forwards with its own identity, " +
 	"which the knative-serving rule admits (knative net-istio issue 554); a 200 here means isolation did not hold while the model woke, " +
 	"a 403 means the refusal survived the cold start; the warm refusal is the verdict"
+
+// HardenedActivatorNote is what a refused caller's 2xx through the
+// activator means under the hardened profile, whose policies refuse it
+// there: while a model is cold or restarting, the activator is on the
+// path, so a 2xx is those policies failing.
+const HardenedActivatorNote = "hardened: with no ready pod the activator is on the path, and its policies (allow-user1-via-activator, " +
+	"allow-traffic-to-activator) refuse user2 and knative-local-gateway's identity: a 2xx here means the hardened activator did not hold; " +
+	"a 403 means it did"
+
+// activatorNote is the note of a refused caller's request while the
+// activator is on the path (cold start, restart): the documented one, or
+// under the hardened profile HardenedActivatorNote.
+func activatorNote(documented string) func(options.Options) string {
+	return func(o options.Options) string {
+		if hardened(o) {
+			return HardenedActivatorNote
+		}
+		return documented
+	}
+}
 
 // ColdStartWarm is the verdict of cold-start-isolation: once
 // sklearn-iris-cold is warm again (ready pods, the activator off the path)

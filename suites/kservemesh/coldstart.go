@@ -26,7 +26,7 @@ var coldStartFeature = harness.ColdStart(harness.Feature{
 	},
 	Clients: ColdClients,
 	Request: ModelRequest(SklearnIrisCold),
-	Note:    ColdStartNote,
+	Note:    activatorNote(ColdStartNote),
 	Warm:    func(options.Options) matrix.Matrix { return ColdStartWarm() },
 })
 

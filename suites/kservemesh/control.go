@@ -25,3 +25,21 @@ var strictControlFeature = harness.Control(harness.Feature{Name: "strict-control
 	func(options.Options) matrix.Matrix {
 		return StrictMTLS().Only("kserve-strict-restored", "default-to-httpbin-plaintext")
 	})
+
+// activatorControlFeature proves the hardened profile's 403s on
+// sklearn-iris-burst come from the activator's policies: without them the
+// other namespaces' calls answer 200 again (the documented hole); restored,
+// 403 again. Only the hardened profile applies those policies.
+var activatorControlFeature = harness.Control(harness.Feature{Name: "activator-policy-control", Applies: hardened},
+	[]harness.PolicyFixture{
+		{File: HardenedFixture, Kind: "AuthorizationPolicy", Name: "deny-all-by-default"},
+		{File: HardenedFixture, Kind: "AuthorizationPolicy", Name: "allow-traffic-to-activator"},
+		{File: HardenedFixture, Kind: "AuthorizationPolicy", Name: "allow-user1-via-activator"},
+	},
+	func(options.Options) matrix.Matrix { return ActivatorControl() },
+	func(o options.Options) matrix.Matrix {
+		return IsolationOf(o.KServeProfile).Only("kserve-activator-policy-restored", "default-to-sklearn-iris-burst-status", "user2-to-sklearn-iris-burst-status")
+	})
+
+// hardened tells whether the run uses the hardened profile.
+func hardened(o options.Options) bool { return o.KServeProfile == options.KServeHardened }

@@ -11,10 +11,13 @@ import (
 // isolationFeature is the document's matrix with the current upstream
 // page's user2: from user1 both models answer; from user2 and default
 // sklearn-iris is refused with 403 and sklearn-iris-burst answers through
-// the activator (the documented limitation).
+// the activator (the documented limitation), or under the hardened profile
+// is refused too, at the activator (IsolationOf).
 var isolationFeature = harness.Feature{
 	Name: "namespace-isolation", Kind: harness.KindMatrix, Manifests: []string{"kservemesh/auth.yaml", "kservemesh/inferenceservices.yaml", "kservemesh/clients.yaml"},
-	Matrices: harness.Fixed(Isolation()),
+	Matrices: func(_ context.Context, o options.Options, _ harness.Facts) ([]matrix.Matrix, error) {
+		return []matrix.Matrix{IsolationOf(o.KServeProfile)}, nil
+	},
 }
 
 // strictMTLSFeature: a plaintext client straight to a user1 workload is

@@ -58,7 +58,7 @@ var restartFeature = harness.Restarts(harness.Feature{
 	},
 	TakeLimit:    func(o options.Options) time.Duration { return o.Timeouts.ReadyTimeout },
 	RestoreLimit: func(o options.Options) time.Duration { return o.Timeouts.InferenceServiceReadyTimeout },
-	Note:         RestartNote,
+	Note:         activatorNote(RestartNote),
 })
 
 // restartLimit: each of the two disruptions may take its pods' removal

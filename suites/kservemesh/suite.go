@@ -12,6 +12,7 @@ package kservemesh
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -57,6 +58,7 @@ var Suite = harness.Suite{
 		mtlsIdentityFeature,
 		bypassFeature,
 		policyControlFeature,
+		activatorControlFeature,
 		strictControlFeature,
 		coldStartFeature,
 		// It restarts and rolls sklearn-iris: after every matrix that
@@ -65,6 +67,7 @@ var Suite = harness.Suite{
 		// Last: it scales istiod to zero and back.
 		failClosedFeature,
 	},
+	Profile: func(o options.Options) string { return string(o.KServeProfile) },
 }
 
 // Versions is KServe v0.20.0's own tested dependency set (kserve-deps.env
@@ -89,7 +92,7 @@ const SklearnRuntime = "kserve-sklearnserver"
 
 func steps(o options.Options) []harness.Step {
 	t := o.Timeouts
-	return []harness.Step{
+	steps := []harness.Step{
 		// Stop before installing anything when the cluster cannot hold it.
 		harness.Capacity(func(ctx context.Context, e *harness.Env) []capacity.Request {
 			// Only what is not there yet: what runs is in the nodes'
@@ -180,4 +183,14 @@ func steps(o options.Options) []harness.Step {
 			return ready.NoPodWithContainer(ctx, e.Kube, "default", "istio-proxy", t.ReadyTimeout)
 		}},
 	}
+	if !hardened(o) {
+		return steps
+	}
+	// The hardened profile's own step, right after auth (the tenant's
+	// policy admitting knative-serving, which the activator needs to reach
+	// the predictors): the activator's policies.
+	i := slices.IndexFunc(steps, func(s harness.Step) bool { return s.Name == "auth" }) + 1
+	return slices.Insert(steps, i, harness.Step{Name: "hardened-activator-policies", Run: func(ctx context.Context, e *harness.Env) error {
+		return fixtures.Apply(ctx, e.Apply, HardenedFixture)
+	}})
 }

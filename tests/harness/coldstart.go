@@ -28,8 +28,8 @@ type ColdStartSpec struct {
 	// Request is the cold request.
 	Request probe.Request
 	// Note is how a cold request is reported: an observation, not a
-	// verdict.
-	Note string
+	// verdict; from the options, whose setup says what a 2xx means.
+	Note func(o options.Options) string
 	// Warm is the verdict once the target is warm again; its first cell,
 	// an allowed one, keeps it warm (WarmMatrix).
 	Warm func(o options.Options) matrix.Matrix
@@ -45,7 +45,7 @@ func ColdStart(f Feature, s ColdStartSpec) Feature {
 	}
 	f.body = func(r *Run, b *features.FeatureBuilder) *features.FeatureBuilder {
 		return b.Assess("cold-requests-recorded", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			r.coldSequences(ctx, t, f.Name+"/cold", s.Target(r.env()), s.Clients, s.Request, r.Opts.ColdStartRepeats, s.Note)
+			r.coldSequences(ctx, t, f.Name+"/cold", s.Target(r.env()), s.Clients, s.Request, r.Opts.ColdStartRepeats, s.Note(r.Opts))
 			return ctx
 		}).
 			Assess("refused-once-warm", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {

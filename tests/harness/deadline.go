@@ -158,10 +158,11 @@ func featureLimit(r *Run, f Feature) time.Duration {
 func (s *Suite) budget(r *Run, steps []Step) Budget {
 	b := setupBudget(r.Opts, steps)
 	var fs time.Duration
-	for _, f := range s.Features {
+	features := s.features(r.Opts)
+	for _, f := range features {
 		fs += featureLimit(r, f)
 	}
-	b.Add(fmt.Sprintf("%d features", len(s.Features)), fs)
+	b.Add(fmt.Sprintf("%d features", len(features)), fs)
 	b.Add(teardownPart, marginFor(testTimeout()))
 	return b
 }

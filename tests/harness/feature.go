@@ -53,6 +53,11 @@ type Feature struct {
 	// and the time budget call it with placeholders. An error (a fact
 	// that could not be read) fails a named check instead (see FactError).
 	Matrices MatrixFunc
+	// Applies tells whether the feature belongs to a run with these options
+	// (a profile's own feature: a control of policies only that profile
+	// applies); nil: always. A feature that does not apply is left out of
+	// the plan, the budget and the run, as if not declared.
+	Applies func(o options.Options) bool
 	// Limit is what the feature can take, from the options, for the run's
 	// budget; nil: by kind (a premise the readiness limit, a control two
 	// settlings per repeat, otherwise one settling per matrix).

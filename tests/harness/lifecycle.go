@@ -185,7 +185,7 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 	if err != nil {
 		return ctx, fmt.Errorf("cannot reach the cluster's API server (check --kubeconfig/--context): %w", err)
 	}
-	env := reportapi.Environment{Cluster: clusterName, KubernetesVersion: sv.GitVersion, Mode: string(r.Opts.Mode)}
+	env := reportapi.Environment{Cluster: clusterName, KubernetesVersion: sv.GitVersion, Mode: string(r.Opts.Mode), Profile: r.declared.profile(r.Opts)}
 	r.Report.SetEnvironment(env)
 	r.Exec = probe.PodExecutor{Config: rc, Client: r.Kube}
 	// One run per cluster: before anything is read or touched.

@@ -3,6 +3,8 @@ package harness
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -58,4 +60,34 @@ func TestThePlanReturnsItsDeclarationErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, "strict-control/fixtures: "+brokenControlError, err.Error())
 	assert.Contains(t, out.String(), "- after-it [core, matrix]", "the whole plan is printed")
+}
+
+// A feature that does not apply with the run's options (Feature.Applies,
+// a profile's own feature) is out of the plan and the budget; with the
+// options it applies to, it is in both. The suite's profile is what the
+// report's environment names.
+func TestAFeatureThatDoesNotApplyIsLeftOut(t *testing.T) {
+	hardened := func(o options.Options) bool { return o.KServeProfile == options.KServeHardened }
+	s := &Suite{Name: "s", Features: []Feature{
+		{Name: "always", Kind: KindMatrix, Matrices: Fixed()},
+		{Name: "profile-control", Kind: KindMatrix, Matrices: Fixed(), Applies: hardened},
+	}, Profile: func(o options.Options) string { return string(o.KServeProfile) }}
+	for _, c := range []struct {
+		profile options.KServeProfile
+		in      bool
+	}{{options.KServeDocumented, false}, {options.KServeHardened, true}} {
+		r := &Run{Suite: "s", Opts: options.Defaults()}
+		r.Opts.KServeProfile = c.profile
+		var out bytes.Buffer
+		require.NoError(t, s.plan(&out, r, nil))
+		assert.Contains(t, out.String(), "- always [core, matrix]")
+		assert.Equal(t, c.in, strings.Contains(out.String(), "- profile-control"), "plan, profile %s", c.profile)
+		n := 1
+		if c.in {
+			n = 2
+		}
+		assert.Contains(t, s.budget(r, nil).String(), fmt.Sprintf("%d features", n), "budget, profile %s", c.profile)
+		assert.Equal(t, string(c.profile), s.profile(r.Opts))
+	}
+	assert.Empty(t, (&Suite{}).profile(options.Defaults()), "a suite with one setup names no profile")
 }

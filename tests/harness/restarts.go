@@ -28,8 +28,9 @@ type RestartSpec struct {
 	// TakeLimit bounds each take (until it is away), RestoreLimit its
 	// restoration.
 	TakeLimit, RestoreLimit func(o options.Options) time.Duration
-	// Note says what a refused cell's 2xx means.
-	Note string
+	// Note says what a refused cell's 2xx means, under the options' setup
+	// (a profile may close the path the note explains).
+	Note func(o options.Options) string
 }
 
 // Restarts makes f a restart feature (kind disruption): each disruption is
@@ -48,7 +49,7 @@ func Restarts(f Feature, s RestartSpec) Feature {
 			ds = s.Disruptions(e)
 			path := func(ctx context.Context) (string, error) { return s.Path(ctx, e) }
 			for _, d := range ds {
-				r.restarts(ctx, t, f.Name, d, s.Cells(r.Opts), path, s.TakeLimit(r.Opts), s.RestoreLimit(r.Opts), s.Note)
+				r.restarts(ctx, t, f.Name, d, s.Cells(r.Opts), path, s.TakeLimit(r.Opts), s.RestoreLimit(r.Opts), s.Note(r.Opts))
 			}
 			return ctx
 		}).Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {

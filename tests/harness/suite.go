@@ -52,6 +52,9 @@ type Suite struct {
 	Steps func(o options.Options) []Step
 	// Features are run in order after setup.
 	Features []Feature
+	// Profile names the setup profile the options select, for the
+	// report's environment; nil: the suite has one setup.
+	Profile func(o options.Options) string
 }
 
 // Step is one named setup step.
@@ -72,7 +75,7 @@ type Step struct {
 // and each of its matrices' cells with client, request and expectation.
 func (s *Suite) planFeatures(w io.Writer, r *Run) {
 	fmt.Fprintln(w, "\nfeatures:")
-	for _, f := range s.Features {
+	for _, f := range s.features(r.Opts) {
 		r.planFeature(w, f)
 	}
 }
@@ -84,5 +87,26 @@ func (r *Run) Features(t *testing.T) {
 	if r.testenv == nil {
 		t.Fatalf("suite %s: the run's features need its Main in the package's TestMain", r.Suite)
 	}
-	r.Test(t, r.declared.Features...)
+	r.Test(t, r.declared.features(r.Opts)...)
+}
+
+// profile is the setup profile of a run with these options ("": the
+// suite has one).
+func (s *Suite) profile(o options.Options) string {
+	if s == nil || s.Profile == nil {
+		return ""
+	}
+	return s.Profile(o)
+}
+
+// features are the suite's features that apply with these options
+// (Feature.Applies), in order.
+func (s *Suite) features(o options.Options) []Feature {
+	var out []Feature
+	for _, f := range s.Features {
+		if f.Applies == nil || f.Applies(o) {
+			out = append(out, f)
+		}
+	}
+	return out
 }

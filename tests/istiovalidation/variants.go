@@ -20,9 +20,16 @@ import (
 // Fixtures are the suites' fixture files that hold Istio objects.
 var Fixtures = []string{
 	"kservemesh/auth.yaml",
+	"kservemesh/hardened/activator.yaml",
 	"opeaistio/istio-gateway-and-virtual-service.yaml",
 	"opeaistio/istio-mtls-strict.yaml",
 }
+
+// IstioObjects is how many Istio objects Fixtures hold: auth.yaml's two,
+// the hardened profile's four policies, OPEA's Gateway, VirtualService and
+// PeerAuthentication. A loop over them that found fewer proved less than
+// it says.
+const IstioObjects = 9
 
 // IsIstio tells whether an object is an Istio resource.
 func IsIstio(o *unstructured.Unstructured) bool {

@@ -33,7 +33,7 @@ func TestVariantsBuild(t *testing.T) {
 			}
 		}
 	}
-	assert.Equal(t, 5, n, "Istio objects in the suites' fixtures")
+	assert.Equal(t, IstioObjects, n, "Istio objects in the suites' fixtures")
 }
 
 // An edit at a path the fixture lacks is an error, not a silent no-op.

@@ -102,4 +102,5 @@ func row(b *strings.Builder, f *flag.Flag, keys map[uintptr]string) {
 }
 
 // boundTo is the option the flag writes, for the flags page's table.
-func (l *listFlag) boundTo() any { return l.list }
+func (l *listFlag) boundTo() any      { return l.list }
+func (c *choiceFlag[T]) boundTo() any { return c.v }

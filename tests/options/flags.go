@@ -11,7 +11,7 @@ import (
 // Register binds every option to a flag of fs, writing into o.
 func Register(fs *flag.FlagSet, o *Options) {
 	fs.StringVar(&o.ConfigFile, "config", o.ConfigFile, "YAML config file with any of the options below; flags set on the command line win over it")
-	fs.Var((*modeFlag)(&o.Mode), "mode", "Istio data-plane mode: sidecar or ambient; default: the mode the suite's document describes (kservemesh sidecar, opeaistio ambient)")
+	fs.Var(&choiceFlag[dataplane.Mode]{v: &o.Mode, choices: dataplane.Modes, what: "mode"}, "mode", "Istio data-plane mode: sidecar or ambient; default: the mode the suite's document describes (kservemesh sidecar, opeaistio ambient)")
 	fs.BoolVar(&o.ListModes, "list-modes", o.ListModes, "print the modes the suite supports, its document's first, and exit")
 	fs.StringVar(&o.OutputDir, "output-dir", o.OutputDir, "directory for the report and diagnostics")
 	fs.StringVar(&o.Cluster.Name, "cluster-name", o.Cluster.Name, "name of the kind cluster to create or reuse; default mesh-conformance-<suite>-<mode>")
@@ -28,7 +28,8 @@ func Register(fs *flag.FlagSet, o *Options) {
 	fs.Var((*kvFlag)(&o.ChartSources), "chart-source", "component=source override, repeatable; components: "+strings.Join(sortedKeys(ChartComponents), ", "))
 	fs.Var((*imageFlag)(&o.Images), "image", "component=HUB[:TAG] image override, repeatable, for air-gapped clusters and locally built images; only hub and tag change; components: "+strings.Join(sortedKeys(ImageComponents), ", "))
 	fs.Var((*installFlag)(&o.Install), "install", "what to install: all, missing or none, for every component or as component=policy, repeatable; default all on kind, missing on --kubeconfig")
-	fs.Var((*profileFlag)(&o.ChatQnAProfile), "chatqna-profile", "ChatQnA profile: light (kind) or full (needs $"+HuggingFaceTokenEnv+", about 80 GiB of memory and a longer --install-timeout)")
+	fs.Var(&choiceFlag[Profile]{v: &o.ChatQnAProfile, choices: Profiles, what: "profile"}, "chatqna-profile", "ChatQnA profile: light (kind) or full (needs $"+HuggingFaceTokenEnv+", about 80 GiB of memory and a longer --install-timeout)")
+	fs.Var(&choiceFlag[KServeProfile]{v: &o.KServeProfile, choices: KServeProfiles, what: "KServe profile"}, "kserve-profile", "kservemesh setup: documented (the document's, corrected per FACTS.md) or hardened (plus OpenShift Serverless's activator policies, knative-istio-authz-chart)")
 	fs.IntVar(&o.ControlRepeats, "control-repeats", o.ControlRepeats, "times each control removes and restores its resources (samples of time to open and to revoke)")
 	fs.IntVar(&o.ColdStartRepeats, "cold-start-repeats", o.ColdStartRepeats, "cold sequences per client of cold-start-isolation, each after the model scaled back to zero")
 	fs.StringVar(&o.ChatQnAModelPVC, "chatqna-model-pvc", o.ChatQnAModelPVC, "full profile: an existing, Bound PersistentVolumeClaim in chatqna the model servers share (global.modelUsePVC); default none")
@@ -108,26 +109,25 @@ func configArg(args []string) string {
 	return path
 }
 
-// modeFlag validates while parsing, so `--mode=foo` fails at once.
-type modeFlag dataplane.Mode
-
-func (m *modeFlag) String() string { return string(*m) }
-func (m *modeFlag) Set(s string) error {
-	if !contains(dataplane.Modes, dataplane.Mode(s)) {
-		return fmt.Errorf("%q is not a mode: accepted values are %s", s, join(dataplane.Modes))
-	}
-	*m = modeFlag(s)
-	return nil
+// choiceFlag takes one of a fixed list of values and validates while
+// parsing, so `--mode=foo` fails at once, naming the accepted values.
+type choiceFlag[T ~string] struct {
+	v       *T
+	choices []T
+	what    string
 }
 
-type profileFlag Profile
-
-func (p *profileFlag) String() string { return string(*p) }
-func (p *profileFlag) Set(s string) error {
-	if !contains(Profiles, Profile(s)) {
-		return fmt.Errorf("%q is not a profile: accepted values are %s", s, join(Profiles))
+func (c *choiceFlag[T]) String() string {
+	if c.v == nil {
+		return ""
 	}
-	*p = profileFlag(s)
+	return string(*c.v)
+}
+func (c *choiceFlag[T]) Set(s string) error {
+	if !contains(c.choices, T(s)) {
+		return fmt.Errorf("%q is not a %s: accepted values are %s", s, c.what, join(c.choices))
+	}
+	*c.v = T(s)
 	return nil
 }
 
@@ -200,8 +200,7 @@ var (
 	_ flag.Value = (*featuresFlag)(nil)
 	_ flag.Value = (*listFlag)(nil)
 	_ flag.Value = (*installFlag)(nil)
-	_ flag.Value = (*modeFlag)(nil)
-	_ flag.Value = (*profileFlag)(nil)
+	_ flag.Value = (*choiceFlag[Profile])(nil)
 	_ flag.Value = (*kvFlag)(nil)
 	_ flag.Value = (*imageFlag)(nil)
 )

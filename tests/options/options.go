@@ -36,6 +36,21 @@ const (
 // Profiles lists the accepted ChatQnA profiles.
 var Profiles = []Profile{ProfileLight, ProfileFull}
 
+// KServeProfile is which setup the kservemesh suite runs.
+type KServeProfile string
+
+const (
+	// KServeDocumented is kserve-servicemesh.md's setup, corrected as
+	// docs/FACTS.md says: the activator lets other namespaces through.
+	KServeDocumented KServeProfile = "documented"
+	// KServeHardened adds OpenShift Serverless's activator policies
+	// (fixtures/kservemesh/hardened/), which close that path.
+	KServeHardened KServeProfile = "hardened"
+)
+
+// KServeProfiles lists the accepted KServe profiles.
+var KServeProfiles = []KServeProfile{KServeDocumented, KServeHardened}
+
 // HuggingFaceTokenEnv is read for the full ChatQnA profile. The token is
 // only ever taken from the environment, never from flags or the config file,
 // and is scrubbed from every report and log the suite writes.
@@ -151,6 +166,9 @@ type Options struct {
 	// charts' own. Default none: the charts' defaults.
 	Images         map[string]string `yaml:"images"`
 	ChatQnAProfile Profile           `yaml:"chatqnaProfile"`
+	// KServeProfile is the kservemesh suite's setup: documented, or
+	// hardened (the activator policies added).
+	KServeProfile KServeProfile `yaml:"kserveProfile"`
 	// ChatQnAModelPVC names an existing, Bound PersistentVolumeClaim in
 	// chatqna that the full profile's model servers share
 	// (global.modelUsePVC). Default none: the chart's own default, each pod
@@ -271,6 +289,7 @@ func Defaults() Options {
 		Images:           map[string]string{},
 		Install:          map[string]string{},
 		ChatQnAProfile:   ProfileLight,
+		KServeProfile:    KServeDocumented,
 		ColdStartRepeats: 2,
 		ControlRepeats:   3,
 		Timeouts:         DefaultTimeouts(),
@@ -320,6 +339,9 @@ func (o Options) Validate() error {
 	}
 	if o.ColdStartRepeats < 1 {
 		bad("--cold-start-repeats is %d: at least one cold sequence is needed", o.ColdStartRepeats)
+	}
+	if !contains(KServeProfiles, o.KServeProfile) {
+		bad("--kserve-profile %q is not a KServe profile: accepted values are %s", o.KServeProfile, join(KServeProfiles))
 	}
 	if o.ChatQnAModelPVC != "" && o.ChatQnAProfile != ProfileFull {
 		bad("--chatqna-model-pvc applies to --chatqna-profile=full only: the light profile runs no model server")

@@ -44,6 +44,7 @@ func TestDefaultsAreValidAndDocumented(t *testing.T) {
 	assert.Equal(t, dataplane.Mode(""), o.Mode, "unset: the harness picks the suite's documented mode")
 	assert.Empty(t, o.Cluster.Name, "unset: the harness names it after the suite and mode")
 	assert.Equal(t, ProfileLight, o.ChatQnAProfile)
+	assert.Equal(t, KServeDocumented, o.KServeProfile, "the hardened profile is opt-in")
 	assert.Equal(t, TimeoutConfig{
 		RequestTimeout: 5 * time.Second, MaxTimeToConsistency: 2 * time.Minute, RequiredConsecutiveSuccesses: 3,
 		RoundInterval: time.Second, InstallTimeout: 10 * time.Minute, ReadyTimeout: 5 * time.Minute, ClusterTimeout: 5 * time.Minute, InferenceServiceReadyTimeout: 15 * time.Minute, ClusterLockTimeout: 10 * time.Minute, ColdStartTimeout: 5 * time.Minute,
@@ -54,7 +55,7 @@ func TestDefaultsAreValidAndDocumented(t *testing.T) {
 
 func TestFlags(t *testing.T) {
 	o, err := parse(t, "--mode=ambient", "--istio-version=1.26.3", "--chart-source", "istio=/charts/istio",
-		"--request-timeout=2s", "--required-consecutive-successes=5", "--chatqna-profile=full")
+		"--request-timeout=2s", "--required-consecutive-successes=5", "--chatqna-profile=full", "--kserve-profile=hardened")
 	require.NoError(t, err)
 	assert.Equal(t, dataplane.Ambient, o.Mode)
 	assert.Equal(t, "1.26.3", o.Versions.Istio)
@@ -62,6 +63,7 @@ func TestFlags(t *testing.T) {
 	assert.Equal(t, 2*time.Second, o.Timeouts.RequestTimeout)
 	assert.Equal(t, 5, o.Timeouts.RequiredConsecutiveSuccesses)
 	assert.Equal(t, ProfileFull, o.ChatQnAProfile)
+	assert.Equal(t, KServeHardened, o.KServeProfile)
 }
 
 func TestConfigFileAndExplicitFlagsWin(t *testing.T) {
@@ -99,6 +101,8 @@ func TestBadInputNamesTheProblem(t *testing.T) {
 		{"unknown mode", []string{"--mode=sidecarless"}, "", []string{`"sidecarless" is not a mode`, "sidecar, ambient"}},
 		{"unknown flag", []string{"--moed=ambient"}, "", []string{"flag provided but not defined: -moed"}},
 		{"unknown profile", []string{"--chatqna-profile=tiny"}, "", []string{`"tiny" is not a profile`, "light, full"}},
+		{"unknown kserve profile", []string{"--kserve-profile=strict"}, "", []string{`"strict" is not a KServe profile`, "documented, hardened"}},
+		{"bad kserve profile in file", nil, "kserveProfile: closed\n", []string{`--kserve-profile "closed" is not a KServe profile`, "documented, hardened"}},
 		{"model claim without the full profile", []string{"--chatqna-model-pvc=models"}, "", []string{"--chatqna-model-pvc applies to --chatqna-profile=full only"}},
 		{"unknown chart component", []string{"--chart-source=envoy=/x"}, "", []string{`unknown component "envoy"`, "cert-manager"}},
 		{"old istio", []string{"--istio-version=1.20.3"}, "", []string{"--istio-version", "1.22.0 or newer"}},

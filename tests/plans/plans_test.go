@@ -1,5 +1,5 @@
 // Package plans checks each suite's plan against its golden file,
-// suites/<suite>/testdata/plan[.<mode>].golden: the setup steps, the
+// suites/<suite>/testdata/plan[.<mode>][.<profile>].golden: the setup steps, the
 // features and every cell with its client, request and expectation,
 // exactly as `--dry-run` prints them. A change of cells shows in review, a
 // failing cell's name can be grepped there, and a refactoring of the
@@ -26,12 +26,15 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the plan golden files")
 
-// plans are the suites and the modes each is planned in.
-var plans = []struct{ suite, mode string }{
-	{"baseline", ""},
-	{"kservemesh", "sidecar"},
-	{"opeaistio", "ambient"},
-	{"opeaistio", "sidecar"},
+// plans are the suites and the modes each is planned in, and the setup
+// profiles besides the default one (a profile's golden is
+// plan.<mode>.<profile>.golden, its flag --<suite's profile flag>).
+var plans = []struct{ suite, mode, profileFlag, profile string }{
+	{"baseline", "", "", ""},
+	{"kservemesh", "sidecar", "", ""},
+	{"kservemesh", "sidecar", "kserve-profile", "hardened"},
+	{"opeaistio", "ambient", "", ""},
+	{"opeaistio", "sidecar", "", ""},
 }
 
 // planOf is the dry run's plan, from its setup steps to the end of its
@@ -53,14 +56,19 @@ func TestDryRunPlansMatchTheirGoldenFiles(t *testing.T) {
 	}
 	for _, p := range plans {
 		name, golden := p.suite, filepath.Join(repoRoot(t), "suites", p.suite, "testdata", "plan.golden")
-		if p.mode != "" {
-			name += "." + p.mode
-			golden = strings.Replace(golden, "plan.golden", "plan."+p.mode+".golden", 1)
+		for _, part := range []string{p.mode, p.profile} {
+			if part != "" {
+				name += "." + part
+				golden = strings.Replace(golden, ".golden", "."+part+".golden", 1)
+			}
 		}
 		t.Run(name, func(t *testing.T) {
 			args := []string{"test", "-tags", "e2e", "-count=1", "-v", "./suites/" + p.suite + "/", "-args", "--dry-run"}
 			if p.mode != "" {
 				args = append(args, "--mode="+p.mode)
+			}
+			if p.profile != "" {
+				args = append(args, "--"+p.profileFlag+"="+p.profile)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()

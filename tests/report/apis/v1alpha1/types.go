@@ -127,6 +127,10 @@ type Environment struct {
 	Cluster           string `json:"cluster"`
 	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
 	Mode              string `json:"mode"`
+	// Profile is the suite's setup profile when it has more than one
+	// (kservemesh: documented or hardened, --kserve-profile): the same
+	// cells mean different things under each.
+	Profile string `json:"profile,omitempty"`
 	// Versions holds the version of each component the suite needs, as the
 	// run used it: the one it installed, or the one it found on the
 	// cluster and left as it was ("unknown" when the cluster does not say);
