@@ -62,6 +62,9 @@ func (s *Suite) plan(w io.Writer, r *Run, steps []Step) error {
 	if r.Opts.Mode != "" && len(s.Modes) > 0 {
 		mode = string(r.Opts.Mode) + " mode"
 	}
+	if p := s.profile(r.Opts); p != "" {
+		mode += ", " + p + " profile"
+	}
 	fmt.Fprintf(w, "%s (%s): dry run, nothing is touched\n\n", s.Name, mode)
 	fmt.Fprintf(w, "time: a real run can take %s\n%s\n\nsetup steps:\n", r.budget, timeoutVerdict(s.Name, testTimeout(), r.budget))
 	for i, st := range steps {

@@ -47,6 +47,12 @@ func TestDryRunPlanListsStepsFeaturesAndCells(t *testing.T) {
 	} {
 		assert.Contains(t, got, want)
 	}
+
+	// A suite with setup profiles names the one the options select.
+	s.Profile = func(options.Options) string { return "hardened" }
+	out.Reset()
+	require.NoError(t, s.plan(&out, r, nil))
+	assert.Contains(t, out.String(), "s (sidecar mode, hardened profile): dry run, nothing is touched")
 }
 
 // A declaration error that planning a feature finds (a control's fixture
