@@ -106,7 +106,7 @@ istio_hub=mesh-conformance.local/istio istio_tag=lab
 # manifests ask runAsNonRoot.
 say "knative images"
 kstart=$SECONDS
-kserve_bin=$(bash lab/scripts/kserve-bins.sh knative | tail -1)
+kserve_bin=$(bash lab/scripts/kserve-bins.sh knative kserve | tail -1)
 knative_hub=mesh-conformance.local/knative knative_tag=lab
 kodata_tar="$images/knative-kodata.tar"
 [ -s "$kodata_tar" ] && [ "$kodata_tar" -nt "$kserve_bin/operator-kodata" ] \
@@ -127,9 +127,34 @@ done
 pack_knative net-istio-controller "$lbin/netistio"
 pack_knative net-istio-webhook "$lbin/netistio" -entrypoint -webhook
 say "knative images in $((SECONDS - kstart))s"
+
+# KServe's manager, built from github.com/kserve/kserve at the suite's pin
+# (the same script), and the stand-ins for what KServe runs that is not Go
+# (docs/testing.md): the storage initializer and the sklearn runtime are
+# the stand-in server in its KServe modes, kube-rbac-proxy (its module is
+# refused) is the pause binary. Named under a docker.io hub, as KServe's
+# own images are: Knative resolves no tag of index.docker.io (the suite's
+# KnativeServing exempts it, as KServe's setup does), where a hub it could
+# not reach would fail every revision. Nothing is pulled: the images are
+# loaded and the installer pulls the manager IfNotPresent.
+kserve_hub=docker.io/mesh-conformance-lab kserve_tag=lab
+kserve_images=()
+pack_kserve() { # name tag binary path [mkimage args...]
+  local name=$1 tag=$2 bin=$3 path=$4; shift 4
+  local out="$images/kserve-$name.tar"
+  kserve_images+=("$out")
+  [ -s "$out" ] && [ "$out" -nt "$bin" ] && return 0
+  "$lbin/mkimage" -o "$out" -ref "$kserve_hub/$name:$tag" -user 65532:65532 -file "$bin:$path" -entrypoint "$path" "$@"
+}
+pack_kserve kserve-controller "$kserve_tag" "$kserve_bin/manager" /manager
+pack_kserve kube-rbac-proxy "$(sed -n 's/^const KServeRBACProxyTag = "\(.*\)"$/\1/p' tests/install/components.go)" "$lbin/pause" /pause
+pack_kserve storage-initializer "$kserve_tag" "$lbin/standin" /standin -entrypoint -storage-initializer
+pack_kserve sklearnserver "$kserve_tag" "$lbin/standin" /standin
+say "kserve images in $((SECONDS - kstart))s"
 say "built in $((SECONDS - start))s"
 
 MC_LAB_KNATIVE_IMAGE="$knative_hub:$knative_tag" MC_LAB_KNATIVE_IMAGES="$(IFS=,; echo "${knative_images[*]}")" \
+MC_LAB_KSERVE_IMAGE="$kserve_hub:$kserve_tag" MC_LAB_KSERVE_IMAGES="$(IFS=,; echo "${kserve_images[*]}")" \
 MC_LAB_ISTIO_IMAGE="$istio_hub:$istio_tag" MC_LAB_ISTIO_IMAGES="$images/istio-pilot.tar,$images/istio-install-cni.tar" \
 MC_LAB_NODE_IMAGE="$node_image" MC_LAB_IMAGES="$images/curl.tar,$images/standin.tar" \
   go test -tags lab -count=1 -timeout 30m ./tests/lab/... "$@"

@@ -18,10 +18,9 @@
 # usage: lab/scripts/kserve-bins.sh [knative] [kserve]  build what is missing of those
 #            parts (default both); print the bin directory last
 #        lab/scripts/kserve-bins.sh --versions         print the module versions built, one per line
-# The lab builds the knative part only until a lab test runs KServe's
-# manager: the KServe wrapper is a second cold build of its own (its
-# dependency graph shares little with Knative's), minutes on a fresh
-# machine that CI's budget should not pay for nothing.
+# The lab builds both (TestKServeControlPlane runs KServe's manager); the
+# KServe wrapper is a second cold build of its own (its dependency graph
+# shares little with Knative's).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)

@@ -32,12 +32,27 @@ type Env struct {
 	// Installer installs the components the plan says to install.
 	Installer *install.Installer
 
-	run *Run
+	run  *Run
+	logf func(format string, args ...any)
+}
+
+// NewEnv is an Env outside any run, for a test that runs a suite's own
+// steps and checks, unmodified, on a cluster of its own (the lab's real
+// Knative and KServe controllers): the plan adds every component, and
+// progress and the steps' setup checks go to logf.
+func NewEnv(o options.Options, mode dataplane.Mode, kube kubernetes.Interface, istio istioclient.Interface, a *apply.Applier, in *install.Installer,
+	logf func(format string, args ...any)) *Env {
+	return &Env{Opts: o, Mode: mode, Kube: kube, Istio: istio, Apply: a, Installer: in, logf: logf}
 }
 
 // Adds tells whether the plan installs a part of a component that is not
 // on the cluster yet (see Run.Adds).
-func (e *Env) Adds(component string) bool { return e.run.Adds(component) }
+func (e *Env) Adds(component string) bool {
+	if e.run == nil {
+		return true
+	}
+	return e.run.Adds(component)
+}
 
 // ApplyReady applies objects (server-side) and waits, within limit for
 // them all (applied together, they progress together, and the run's budget
@@ -64,10 +79,22 @@ func (e *Env) ApplyReady(ctx context.Context, objs []*unstructured.Unstructured,
 // SetupCheck records a check of the suite's setup, setup/<name>, beside
 // the steps' own: what a step found that does not fail it (values the
 // installer scaled to zero).
-func (e *Env) SetupCheck(name string, err error) { e.run.Report.Check(e.run.Suite, "setup/"+name, err) }
+func (e *Env) SetupCheck(name string, err error) {
+	if e.run == nil {
+		e.Logf("setup/%s: %v", name, err)
+		return
+	}
+	e.run.Report.Check(e.run.Suite, "setup/"+name, err)
+}
 
 // Logf prints progress to the test output, secrets scrubbed.
-func (e *Env) Logf(format string, args ...any) { e.run.Logf(format, args...) }
+func (e *Env) Logf(format string, args ...any) {
+	if e.run == nil {
+		e.logf(format, args...)
+		return
+	}
+	e.run.Logf(format, args...)
+}
 
 // env is the run's Env; valid once provision has built the clients.
 func (r *Run) env() *Env {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -549,9 +550,70 @@ func (in *Installer) kserveReleases() ([]Release, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := in.overrideKServeImages(c.Name, r.Values); err != nil {
+			return nil, fmt.Errorf("%s values: %w", c.Name, err)
+		}
 		rels = append(rels, r)
 	}
 	return rels, nil
+}
+
+// KServeRBACProxyTag is the tag of the kube-rbac-proxy image KServe's
+// controller pod runs beside the manager (kserve-resources values.yaml
+// kserve.controller.rbacProxyImage, quay.io/brancz/kube-rbac-proxy:v0.18.0
+// at v0.20.0): a mirror keeps the upstream tag, as for Istio's images.
+const KServeRBACProxyTag = "v0.18.0"
+
+// kserveImageValues are the image keys --image kserve=HUB[:TAG] sets, per
+// chart (the v0.14-v0.16 chart "kserve" holds both sets): the manager, its
+// kube-rbac-proxy, the storage initializer (the InferenceService
+// config's storageInitializer and the ClusterStorageContainer) and the
+// sklearn ClusterServingRuntime, the one the suite's InferenceServices
+// select. Each is HUB/<the upstream image's name>.
+var kserveImageValues = map[string][]string{
+	"kserve-resources":       {"controller", "storage"},
+	"kserve-runtime-configs": {"servingruntime.sklearnserver"},
+	"kserve":                 {"controller", "storage", "servingruntime.sklearnserver"},
+}
+
+// kserveImageNames are the upstream images' names under kserve/ for the
+// blocks of kserveImageValues.
+var kserveImageNames = map[string]string{
+	"controller": "kserve-controller", "storage": "storage-initializer", "servingruntime.sklearnserver": "sklearnserver",
+}
+
+// overrideKServeImages sets a KServe chart's images from --image
+// kserve=HUB[:TAG] (TAG default: the chart's, the KServe version). The
+// manager's pull policy becomes IfNotPresent: the chart's Always makes
+// every start of the controller ask the registry again for a pinned tag,
+// and fails on a node whose images were loaded rather than pulled (kind
+// load, an air-gapped node).
+func (in *Installer) overrideKServeImages(chart string, values map[string]any) error {
+	hub, tag, ok := in.Opts.Image("kserve")
+	if !ok {
+		return nil
+	}
+	for _, block := range kserveImageValues[chart] {
+		path := append([]string{"kserve"}, strings.Split(block, ".")...)
+		if err := unstructured.SetNestedField(values, hub+"/"+kserveImageNames[block], append(path, "image")...); err != nil {
+			return fmt.Errorf("%s.image: %w", strings.Join(path, "."), err)
+		}
+		if tag == "" {
+			continue
+		}
+		if err := unstructured.SetNestedField(values, tag, append(path, "tag")...); err != nil {
+			return fmt.Errorf("%s.tag: %w", strings.Join(path, "."), err)
+		}
+	}
+	if !slices.Contains(kserveImageValues[chart], "controller") {
+		return nil
+	}
+	for field, v := range map[string]string{"imagePullPolicy": "IfNotPresent", "rbacProxyImage": hub + "/kube-rbac-proxy:" + KServeRBACProxyTag} {
+		if err := unstructured.SetNestedField(values, v, "kserve", "controller", field); err != nil {
+			return fmt.Errorf("kserve.controller.%s: %w", field, err)
+		}
+	}
+	return nil
 }
 
 // KServe installs KServe in Knative mode.

@@ -1,6 +1,7 @@
 package install
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -247,5 +248,82 @@ func TestKnativeImageOverrideReachesEveryImage(t *testing.T) {
 	}
 	for _, name := range knativeServingImages {
 		assert.Contains(t, options.ImageComponents["knative"], name, "--image's help names every image a mirror must hold")
+	}
+}
+
+// --image kserve=HUB:TAG reaches the images an InferenceService of the
+// suite runs and the manager's pod, rendered by the real KServe charts:
+// the manager (pulled IfNotPresent) and its kube-rbac-proxy (the chart's
+// tag, KServeRBACProxyTag), the storage initializer as the
+// InferenceService config and the ClusterStorageContainer name it, and the
+// sklearn ClusterServingRuntime's container; without it none is from that
+// hub and the manager keeps the chart's Always.
+func TestKServeImageOverrideReachesEveryImage(t *testing.T) {
+	charts := newOfflineCharts(t)
+	const hub, tag = "mirror.example:5000/kserve", "v0.20.0-mirror"
+	for _, override := range []bool{true, false} {
+		in := installer("kservemesh", kservePins)
+		if override {
+			in.Opts.Images = map[string]string{"kserve": hub + ":" + tag}
+		}
+		got := map[string]string{}
+		pull := ""
+		for _, r := range kserveReleases(t, in) {
+			if r.Name == "kserve-crd" {
+				continue
+			}
+			ch, _ := charts.chart(r)
+			manifest, err := render(ch, r.Namespace, r.Name, r.Values)
+			require.NoError(t, err, r.Name)
+			for _, o := range objects(t, manifest) {
+				name, _ := field(o, "metadata", "name").(string)
+				switch o["kind"] {
+				case "Deployment":
+					cs, _ := field(o, "spec", "template", "spec", "containers").([]any)
+					for _, c := range cs {
+						cname, _ := field(c.(map[string]any), "name").(string)
+						got[name+"/"+cname], _ = field(c.(map[string]any), "image").(string)
+						if cname == "manager" {
+							pull, _ = field(c.(map[string]any), "imagePullPolicy").(string)
+						}
+					}
+				case "ConfigMap":
+					if js, ok := field(o, "data", "storageInitializer").(string); ok {
+						var si struct{ Image string }
+						require.NoError(t, json.Unmarshal([]byte(js), &si), "inferenceservice-config storageInitializer")
+						got["inferenceservice-config storageInitializer"] = si.Image
+					}
+				case "ClusterStorageContainer":
+					got["ClusterStorageContainer "+name], _ = field(o, "spec", "container", "image").(string)
+				case "ClusterServingRuntime":
+					if name == "kserve-sklearnserver" {
+						cs, _ := field(o, "spec", "containers").([]any)
+						require.Len(t, cs, 1)
+						got["ClusterServingRuntime "+name], _ = field(cs[0].(map[string]any), "image").(string)
+					}
+				}
+			}
+		}
+		assert.Len(t, got, 5, "manager, kube-rbac-proxy, storage initializer twice, sklearn runtime: %v", got)
+		for what, img := range got {
+			repo, gotTag := options.SplitImageRef(img)
+			want := tag
+			if strings.HasSuffix(repo, "/kube-rbac-proxy") {
+				want = KServeRBACProxyTag
+			}
+			if override {
+				assert.True(t, strings.HasPrefix(img, hub+"/") && gotTag == want, "%s runs %s, not from %s with tag %s", what, img, hub, want)
+			} else {
+				assert.False(t, strings.HasPrefix(img, hub+"/"), "%s runs %s without the override", what, img)
+				if strings.HasSuffix(repo, "/kube-rbac-proxy") {
+					assert.Equal(t, KServeRBACProxyTag, gotTag, "the chart's kube-rbac-proxy tag, which a mirror keeps")
+				}
+			}
+		}
+		if override {
+			assert.Equal(t, "IfNotPresent", pull, "the manager's pull policy with a mirror or loaded images")
+		} else {
+			assert.Equal(t, "Always", pull, "the chart's own pull policy for the manager")
+		}
 	}
 }

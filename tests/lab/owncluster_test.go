@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	kindconfig "github.com/secure-inference/mesh-conformance/kind-config"
 	"github.com/secure-inference/mesh-conformance/tests/apply"
@@ -32,6 +33,7 @@ import (
 type ownCluster struct {
 	name       string
 	kubeconfig string
+	rest       *rest.Config
 	kube       kubernetes.Interface
 	applier    *apply.Applier
 }
@@ -64,7 +66,7 @@ func newOwnCluster(ctx context.Context, t *testing.T, name string, archives []st
 	}
 	logf("%s: cluster and %d image archives in %s", name, len(archives), time.Since(start).Round(time.Second))
 
-	c := &ownCluster{name: name, kubeconfig: kubeconfig}
+	c := &ownCluster{name: name, kubeconfig: kubeconfig, rest: k.KubernetesRestConfig()}
 	c.kube, err = kubernetes.NewForConfig(k.KubernetesRestConfig())
 	require.NoError(t, err)
 	c.applier, err = apply.New(k.KubernetesRestConfig())

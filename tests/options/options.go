@@ -226,6 +226,8 @@ var ImageComponents = map[string]string{
 	"cert-manager": "repository HUB/cert-manager-<controller|webhook|cainjector|acmesolver|startupapicheck> and tag of each image block",
 	"knative": "HUB/<name>:TAG (TAG default: the Knative release, v1.21.1) for the operator chart's operator and operator-webhook, and the KnativeServing's spec.registry.override and queue-sidecar-image: " +
 		"controller, webhook, activator, autoscaler, autoscaler-hpa, queue, migrate, cleanup, net-istio-controller, net-istio-webhook",
+	"kserve": "HUB/<name>:TAG (TAG default: the KServe version) for the manager (kserve-controller, pulled IfNotPresent), the storage initializer (storage-initializer) and the sklearn " +
+		"ClusterServingRuntime (sklearnserver); HUB/kube-rbac-proxy keeps the chart's tag (v0.18.0)",
 }
 
 // Image returns a component's image override: its hub, and its tag ("" to

@@ -39,7 +39,26 @@ func main() {
 	hold := flag.Duration("hold", 20*time.Second, "proxy mode: how long a request is held while the target does not answer")
 	hbone := flag.String("hbone", "", "also listen here as ztunnel's HBONE port does (hbone.go): TLS, a client certificate required, an alert to plaintext")
 	hboneOpen := flag.Bool("hbone-open", false, "the -hbone port admits clients without a certificate and serves them: a bypass")
+	storageInit := flag.Bool("storage-initializer", false, "stand in for KServe's storage initializer (kserve.go): write a model file into the second argument and exit")
+	modelName := flag.String("model_name", "", "KServe runtime mode (kserve.go): the model's name, as the ClusterServingRuntime passes it")
+	modelDir := flag.String("model_dir", "", "KServe runtime mode: where the storage initializer wrote the model; the server does not start without it")
+	httpPort := flag.String("http_port", "", "KServe runtime mode: the port to serve on instead of -listen")
 	flag.Parse()
+	if *storageInit {
+		if err := initStorage(flag.Args()); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	if *modelDir != "" {
+		if err := checkModelDir(*modelDir); err != nil {
+			log.Fatal(err)
+		}
+		log.Printf("model server for %s, model in %s", *modelName, *modelDir)
+	}
+	if *httpPort != "" {
+		*addrs = ":" + *httpPort
+	}
 	if *forwardTo != "" {
 		log.Fatal(http.ListenAndServe(strings.Split(*addrs, ",")[0], &forwarder{target: *forwardTo, identity: *identity, hold: *hold}))
 	}

@@ -1,0 +1,346 @@
+//go:build lab
+
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/secure-inference/mesh-conformance/fixtures"
+	"github.com/secure-inference/mesh-conformance/suites/kservemesh"
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
+	"github.com/secure-inference/mesh-conformance/tests/harness"
+	"github.com/secure-inference/mesh-conformance/tests/install"
+	"github.com/secure-inference/mesh-conformance/tests/options"
+	"github.com/secure-inference/mesh-conformance/tests/probe"
+	"github.com/secure-inference/mesh-conformance/tests/ready"
+	"github.com/secure-inference/mesh-conformance/tests/upstream"
+)
+
+// kserveStandIns are the parts of the KServe suite's control plane the lab
+// cannot build, and what stands in for them (docs/testing.md's tier
+// table). Everything else the suite's steps install runs from upstream
+// source at the suite's pins: the Knative operator and Serving
+// (knative.dev/{operator,serving}), KServe's manager (github.com/kserve/kserve).
+var kserveStandIns = map[string]string{
+	"net-istio-controller": "lab/cmd/netistio: marks KIngresses Ready with net-istio's load balancers, no VirtualServices, no gateway probe (knative.dev/net-istio is refused by the module proxy)",
+	"net-istio-webhook":    "lab/cmd/netistio -webhook: TLS on 8443 for the probes; its webhook configurations keep no rules, so it is sent nothing",
+	"cert-manager":         "certManagerStandIn (certmanager_test.go): the Secret of every Certificate, self-signed, and the caBundle of webhooks annotated inject-ca-from (cert-manager's binary modules are not served)",
+	"kube-rbac-proxy":      "the lab's pause binary under the chart's name: the manager's metrics proxy, which nothing here reads (github.com/brancz/kube-rbac-proxy is refused by the module proxy)",
+	"storage-initializer":  "lab/cmd/standin -storage-initializer: writes a model file where KServe's pod mutator mounts it, fetches nothing (KServe's Python image)",
+	"sklearnserver":        "lab/cmd/standin in KServe runtime mode: starts only on the initializer's model file, answers KServe's V1 protocol on --http_port (KServe's Python image)",
+	"istio":                "none: no istiod, no sidecars (no proxy image), so the steps that need them (istio, knative-serving-sidecars, httpbin-and-clients' sidecar checks) are left out and nothing here enforces a policy",
+}
+
+// knativeServings is the operator's resource for Serving.
+var knativeServings = schema.GroupVersionResource{Group: "operator.knative.dev", Version: "v1beta1", Resource: "knativeservings"}
+
+// knativeDeployments are the deployments the operator (v0.48.1) makes for
+// Serving 1.21.1 with net-istio: its kodata's, which
+// TestKnativeRequestsAreTheOperatorsManifests counts too.
+var knativeDeployments = []string{"activator", "autoscaler", "autoscaler-hpa", "controller", "net-istio-controller", "net-istio-webhook", "webhook"}
+
+// kserveLab is a kind cluster of its own for the KServe suite's real
+// control plane (Knative's and KServe's webhooks admit every pod of a
+// revision; the operator owns cluster-wide CRDs), with the suite's steps
+// and checks run on it, unmodified, through a harness.Env.
+type kserveLab struct {
+	*ownCluster
+	env   *harness.Env
+	steps []harness.Step
+}
+
+func newKServeLab(ctx context.Context, t *testing.T) *kserveLab {
+	t.Helper()
+	var archives []string
+	for _, v := range []string{"MC_LAB_KNATIVE_IMAGES", "MC_LAB_KSERVE_IMAGES", "MC_LAB_IMAGES"} {
+		if os.Getenv(v) == "" || os.Getenv("MC_LAB_KNATIVE_IMAGE") == "" || os.Getenv("MC_LAB_KSERVE_IMAGE") == "" {
+			t.Fatalf("%s, MC_LAB_KNATIVE_IMAGE and MC_LAB_KSERVE_IMAGE must be set: run scripts/lab.sh, which builds Knative's and KServe's controllers and the stand-ins", v)
+		}
+		archives = append(archives, strings.Split(os.Getenv(v), ",")...)
+	}
+	knativeCharts, err := upstream.KnativeOperatorChart(kservemesh.Versions.KnativeServing, t.TempDir())
+	require.NoError(t, err, "the operator chart comes from the knative.dev/operator module the operator was built from")
+	kserveModule, err := upstream.ModuleDir("github.com/kserve/kserve", kservemesh.Versions.KServe)
+	require.NoError(t, err, "KServe's charts come from the module its manager was built from")
+
+	l := &kserveLab{ownCluster: newOwnCluster(ctx, t, "mc-lab-kserve", archives)}
+
+	// What the suite's istio step would leave that Knative and KServe
+	// need: the CRDs of Istio's base chart (net-istio's manifest holds
+	// Gateways and PeerAuthentications; KServe creates VirtualServices
+	// only where their CRD exists) and istio-system (the operator's
+	// install fails without it: "namespaces istio-system not found").
+	// cert-manager's CRDs for KServe's Certificate and Issuer. istiod
+	// itself is TestRealIstioControlPlane's.
+	_, err = l.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "istio-system"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	sources := upstream.CRDSources(kservemesh.Versions, kservemesh.Versions)
+	for _, module := range []string{"istio.io/api", "github.com/cert-manager/cert-manager"} {
+		crds, err := upstream.LoadCRDs(upstream.OfModule(sources, module))
+		require.NoError(t, err, module)
+		require.NoError(t, l.applier.Apply(ctx, crds...))
+		require.NoError(t, l.applier.WaitEstablished(ctx, time.Minute, crds...))
+	}
+	startCertManagerStandIn(ctx, t, l.ownCluster)
+
+	// The run's options as a user with chart and registry mirrors gives
+	// them: --chart-source knative=<dir> kserve=<dir>, --image
+	// knative=<hub>:<tag> kserve=<hub>:<tag>.
+	opts := options.Defaults()
+	opts.ChartSources["knative"] = knativeCharts
+	opts.ChartSources["kserve"] = filepath.Join(kserveModule, "charts")
+	opts.Images["knative"] = os.Getenv("MC_LAB_KNATIVE_IMAGE")
+	opts.Images["kserve"] = os.Getenv("MC_LAB_KSERVE_IMAGE")
+	opts.Timeouts.InstallTimeout, opts.Timeouts.ReadyTimeout, opts.Timeouts.InferenceServiceReadyTimeout = 5*time.Minute, 3*time.Minute, 4*time.Minute
+	require.NoError(t, opts.Validate())
+	for part, what := range kserveStandIns {
+		logf("kserve lab: %s is a stand-in, %s", part, what)
+	}
+	in := &install.Installer{Kube: l.kube, Apply: l.applier, Opts: opts, Versions: kservemesh.Versions, Suite: "kservemesh", Wait: true, Logf: logf,
+		Helm: &install.Helm{Kubeconfig: l.kubeconfig, Context: "kind-mc-lab-kserve", Logf: logf}}
+	ic, err := istioclient.NewForConfig(l.rest)
+	require.NoError(t, err)
+	l.env = harness.NewEnv(opts, dataplane.Sidecar, l.kube, ic, l.applier, in, logf)
+	l.steps = kservemesh.Suite.Steps(opts)
+	return l
+}
+
+// step runs one of the suite's own setup steps, as its run would.
+func (l *kserveLab) step(ctx context.Context, t *testing.T, name string) {
+	t.Helper()
+	for _, s := range l.steps {
+		if s.Name == name {
+			start := time.Now()
+			require.NoError(t, s.Run(ctx, l.env), "the kservemesh suite's step %s", name)
+			logf("kserve lab: step %s in %s", name, time.Since(start).Round(time.Second))
+			return
+		}
+	}
+	t.Fatalf("the kservemesh suite has no step %s", name)
+}
+
+// checks runs the checks of one of the suite's features and returns their
+// errors by check name.
+func (l *kserveLab) checks(ctx context.Context, t *testing.T, feature string) map[string]error {
+	t.Helper()
+	for _, f := range kservemesh.Suite.Features {
+		if f.Name != feature {
+			continue
+		}
+		require.NotEmpty(t, f.Checks, "feature %s has checks", feature)
+		out := map[string]error{}
+		for _, c := range f.Checks {
+			out[c.Name] = c.Run(ctx, l.env)
+		}
+		return out
+	}
+	t.Fatalf("the kservemesh suite has no feature %s", feature)
+	return nil
+}
+
+// The KServe suite's setup on the real Knative operator, Knative Serving
+// and KServe controllers, through the suite's own steps and options (air
+// gap: chart sources and image overrides), and the suite's premises
+// judged on what those controllers did.
+func TestKServeControlPlane(t *testing.T) {
+	ctx := context.Background()
+	l := newKServeLab(ctx, t)
+	t.Cleanup(func() {
+		for _, ns := range []string{"knative-operator", install.KnativeNamespace, install.KServeNamespace, "user1"} {
+			l.dump(t, ns)
+		}
+	})
+	knativeHub, _ := options.SplitImageRef(l.env.Opts.Images["knative"])
+	kserveHub, _ := options.SplitImageRef(l.env.Opts.Images["kserve"])
+
+	t.Run("knative", func(t *testing.T) {
+		start := time.Now()
+		l.step(ctx, t, "knative-operator")
+		l.runsImage(ctx, t, "knative-operator", "", knativeHub)
+		l.step(ctx, t, "knative-serving")
+		logf("kserve lab: Knative operator and Serving Ready in %s", time.Since(start).Round(time.Second))
+
+		deps, err := l.kube.AppsV1().Deployments(install.KnativeNamespace).List(ctx, metav1.ListOptions{})
+		require.NoError(t, err)
+		var names []string
+		for _, d := range deps.Items {
+			names = append(names, d.Name)
+		}
+		sort.Strings(names)
+		require.Equal(t, knativeDeployments, names, "the operator's deployments for Serving 1.21.1 with net-istio")
+		l.runsImage(ctx, t, install.KnativeNamespace, "", knativeHub)
+
+		// The operator's own account of it, not only the step's wait.
+		ks, err := l.applier.Dynamic.Resource(knativeServings).Namespace(install.KnativeNamespace).Get(ctx, "knative-serving", metav1.GetOptions{})
+		require.NoError(t, err)
+		for _, c := range []string{"Ready", "DeploymentsAvailable", "InstallSucceeded"} {
+			require.Equal(t, "True", condition(ks, c), "KnativeServing condition %s", c)
+		}
+		version, _, _ := unstructured.NestedString(ks.Object, "status", "version")
+		require.Equal(t, kservemesh.Versions.KnativeServing, version, "the Serving release the operator installed")
+	})
+	t.Run("kserve", func(t *testing.T) {
+		l.step(ctx, t, "kserve")
+		l.runsImage(ctx, t, install.KServeNamespace, "app.kubernetes.io/name=kserve-controller-manager", kserveHub)
+	})
+	// The document's steps up to its InferenceServices (no sidecars:
+	// knative-serving-sidecars is left out), then the suite's
+	// inferenceservices step itself: its runtime premise, and the three
+	// InferenceServices Ready within its own limit, reconciled by KServe
+	// into Knative Services whose revisions run the lab's runtime.
+	t.Run("inferenceservices", func(t *testing.T) {
+		for _, s := range []string{"namespace-user1", "auth", "istio-virtual-host-disabled", "inferenceservices"} {
+			l.step(ctx, t, s)
+		}
+		pods, err := l.kube.CoreV1().Pods("user1").List(ctx, metav1.ListOptions{LabelSelector: "serving.kserve.io/inferenceservice"})
+		require.NoError(t, err)
+		require.NotEmpty(t, pods.Items)
+		for _, p := range pods.Items {
+			images := map[string]string{}
+			for _, c := range append(p.Spec.InitContainers, p.Spec.Containers...) {
+				images[c.Name] = c.Image
+			}
+			require.Equal(t, knativeHub+"/queue:lab", images["queue-proxy"], "pod %s's queue-proxy: the queue-sidecar-image the installer set", p.Name)
+			require.True(t, strings.HasPrefix(images["kserve-container"], kserveHub+"/sklearnserver:"), "pod %s's model server %s: the sklearn runtime's image", p.Name, images["kserve-container"])
+			require.True(t, strings.HasPrefix(images["storage-initializer"], kserveHub+"/storage-initializer:"),
+				"pod %s's storage initializer %s: KServe's pod mutator added it from the InferenceService config", p.Name, images["storage-initializer"])
+		}
+	})
+	// The activator premise on Knative's own autoscaler: sklearn-iris
+	// (target burst capacity 0) in Serve, sklearn-iris-burst in Proxy.
+	// The SKS leaves Proxy once the autoscaler sees the pod ready: up to a
+	// minute, then the checks' verdict is the last state.
+	t.Run("activator-premise", func(t *testing.T) {
+		var errs map[string]error
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(2 * time.Second) {
+			errs = l.checks(ctx, t, "activator-premise")
+			if (errs[kservemesh.SklearnIris] == nil && errs[kservemesh.SklearnIrisBurst] == nil) || time.Now().After(deadline) {
+				break
+			}
+		}
+		for isvc, err := range errs {
+			require.NoError(t, err, "the suite's activator premise for %s", isvc)
+		}
+	})
+	t.Run("activator-path", func(t *testing.T) { l.activatorPath(ctx, t) })
+	t.Run("virtual-host", func(t *testing.T) { l.virtualHost(ctx, t) })
+}
+
+// activatorPath shows the mechanism of the documented limitation on
+// Knative's own code: a request from user2's client to a revision reaches
+// the model server from the activator's pod when the activator is on the
+// path (sklearn-iris-burst) and from the client's own pod when it is not
+// (sklearn-iris). The peer is the last X-Forwarded-For hop queue-proxy
+// adds (Go's reverse proxy appends the address it was connected from),
+// which the stand-in's /headers echoes. The request goes to the
+// revision's Service by name, as net-istio's mesh route sends it (no
+// sidecars here to route the predictor's host).
+func (l *kserveLab) activatorPath(ctx context.Context, t *testing.T) {
+	require.NoError(t, fixtures.Apply(ctx, l.applier, "kservemesh/clients.yaml"))
+	require.NoError(t, ready.Deployments(ctx, l.kube, "user2", "app=sleep", 2*time.Minute))
+	client, err := ready.Pod(ctx, l.kube, "user2", "app=sleep", time.Minute)
+	require.NoError(t, err)
+	activators, err := l.kube.CoreV1().Pods(install.KnativeNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=activator"})
+	require.NoError(t, err)
+	activatorIPs := map[string]bool{}
+	for _, p := range activators.Items {
+		activatorIPs[p.Status.PodIP] = true
+	}
+	require.NotEmpty(t, activatorIPs)
+
+	ex := probe.PodExecutor{Config: l.rest, Client: l.kube}
+	for isvc, viaActivator := range map[string]bool{kservemesh.SklearnIris: false, kservemesh.SklearnIrisBurst: true} {
+		u, err := l.applier.Dynamic.Resource(kservemesh.InferenceServices).Namespace("user1").Get(ctx, isvc, metav1.GetOptions{})
+		require.NoError(t, err)
+		rev, _, _ := unstructured.NestedString(u.Object, "status", "components", "predictor", "latestReadyRevision")
+		require.NotEmpty(t, rev, "%s's ready revision", isvc)
+		req := probe.Request{URL: "http://" + rev + ".user1.svc.cluster.local/headers", BodyBytes: 4096}
+		outs, err := probe.Run(ctx, ex, probe.Pod{Namespace: "user2", Name: client.Name, Container: "sleep"}, []probe.Request{req}, 10*time.Second)
+		require.NoError(t, err)
+		require.Len(t, outs, 1)
+		require.Equal(t, 200, outs[0].HTTPCode, "user2 to %s's revision: %s", isvc, outs[0].Detail())
+		var body struct{ Headers map[string]string }
+		require.NoError(t, json.Unmarshal([]byte(outs[0].Evidence.Body), &body), "the stand-in's /headers: %q", outs[0].Evidence.Body)
+		hops := strings.Split(body.Headers["X-Forwarded-For"], ",")
+		peer := strings.TrimSpace(hops[len(hops)-1])
+		if viaActivator {
+			require.True(t, activatorIPs[peer], "%s: queue-proxy's peer %s is not an activator pod %v (X-Forwarded-For %q)", isvc, peer, activatorIPs, body.Headers["X-Forwarded-For"])
+		} else {
+			require.Equal(t, client.Status.PodIP, peer, "%s: queue-proxy's peer is not user2's client (X-Forwarded-For %q)", isvc, body.Headers["X-Forwarded-For"])
+		}
+		logf("kserve lab: user2 -> %s reached the model from %s (activator on the path: %v)", isvc, peer, viaActivator)
+	}
+}
+
+// virtualHost judges the suite's virtual-host premise on KServe's own
+// ingress reconciler: it holds with the document's setting, and fails once
+// the setting is false and KServe has made the top-level VirtualService
+// and ExternalName Service (the counterfactual). KServe v0.20.0 never
+// deletes them when the setting goes back to true (ingress_reconciler.go
+// deletes only for a stopped InferenceService), so the test does.
+func (l *kserveLab) virtualHost(ctx context.Context, t *testing.T) {
+	for isvc, err := range l.checks(ctx, t, "virtual-host-disabled") {
+		require.NoError(t, err, "the suite's virtual-host premise for %s with disableIstioVirtualHost true", isvc)
+	}
+
+	setFlag := func(v bool) {
+		cms := l.kube.CoreV1().ConfigMaps(install.KServeNamespace)
+		cm, err := cms.Get(ctx, install.KServeConfigMap, metav1.GetOptions{})
+		require.NoError(t, err)
+		var ingress map[string]any
+		require.NoError(t, json.Unmarshal([]byte(cm.Data[install.KServeIngressKey]), &ingress))
+		ingress[install.KServeDisableVirtualHost] = v
+		data, err := json.Marshal(ingress)
+		require.NoError(t, err)
+		cm.Data[install.KServeIngressKey] = string(data)
+		_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
+		require.NoError(t, err)
+	}
+	setFlag(false)
+	t.Cleanup(func() {
+		setFlag(true)
+		_ = l.env.Istio.NetworkingV1().VirtualServices("user1").Delete(ctx, kservemesh.SklearnIris, metav1.DeleteOptions{})
+		_ = l.kube.CoreV1().Services("user1").Delete(ctx, kservemesh.SklearnIris, metav1.DeleteOptions{})
+	})
+	// KServe reads the ConfigMap on each reconcile; a label change makes one.
+	isvcs := l.applier.Dynamic.Resource(kservemesh.InferenceServices).Namespace("user1")
+	_, err := isvcs.Patch(ctx, kservemesh.SklearnIris, "application/merge-patch+json",
+		[]byte(`{"metadata":{"labels":{"mesh-conformance.lab/reconcile":"`+time.Now().Format("150405")+`"}}}`), metav1.PatchOptions{})
+	require.NoError(t, err)
+	var last error
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+		if last = l.checks(ctx, t, "virtual-host-disabled")[kservemesh.SklearnIris]; last != nil {
+			break
+		}
+	}
+	require.Error(t, last, "with disableIstioVirtualHost false, KServe made the top-level host and the premise must fail")
+	logf("kserve lab: virtual-host premise with the setting false: %v", last)
+}
+
+// condition is the status of a condition of an object's status, "" if
+// absent.
+func condition(o *unstructured.Unstructured, typ string) string {
+	conds, _, _ := unstructured.NestedSlice(o.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ {
+			s, _ := m["status"].(string)
+			return s
+		}
+	}
+	return ""
+}
