@@ -18,12 +18,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
 	"github.com/secure-inference/mesh-conformance/suites/kservemesh"
+	"github.com/secure-inference/mesh-conformance/tests/coldstart"
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
+	"github.com/secure-inference/mesh-conformance/tests/disruption"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/install"
+	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
@@ -238,6 +242,154 @@ func TestKServeControlPlane(t *testing.T) {
 	})
 	t.Run("activator-path", func(t *testing.T) { l.activatorPath(ctx, t) })
 	t.Run("virtual-host", func(t *testing.T) { l.virtualHost(ctx, t) })
+	t.Run("cold-start", func(t *testing.T) { l.coldStart(ctx, t) })
+	t.Run("restart", func(t *testing.T) { l.restart(ctx, t) })
+}
+
+// revisionURL is the URL of an InferenceService's ready revision's
+// Service, where net-istio's mesh route sends the predictor's host (no
+// gateway and no sidecars here to route the host itself).
+func (l *kserveLab) revisionURL(ctx context.Context, t *testing.T, isvc, path string) string {
+	t.Helper()
+	u, err := l.applier.Dynamic.Resource(kservemesh.InferenceServices).Namespace("user1").Get(ctx, isvc, metav1.GetOptions{})
+	require.NoError(t, err)
+	rev, _, _ := unstructured.NestedString(u.Object, "status", "components", "predictor", "latestReadyRevision")
+	require.NotEmpty(t, rev, "%s's ready revision", isvc)
+	return "http://" + rev + ".user1.svc.cluster.local" + path
+}
+
+// resolve picks a client's pod on this cluster, as the suite's runs do.
+func (l *kserveLab) resolve(ctx context.Context, c matrix.Client) (probe.Pod, error) {
+	p, err := ready.Pod(ctx, l.kube, c.Namespace, c.Selector, time.Minute)
+	if err != nil {
+		return probe.Pod{}, err
+	}
+	return probe.Pod{Namespace: p.Namespace, Name: p.Name, Container: c.Container}, nil
+}
+
+// peer is the last X-Forwarded-For hop of the stand-in's /headers body:
+// the address queue-proxy was connected from.
+func peer(t *testing.T, body string) string {
+	t.Helper()
+	var h struct{ Headers map[string]string }
+	require.NoError(t, json.Unmarshal([]byte(body), &h), "the stand-in's /headers: %q", body)
+	hops := strings.Split(h.Headers["X-Forwarded-For"], ",")
+	return strings.TrimSpace(hops[len(hops)-1])
+}
+
+// activatorIPs are the activator pods' addresses.
+func (l *kserveLab) activatorIPs(ctx context.Context, t *testing.T) map[string]bool {
+	t.Helper()
+	pods, err := l.kube.CoreV1().Pods(install.KnativeNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=activator"})
+	require.NoError(t, err)
+	ips := map[string]bool{}
+	for _, p := range pods.Items {
+		ips[p.Status.PodIP] = true
+	}
+	require.NotEmpty(t, ips)
+	return ips
+}
+
+// coldStart runs the suite's cold-start probe (coldstart.Probe with the
+// suite's kservemesh.Predictor as the target) against sklearn-iris-cold on
+// Knative's own autoscaler: it scales to zero by itself (its 6 s window,
+// then config-autoscaler's scale-to-zero grace period), the SKS is Proxy
+// with no ready pod, user2's one request wakes it through the activator,
+// which holds it until the new pod is ready and serves it: time to first
+// byte and to ready measured. With no mesh here the 200 is expected; on a
+// real cluster the documented setup serves it too (the activator's
+// identity), which is the cold-start finding.
+func (l *kserveLab) coldStart(ctx context.Context, t *testing.T) {
+	pod, err := l.resolve(ctx, kservemesh.ClientUser2)
+	require.NoError(t, err)
+	target := kservemesh.Predictor{Kube: l.kube, Dynamic: l.applier.Dynamic, Namespace: "user1", ISVC: kservemesh.SklearnIrisCold}
+	req := probe.Request{URL: l.revisionURL(ctx, t, kservemesh.SklearnIrisCold, "/v1/models/"+kservemesh.SklearnIrisCold)}
+	s := coldstart.Settings{ColdWait: 3 * time.Minute, WarmWait: 2 * time.Minute, RequestTimeout: time.Minute, Poll: 500 * time.Millisecond}
+	sample, err := coldstart.Probe(ctx, probe.PodExecutor{Config: l.rest, Client: l.kube}, pod, req, target, s)
+	require.NoError(t, err)
+	logf("kserve lab: cold start of %s: %s -> %s; first byte %s, ready after %s", kservemesh.SklearnIrisCold, sample.Cold, sample.Outcome,
+		sample.TimeToFirstByte, sample.TimeToReady)
+	require.True(t, sample.Cold.Cold(), "scaled to zero by Knative's autoscaler, SKS Proxy: %s", sample.Cold)
+	require.True(t, sample.Served(), "the activator held the request until the new pod was ready and served it: %s", sample.Outcome.Detail())
+	require.Contains(t, sample.Outcome.Evidence.Body, `"ready":true`)
+}
+
+// restart runs the suite's restart disruption (disruption.RestartPods on
+// kservemesh.PredictorSelector, the suite's ServerlessService path read
+// beside every round) on sklearn-iris, with user2's request in every
+// round: before, queue-proxy's peer is user2's client; once the pod is
+// deleted, the SKS points the revision at the activator, which holds the
+// requests and forwards them (peer: the activator), the mechanism of the
+// review's restart finding on Knative's own code; once the new pod is
+// ready the client is the peer again. The window the activator carried the
+// model is measured (with the stand-in runtime, which is ready in about a
+// second; a real model server's start makes it longer).
+func (l *kserveLab) restart(ctx context.Context, t *testing.T) {
+	url := l.revisionURL(ctx, t, kservemesh.SklearnIris, "/headers")
+	activators := l.activatorIPs(ctx, t)
+	client, err := l.resolve(ctx, kservemesh.ClientUser2)
+	require.NoError(t, err)
+	clientPod, err := l.kube.CoreV1().Pods(client.Namespace).Get(ctx, client.Name, metav1.GetOptions{})
+	require.NoError(t, err)
+	cell := matrix.Cell{Name: "user2-to-sklearn-iris-headers", Client: kservemesh.ClientUser2,
+		Request: probe.Request{URL: url, BodyBytes: 4096, Timeout: 30 * time.Second}, Expect: matrix.DeniedByPolicy(dataplane.Sidecar)}
+	settings := labSettings()
+	settings.RequestTimeout = 30 * time.Second
+	s := disruption.Settings{Settings: settings, HoldRounds: 2, TakeLimit: 2 * time.Minute, RestoreLimit: 3 * time.Minute, ServedIsFinding: true,
+		Path: func(ctx context.Context) (string, error) {
+			return kservemesh.ServerlessServicePath(ctx, l.applier.Dynamic, "user1", kservemesh.SklearnIris)
+		}}
+	d := disruption.RestartPods(l.kube, "pod-restart", "user1", kservemesh.PredictorSelector(kservemesh.SklearnIris), 3*time.Minute)
+	res := disruption.Run(ctx, d, matrix.Matrix{Name: "lab-kserve-restart", Cells: []matrix.Cell{cell}}, probe.PodExecutor{Config: l.rest, Client: l.kube},
+		l.resolve, s)
+	require.NoError(t, res.Err)
+	require.NoError(t, res.TakeErr)
+	require.True(t, res.Restored, "%v", res.RestoreErr)
+	require.Len(t, res.Cells, 1)
+
+	var first, last time.Duration
+	byPhase := map[string]map[string]int{}
+	for _, o := range res.Cells[0].Observations {
+		if o.EnvError != "" || o.Outcome.HTTPCode != 200 {
+			logf("kserve lab: restart round %d (%s, %s): %s %s [%s]", o.Round, o.Phase, o.At.Round(time.Millisecond), o.Outcome, o.EnvError, o.Path)
+			continue
+		}
+		from := "client"
+		switch p := peer(t, o.Outcome.Evidence.Body); {
+		case activators[p]:
+			from = "activator"
+			if first == 0 {
+				first = o.At
+			}
+			last = o.At
+		case p != clientPod.Status.PodIP:
+			from = "other " + p
+		}
+		if byPhase[o.Phase] == nil {
+			byPhase[o.Phase] = map[string]int{}
+		}
+		byPhase[o.Phase][from]++
+		logf("kserve lab: restart round %d (%s, %s): 200 from %s [%s]", o.Round, o.Phase, o.At.Round(time.Millisecond), from, o.Path)
+	}
+	require.Positive(t, byPhase[disruption.Before]["client"], "before the restart, user2 reaches the model directly: %v", byPhase)
+	require.Zero(t, byPhase[disruption.Before]["activator"], "before the restart, the activator is off sklearn-iris's path: %v", byPhase)
+	// Measured: the activator serves from a few seconds after the delete,
+	// while the old pod is still terminating (the taking phase), until the
+	// new pod is ready; the SKS's spec.mode stays Serve throughout, only its
+	// ActivatorEndpointsPopulated condition says so (the path recorded).
+	served := 0
+	for phase, n := range byPhase {
+		if phase != disruption.Before {
+			served += n["activator"]
+		}
+	}
+	require.Positive(t, served, "once the pod was deleted, Knative put the activator on the path and it served user2: %v", byPhase)
+	obs := res.Cells[0].Observations
+	require.NotEmpty(t, obs)
+	require.Equal(t, 200, obs[len(obs)-1].Outcome.HTTPCode)
+	require.Equal(t, clientPod.Status.PodIP, peer(t, obs[len(obs)-1].Outcome.Evidence.Body), "after the restart the activator is off the path again")
+	logf("kserve lab: restart of %s: the activator carried user2's requests from %s to %s (%s); by phase %v",
+		kservemesh.SklearnIris, first.Round(time.Millisecond), last.Round(time.Millisecond), (last - first).Round(time.Millisecond), byPhase)
 }
 
 // activatorPath shows the mechanism of the documented limitation on
@@ -254,35 +406,21 @@ func (l *kserveLab) activatorPath(ctx context.Context, t *testing.T) {
 	require.NoError(t, ready.Deployments(ctx, l.kube, "user2", "app=sleep", 2*time.Minute))
 	client, err := ready.Pod(ctx, l.kube, "user2", "app=sleep", time.Minute)
 	require.NoError(t, err)
-	activators, err := l.kube.CoreV1().Pods(install.KnativeNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=activator"})
-	require.NoError(t, err)
-	activatorIPs := map[string]bool{}
-	for _, p := range activators.Items {
-		activatorIPs[p.Status.PodIP] = true
-	}
-	require.NotEmpty(t, activatorIPs)
-
+	activators := l.activatorIPs(ctx, t)
 	ex := probe.PodExecutor{Config: l.rest, Client: l.kube}
 	for isvc, viaActivator := range map[string]bool{kservemesh.SklearnIris: false, kservemesh.SklearnIrisBurst: true} {
-		u, err := l.applier.Dynamic.Resource(kservemesh.InferenceServices).Namespace("user1").Get(ctx, isvc, metav1.GetOptions{})
-		require.NoError(t, err)
-		rev, _, _ := unstructured.NestedString(u.Object, "status", "components", "predictor", "latestReadyRevision")
-		require.NotEmpty(t, rev, "%s's ready revision", isvc)
-		req := probe.Request{URL: "http://" + rev + ".user1.svc.cluster.local/headers", BodyBytes: 4096}
+		req := probe.Request{URL: l.revisionURL(ctx, t, isvc, "/headers"), BodyBytes: 4096}
 		outs, err := probe.Run(ctx, ex, probe.Pod{Namespace: "user2", Name: client.Name, Container: "sleep"}, []probe.Request{req}, 10*time.Second)
 		require.NoError(t, err)
 		require.Len(t, outs, 1)
 		require.Equal(t, 200, outs[0].HTTPCode, "user2 to %s's revision: %s", isvc, outs[0].Detail())
-		var body struct{ Headers map[string]string }
-		require.NoError(t, json.Unmarshal([]byte(outs[0].Evidence.Body), &body), "the stand-in's /headers: %q", outs[0].Evidence.Body)
-		hops := strings.Split(body.Headers["X-Forwarded-For"], ",")
-		peer := strings.TrimSpace(hops[len(hops)-1])
+		from := peer(t, outs[0].Evidence.Body)
 		if viaActivator {
-			require.True(t, activatorIPs[peer], "%s: queue-proxy's peer %s is not an activator pod %v (X-Forwarded-For %q)", isvc, peer, activatorIPs, body.Headers["X-Forwarded-For"])
+			require.True(t, activators[from], "%s: queue-proxy's peer %s is not an activator pod %v", isvc, from, activators)
 		} else {
-			require.Equal(t, client.Status.PodIP, peer, "%s: queue-proxy's peer is not user2's client (X-Forwarded-For %q)", isvc, body.Headers["X-Forwarded-For"])
+			require.Equal(t, client.Status.PodIP, from, "%s: queue-proxy's peer is not user2's client", isvc)
 		}
-		logf("kserve lab: user2 -> %s reached the model from %s (activator on the path: %v)", isvc, peer, viaActivator)
+		logf("kserve lab: user2 -> %s reached the model from %s (activator on the path: %v)", isvc, from, viaActivator)
 	}
 }
 
@@ -316,10 +454,12 @@ func (l *kserveLab) virtualHost(ctx context.Context, t *testing.T) {
 		_ = l.env.Istio.NetworkingV1().VirtualServices("user1").Delete(ctx, kservemesh.SklearnIris, metav1.DeleteOptions{})
 		_ = l.kube.CoreV1().Services("user1").Delete(ctx, kservemesh.SklearnIris, metav1.DeleteOptions{})
 	})
-	// KServe reads the ConfigMap on each reconcile; a label change makes one.
-	isvcs := l.applier.Dynamic.Resource(kservemesh.InferenceServices).Namespace("user1")
-	_, err := isvcs.Patch(ctx, kservemesh.SklearnIris, "application/merge-patch+json",
-		[]byte(`{"metadata":{"labels":{"mesh-conformance.lab/reconcile":"`+time.Now().Format("150405")+`"}}}`), metav1.PatchOptions{})
+	// KServe reads the ConfigMap on each reconcile; a change to the Knative
+	// Service it owns makes one (an annotation of the Service itself, not
+	// of its revision template: no new revision).
+	ksvcs := l.applier.Dynamic.Resource(schema.GroupVersionResource{Group: "serving.knative.dev", Version: "v1", Resource: "services"}).Namespace("user1")
+	_, err := ksvcs.Patch(ctx, kservemesh.SklearnIris+"-predictor", types.MergePatchType,
+		[]byte(`{"metadata":{"annotations":{"mesh-conformance.lab/reconcile":"`+time.Now().Format("150405")+`"}}}`), metav1.PatchOptions{})
 	require.NoError(t, err)
 	var last error
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
