@@ -55,6 +55,11 @@ type Suite struct {
 	// Profile names the setup profile the options select, for the
 	// report's environment; nil: the suite has one setup.
 	Profile func(o options.Options) string
+	// Profiles are the options of a run under each of the suite's setup
+	// profiles (the run's options with only the profile changed), so that
+	// the report puts side by side the cells whose expectation differs
+	// between them (ProfileCells); nil: the suite has one setup.
+	Profiles func(o options.Options) []options.Options
 }
 
 // Step is one named setup step.

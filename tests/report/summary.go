@@ -68,7 +68,7 @@ func Summarize(dir string) (string, bool, error) {
 			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", s.Name, rep.Environment.Mode,
 				istioVersion(rep.Environment), rep.Environment.KubernetesVersion, s.Result, counts(s.Core.Statistics), ext,
 				strings.Join(bad, ", "), strings.Join(s.Core.SkippedFeatures, ", "), rel))
-			if e := evidence(s); e != "" {
+			if e := profileCells(s, rep.Environment.Profile) + evidence(s); e != "" {
 				evidences = append(evidences, fmt.Sprintf("### %s (%s), %s\n\n%s", s.Name, rep.Environment.Mode, rel, e))
 			}
 		}
@@ -143,6 +143,51 @@ func evidence(s reportapi.Suite) string {
 		}
 		b.WriteString("\n")
 	}
+	return b.String()
+}
+
+// profileCells puts a suite's setup profiles side by side on the cells
+// whose expectation differs between them (what a profile buys), with what
+// this run, under profile, observed of each; empty when the suite has one
+// setup.
+func profileCells(s reportapi.Suite, profile string) string {
+	if len(s.ProfileCells) == 0 {
+		return ""
+	}
+	var names []string
+	for _, c := range s.ProfileCells {
+		for p := range c.Expected {
+			if !slices.Contains(names, p) {
+				names = append(names, p)
+			}
+		}
+	}
+	sort.Strings(names)
+	observed := map[[2]string]reportapi.Cell{}
+	for _, m := range s.Matrices {
+		for _, c := range m.Cells {
+			observed[[2]string{m.Name, c.Name}] = c
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Cells whose expectation differs between the setup profiles (this run: %s):\n\n| cell | from |", orDash(profile))
+	for _, p := range names {
+		fmt.Fprintf(&b, " expected, %s |", p)
+	}
+	fmt.Fprintf(&b, " observed (%s) | result |\n|---|---|%s---|---|\n", orDash(profile), strings.Repeat("---|", len(names)))
+	for _, c := range s.ProfileCells {
+		fmt.Fprintf(&b, "| %s/%s | %s |", c.Matrix, c.Cell, c.Client)
+		for _, p := range names {
+			fmt.Fprintf(&b, " %s |", cell(orDash(c.Expected[p])))
+		}
+		got, ok := observed[[2]string{c.Matrix, c.Cell}]
+		if !ok {
+			b.WriteString(" - | not run |\n")
+			continue
+		}
+		fmt.Fprintf(&b, " %s | %s |\n", cell(got.Observed), got.Result)
+	}
+	b.WriteString("\n")
 	return b.String()
 }
 

@@ -181,6 +181,26 @@ type Suite struct {
 	// Disruptions are the fail-closed feature's accounts: what was taken
 	// away and put back while refused and allowed cells were probed.
 	Disruptions []Disruption `json:"disruptions,omitempty"`
+	// ProfileCells are, for a suite with more than one setup profile
+	// (kservemesh: documented and hardened), the cells whose expectation
+	// differs between them, each with its expectation under every
+	// profile: what a profile buys. This run's own observation of each is
+	// its cell in Matrices, under Environment.Profile. Added to v1alpha1
+	// without a version bump: optional, and a reader that does not know
+	// it loses nothing it had.
+	ProfileCells []ProfileCell `json:"profileCells,omitempty"`
+}
+
+// ProfileCell is one cell present under every setup profile of a suite
+// whose expectation is not the same under all of them.
+type ProfileCell struct {
+	Matrix  string `json:"matrix"`
+	Cell    string `json:"cell"`
+	Client  string `json:"client"`
+	Request string `json:"request"`
+	// Expected is the cell's expectation (as Cell.Expected renders it) by
+	// profile name.
+	Expected map[string]string `json:"expected"`
 }
 
 // Disruption is what one thing taken away and put back (istiod, a node
