@@ -135,3 +135,16 @@ func TestProfileCellsAreTheActivatorPath(t *testing.T) {
 			m + "/default-to-sklearn-iris-burst-status", m + "/default-to-sklearn-iris-burst-predict"}, names, "run under %s", p)
 	}
 }
+
+// While the model is cold or restarting, another namespace's 2xx is a
+// finding under the documented profile (the activator limitation) and a
+// failing verdict under the hardened one, whose activator policies must
+// refuse it then too.
+func TestServedWhileColdOrRestartingFailsOnlyTheHardenedProfile(t *testing.T) {
+	o := options.Defaults()
+	assert.False(t, coldStartSpec.ServedFails(o), "documented: a cold request served is a finding")
+	assert.False(t, restartSpec.ServedFails(o), "documented: a request served while restarting is a finding")
+	o.KServeProfile = options.KServeHardened
+	assert.True(t, coldStartSpec.ServedFails(o), "hardened: a cold request served fails cold-start-isolation")
+	assert.True(t, restartSpec.ServedFails(o), "hardened: a request served while restarting fails restart-isolation")
+}
