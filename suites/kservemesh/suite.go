@@ -76,6 +76,7 @@ var Suite = harness.Suite{
 		}
 		return out
 	},
+	Deviations: Deviations,
 }
 
 // Versions is KServe v0.20.0's own tested dependency set (kserve-deps.env

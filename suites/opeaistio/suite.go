@@ -32,9 +32,8 @@ import (
 
 // Suite is the OPEA ChatQnA with Istio suite.
 var Suite = harness.Suite{
-	Name: "opeaistio",
-	// opea-istio.md describes ambient mode; the suite also runs with sidecars.
-	Modes:        []dataplane.Mode{dataplane.Ambient, dataplane.Sidecar},
+	Name:         "opeaistio",
+	Modes:        Modes,
 	Versions:     Versions,
 	KindConfig:   "opeaistio.yaml",
 	IstioGateway: &IstioGateway,
@@ -63,7 +62,12 @@ var Suite = harness.Suite{
 		failClosedFeature,
 		cleanupFeature,
 	},
+	Deviations: Deviations,
 }
+
+// Modes: opea-istio.md describes ambient mode; the suite also runs with
+// sidecars.
+var Modes = []dataplane.Mode{dataplane.Ambient, dataplane.Sidecar}
 
 // Versions follow opea-project/GenAIInfra kubernetes-addons/istio: its
 // helmfile pins cert-manager v1.16.1 and ChatQnA 1.1.0, the document

@@ -66,7 +66,10 @@ func (s *Suite) plan(w io.Writer, r *Run, steps []Step) error {
 		mode += ", " + p + " profile"
 	}
 	fmt.Fprintf(w, "%s (%s): dry run, nothing is touched\n\n", s.Name, mode)
-	fmt.Fprintf(w, "time: a real run can take %s\n%s\n\nsetup steps:\n", r.budget, timeoutVerdict(s.Name, testTimeout(), r.budget))
+	fmt.Fprintf(w, "time: a real run can take %s\n%s\n", r.budget, timeoutVerdict(s.Name, testTimeout(), r.budget))
+	// Above the setup steps: the plan goldens start there.
+	planDeviations(w, s.deviations(r.Opts, steps))
+	fmt.Fprint(w, "\nsetup steps:\n")
 	for i, st := range steps {
 		what := ""
 		if st.Component != "" {

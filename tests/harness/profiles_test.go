@@ -35,15 +35,8 @@ func twoProfiles() *Suite {
 		{Name: "control", Kind: KindMatrix, Applies: hardened, Matrices: Fixed(matrix.Matrix{Name: "ctl", Cells: []matrix.Cell{
 			{Name: "burst", Client: client, Request: req, Expect: matrix.Expect(matrix.Allowed)}}})},
 	},
-		Profile: func(o options.Options) string { return string(o.KServeProfile) },
-		Profiles: func(o options.Options) []options.Options {
-			var out []options.Options
-			for _, p := range options.KServeProfiles {
-				o.KServeProfile = p
-				out = append(out, o)
-			}
-			return out
-		}}
+		Profile:  func(o options.Options) string { return string(o.KServeProfile) },
+		Profiles: func(o options.Options) []options.Options { return withProfiles(o, options.KServeProfiles...) }}
 }
 
 // Only the cell whose expectation differs is listed, with both
@@ -52,9 +45,8 @@ func twoProfiles() *Suite {
 func TestProfileCellsAreTheCellsTheProfilesDisagreeOn(t *testing.T) {
 	want := []reportapi.ProfileCell{{Matrix: "iso", Cell: "burst", Client: "user2", Request: "GET http://model/",
 		Expected: map[string]string{"documented": "allowed (2xx)", "hardened": "denied (HTTP 403)"}}}
-	for _, p := range options.KServeProfiles {
-		o := options.Defaults()
-		o.KServeProfile = p
+	for _, o := range withProfiles(options.Defaults(), options.KServeProfiles...) {
+		p := o.KServeProfile
 		got, err := twoProfiles().ProfileCells(o)
 		require.NoError(t, err)
 		assert.Equal(t, want, got, "run under %s", p)
@@ -76,4 +68,14 @@ func TestProfileCellsSayWhichProfileFailed(t *testing.T) {
 	_, err := s.ProfileCells(options.Defaults())
 	require.Error(t, err)
 	assert.Equal(t, "profile hardened: feature broken: matrices: no facts", err.Error())
+}
+
+// withProfiles are o under each KServe profile.
+func withProfiles(o options.Options, ps ...options.KServeProfile) []options.Options {
+	var out []options.Options
+	for _, p := range ps {
+		o.KServeProfile = p
+		out = append(out, o)
+	}
+	return out
 }

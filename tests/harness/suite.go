@@ -60,6 +60,11 @@ type Suite struct {
 	// the report puts side by side the cells whose expectation differs
 	// between them (ProfileCells); nil: the suite has one setup.
 	Profiles func(o options.Options) []options.Options
+	// Deviations are where the suite does not do what its document says
+	// (the corrections of docs/FACTS.md, and what it adds), each naming
+	// the setup step or feature concerned; a run reports those of its own
+	// steps (CheckDeviations keeps the names real).
+	Deviations []Deviation
 }
 
 // Step is one named setup step.

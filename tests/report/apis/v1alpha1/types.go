@@ -59,6 +59,29 @@ type Provenance struct {
 	Cluster *ClusterProvenance `json:"cluster,omitempty"`
 	// Reproduce is the command line of the run, secrets redacted.
 	Reproduce []string `json:"reproduce,omitempty"`
+	// Deviations are the places where the run's suite does not do what
+	// its document says (the corrections of docs/FACTS.md, and what the
+	// suite adds), each named with its step: a report says which of its
+	// setup steps are not in the document.
+	// Added to v1alpha1 without a version bump: optional, and a reader
+	// that does not know it loses nothing it had.
+	Deviations []Deviation `json:"deviations,omitempty"`
+}
+
+// Deviation is one correction a suite makes to its document, or one
+// thing it adds.
+type Deviation struct {
+	// Name is the deviation's short, stable name.
+	Name string `json:"name"`
+	// Step is the suite's setup step that deviates, or its feature, for
+	// what the document does after its setup (its cleanup, its requests).
+	Step string `json:"step"`
+	// Document is what the document says; Suite what the suite does
+	// instead; Source where the fact is checked (docs/FACTS.md, an
+	// upstream file).
+	Document string `json:"document"`
+	Suite    string `json:"suite"`
+	Source   string `json:"source"`
 }
 
 // SuiteSource is the suite's own identity.
