@@ -79,3 +79,13 @@ func withProfiles(o options.Options, ps ...options.KServeProfile) []options.Opti
 	}
 	return out
 }
+
+// --setup=as-written is refused for a suite without an as-written run,
+// before anything is touched; the corrected setup is every suite's.
+func TestAsWrittenNeedsASuiteThatHasIt(t *testing.T) {
+	o := options.Defaults()
+	require.NoError(t, (&Suite{Name: "s"}).checkSetup(o))
+	o.Setup = options.SetupAsWritten
+	assert.EqualError(t, (&Suite{Name: "s"}).checkSetup(o), "--setup=as-written: suite s has no as-written run")
+	assert.NoError(t, (&Suite{Name: "s", AsWritten: true}).checkSetup(o))
+}

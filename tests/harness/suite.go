@@ -65,6 +65,11 @@ type Suite struct {
 	// the setup step or feature concerned; a run reports those of its own
 	// steps (CheckDeviations keeps the names real).
 	Deviations []Deviation
+	// AsWritten: the suite has an as-written run (--setup=as-written), its
+	// document's steps as printed, which its steps and features read from
+	// Options.Setup; the report marks it, and the summary keeps its results
+	// apart from the conformance verdicts. False: the option is refused.
+	AsWritten bool
 }
 
 // Step is one named setup step.
@@ -107,6 +112,15 @@ func (s *Suite) profile(o options.Options) string {
 		return ""
 	}
 	return s.Profile(o)
+}
+
+// checkSetup refuses --setup=as-written for a suite that has no
+// as-written run.
+func (s *Suite) checkSetup(o options.Options) error {
+	if o.Setup == options.SetupAsWritten && !s.AsWritten {
+		return fmt.Errorf("--setup=%s: suite %s has no as-written run", options.SetupAsWritten, s.Name)
+	}
+	return nil
 }
 
 // features are the suite's features that apply with these options

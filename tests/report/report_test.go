@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -321,4 +322,38 @@ func TestSummarizePutsTheProfilesSideBySide(t *testing.T) {
 	table, _, err = Summarize(noProfiles)
 	require.NoError(t, err)
 	assert.NotContains(t, table, "setup profiles")
+}
+
+// A run of a document as written is listed apart and fails nothing, even
+// when its suite failed: its results are findings about the document.
+func TestSummarizeKeepsTheDocumentsAsWrittenApart(t *testing.T) {
+	dir := t.TempDir()
+	for _, run := range []struct {
+		name      string
+		asWritten bool
+		result    reportapi.Result
+	}{{"corrected", false, Success}, {"as-written", true, Failure}} {
+		r := NewRecorder(Environment{Mode: "ambient", AsWritten: run.asWritten})
+		r.Feature("opeaistio", Feature{Name: "ingress-and-mtls", Support: Core, Result: run.result})
+		_, err := r.Write(filepath.Join(dir, run.name))
+		require.NoError(t, err)
+	}
+	table, failed, err := Summarize(dir)
+	require.NoError(t, err)
+	assert.False(t, failed, "a document found wrong as written fails nothing")
+	parts := strings.SplitN(table, "The documents as written", 2)
+	require.Len(t, parts, 2, table)
+	assert.Contains(t, parts[0], "| success | 1/0/0 | - |  |  | corrected/report.yaml |")
+	assert.NotContains(t, parts[0], "as-written/report.yaml")
+	assert.Contains(t, parts[1], "| failure | 0/1/0 | - | ingress-and-mtls |  | as-written/report.yaml |")
+
+	// Without a conformance report there is no verdict: the summary fails.
+	only := t.TempDir()
+	r := NewRecorder(Environment{Mode: "ambient", AsWritten: true})
+	r.Feature("opeaistio", Feature{Name: "ingress-and-mtls", Support: Core, Result: Success})
+	_, err = r.Write(only)
+	require.NoError(t, err)
+	_, failed, err = Summarize(only)
+	require.NoError(t, err)
+	assert.True(t, failed, "findings about a document are no conformance verdict")
 }

@@ -154,6 +154,12 @@ type Environment struct {
 	// (kservemesh: documented or hardened, --kserve-profile): the same
 	// cells mean different things under each.
 	Profile string `json:"profile,omitempty"`
+	// AsWritten: the run applied its document's steps as printed
+	// (--setup=as-written), not the corrected setup: its results are
+	// findings about the document, and the summary keeps them apart from
+	// the conformance verdicts. Added to v1alpha1 without a version bump:
+	// optional, false for every report written before it.
+	AsWritten bool `json:"asWritten,omitempty"`
 	// Versions holds the version of each component the suite needs, as the
 	// run used it: the one it installed, or the one it found on the
 	// cluster and left as it was ("unknown" when the cluster does not say);
