@@ -18,7 +18,7 @@ var Deviations = append(istioDeviations(Modes...), []harness.Deviation{
 		Document: "sets global.modelUsePVC: model-volume, a claim nothing creates",
 		Suite:    "mounts a claim only when --chatqna-model-pvc names one, checked Bound first",
 		Source:   "docs/FACTS.md (second review: the full profile's modelUsePVC)"},
-	{Name: "enroll-chatqna", Step: "enroll-chatqna",
+	{Name: "enroll-chatqna", Step: EnrollStep,
 		Document: "never labels a namespace istio.io/dataplane-mode=ambient (nothing in GenAIInfra v1.1 does), so ztunnel never captures the chatqna pods and the STRICT PeerAuthentication enforces nothing",
 		Suite:    "enrolls chatqna for the mode (istio.io/dataplane-mode=ambient, or sidecar injection with the pods restarted), and the premise mesh-enrollment checks it",
 		Source:   "docs/FACTS.md (OPEA: where the document falls short)"},
