@@ -16,11 +16,15 @@ import (
 // the verdict is the warm matrix: once ready again, both are refused. The
 // warm verdict keeps the model warm with user1's request (its first cell)
 // every round and is void if the model is seen cold meanwhile, since its
-// stable window is 6 s (inferenceservice-cold.yaml).
+// stable window is 6 s (inferenceservice-cold.yaml). Under the hardened
+// profile the activator's policies refuse both callers while cold too, so
+// a cold request's 2xx fails the feature (coldStartSpec.ServedFails).
 var coldStartFeature = harness.ColdStart(harness.Feature{
 	Name: "cold-start-isolation", Manifests: []string{"kservemesh/inferenceservice-cold.yaml", "kservemesh/auth.yaml"},
 	Limit: coldStartLimit,
-}, harness.ColdStartSpec{
+}, coldStartSpec)
+
+var coldStartSpec = harness.ColdStartSpec{
 	Target: func(e *harness.Env) coldstart.Target {
 		return Predictor{Kube: e.Kube, Dynamic: e.Apply.Dynamic, Namespace: "user1", ISVC: SklearnIrisCold}
 	},
@@ -28,7 +32,10 @@ var coldStartFeature = harness.ColdStart(harness.Feature{
 	Request: ModelRequest(SklearnIrisCold),
 	Note:    activatorNote(ColdStartNote),
 	Warm:    func(options.Options) matrix.Matrix { return ColdStartWarm() },
-})
+	// The documented setup leaves the activator open (a finding); the
+	// hardened one closes it, so a cold request served is a verdict.
+	ServedFails: hardened,
+}
 
 // coldStartLimit: each cold sequence (per repeat and client) waits for the
 // scale to zero, then for the cold request and the model to be ready

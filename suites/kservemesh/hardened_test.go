@@ -112,3 +112,39 @@ func TestActivatorNotesFollowTheProfile(t *testing.T) {
 	assert.Equal(t, HardenedActivatorNote, activatorNote(ColdStartNote)(o))
 	assert.Equal(t, HardenedActivatorNote, activatorNote(RestartNote)(o))
 }
+
+// The report's side by side of the two profiles lists exactly the other
+// namespaces' calls to sklearn-iris-burst of the isolation matrix, with
+// the documented 200 beside the hardened 403, whichever profile runs: the
+// activator's own control is the hardened profile's alone, and every other
+// cell is the same under both.
+func TestProfileCellsAreTheActivatorPath(t *testing.T) {
+	for _, p := range options.KServeProfiles {
+		o := options.Defaults()
+		o.KServeProfile = p
+		cells, err := Suite.ProfileCells(o)
+		require.NoError(t, err)
+		var names []string
+		for _, c := range cells {
+			names = append(names, c.Matrix+"/"+c.Cell)
+			assert.Contains(t, c.Expected[string(options.KServeDocumented)], "allowed (2xx)", c.Cell)
+			assert.Contains(t, c.Expected[string(options.KServeHardened)], "denied (HTTP 403)", c.Cell)
+		}
+		m := Isolation().Name
+		assert.Equal(t, []string{m + "/user2-to-sklearn-iris-burst-status", m + "/user2-to-sklearn-iris-burst-predict",
+			m + "/default-to-sklearn-iris-burst-status", m + "/default-to-sklearn-iris-burst-predict"}, names, "run under %s", p)
+	}
+}
+
+// While the model is cold or restarting, another namespace's 2xx is a
+// finding under the documented profile (the activator limitation) and a
+// failing verdict under the hardened one, whose activator policies must
+// refuse it then too.
+func TestServedWhileColdOrRestartingFailsOnlyTheHardenedProfile(t *testing.T) {
+	o := options.Defaults()
+	assert.False(t, coldStartSpec.ServedFails(o), "documented: a cold request served is a finding")
+	assert.False(t, restartSpec.ServedFails(o), "documented: a request served while restarting is a finding")
+	o.KServeProfile = options.KServeHardened
+	assert.True(t, coldStartSpec.ServedFails(o), "hardened: a cold request served fails cold-start-isolation")
+	assert.True(t, restartSpec.ServedFails(o), "hardened: a request served while restarting fails restart-isolation")
+}

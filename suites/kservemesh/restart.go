@@ -46,11 +46,15 @@ const RolloutAnnotation = "mesh-conformance.io/rollout"
 // its round, time, evidence and the ServerlessServices' state, and the
 // window it belongs to. The verdict is the refusal afterwards: once the
 // model is Ready, the refused cells are refused again within
-// --max-time-to-consistency, and stay refused.
+// --max-time-to-consistency, and stay refused. Under the hardened profile
+// the activator's policies refuse those callers while the model restarts
+// too, so a 2xx then fails the feature (restartSpec.ServedFails).
 var restartFeature = harness.Restarts(harness.Feature{
 	Name: RestartIsolation, Manifests: []string{"kservemesh/auth.yaml", "kservemesh/inferenceservices.yaml", "kservemesh/clients.yaml"},
 	Limit: restartLimit,
-}, harness.RestartSpec{
+}, restartSpec)
+
+var restartSpec = harness.RestartSpec{
 	Disruptions: restartDisruptions,
 	Cells:       func(options.Options) matrix.Matrix { return RestartCells() },
 	Path: func(ctx context.Context, e *harness.Env) (string, error) {
@@ -59,7 +63,10 @@ var restartFeature = harness.Restarts(harness.Feature{
 	TakeLimit:    func(o options.Options) time.Duration { return o.Timeouts.ReadyTimeout },
 	RestoreLimit: func(o options.Options) time.Duration { return o.Timeouts.InferenceServiceReadyTimeout },
 	Note:         activatorNote(RestartNote),
-})
+	// As for cold starts: a finding under the documented setup, a verdict
+	// under the hardened one.
+	ServedFails: hardened,
+}
 
 // restartLimit: each of the two disruptions may take its pods' removal
 // (or the new revision's creation), the model's readiness (a new pod

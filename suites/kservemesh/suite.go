@@ -68,6 +68,15 @@ var Suite = harness.Suite{
 		failClosedFeature,
 	},
 	Profile: func(o options.Options) string { return string(o.KServeProfile) },
+	Profiles: func(o options.Options) []options.Options {
+		var out []options.Options
+		for _, p := range options.KServeProfiles {
+			o.KServeProfile = p
+			out = append(out, o)
+		}
+		return out
+	},
+	Deviations: Deviations,
 }
 
 // Versions is KServe v0.20.0's own tested dependency set (kserve-deps.env

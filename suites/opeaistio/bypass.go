@@ -11,6 +11,6 @@ import (
 // in ambient mode ztunnel captures every port but its own HBONE port, so
 // nothing is informational, and that port (15008) is probed with TLS
 // without a client certificate, as what it is (tests/bypass ports.go).
-var bypassFeature = harness.Bypass(harness.Feature{Name: "bypass-paths",
+var bypassFeature = harness.Bypass(harness.Feature{Name: "bypass-paths", Applies: corrected,
 	Manifests: []string{"opeaistio/istio-mtls-strict.yaml", "opeaistio/clients.yaml"}},
 	"opea-bypass-paths", BypassTargets(), BypassClients)

@@ -12,7 +12,7 @@ import (
 // strictControlFeature proves the refusal is STRICT mTLS: without the
 // PeerAuthentication the outside client gets 200; with it restored, it is
 // refused again.
-var strictControlFeature = harness.Control(harness.Feature{Name: "strict-control"},
+var strictControlFeature = harness.Control(harness.Feature{Name: "strict-control", Applies: corrected},
 	[]harness.PolicyFixture{{File: "opeaistio/istio-mtls-strict.yaml", Kind: "PeerAuthentication", Name: "default"}},
 	func(options.Options) matrix.Matrix { return StrictControl() },
 	func(o options.Options) matrix.Matrix {
@@ -23,7 +23,7 @@ var strictControlFeature = harness.Control(harness.Feature{Name: "strict-control
 // gateway, the certificate and the PeerAuthentication (the document says
 // "apply" for the last one where it means delete), and checks they are gone.
 var cleanupFeature = harness.Feature{
-	Name: "cleanup", Kind: harness.KindCleanup, Manifests: cleanupFiles,
+	Name: "cleanup", Kind: harness.KindCleanup, Manifests: cleanupFiles, Applies: corrected,
 	Checks: deletions(cleanupFiles),
 }
 
@@ -47,4 +47,8 @@ func deletions(files []string) []harness.Check {
 }
 
 // cleanupFiles are the document's resources the cleanup deletes.
-var cleanupFiles = []string{"opeaistio/istio-gateway-and-virtual-service.yaml", "opeaistio/istio-gateway-ca-and-cert.yaml", "opeaistio/istio-mtls-strict.yaml"}
+var cleanupFiles = []string{"opeaistio/istio-gateway-and-virtual-service.yaml", "opeaistio/istio-gateway-ca-and-cert.yaml", StrictFixture}
+
+// StrictFixture is the document's istio-mtls-strict.yaml: the STRICT
+// PeerAuthentication in chatqna.
+const StrictFixture = "opeaistio/istio-mtls-strict.yaml"

@@ -14,7 +14,7 @@ import (
 // the mesh (a sidecar, or ztunnel's redirection), since STRICT means
 // nothing for workloads outside it.
 var enrollmentFeature = harness.Feature{
-	Name: "mesh-enrollment", Kind: harness.KindPremise, Manifests: []string{"opeaistio/clients.yaml"},
+	Name: "mesh-enrollment", Kind: harness.KindPremise, Manifests: []string{"opeaistio/clients.yaml"}, Applies: corrected,
 	Checks: []harness.Check{
 		{Name: "namespace", Run: func(ctx context.Context, e *harness.Env) error {
 			return install.CheckEnrolled(ctx, e.Kube, ChatQnANamespace, e.Mode)

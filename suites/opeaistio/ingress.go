@@ -12,6 +12,7 @@ import (
 // without a matching SNI, the HTTP redirect, and STRICT mTLS from outside
 // and inside the mesh; in the full profile also the document's own query.
 // The gateway's ClusterIP and the issued certificate are the cluster's.
+// As written, the client outside the mesh is served (IngressAndMTLSAsWritten).
 var ingressAndMTLSFeature = harness.Feature{
 	Name: "ingress-and-mtls", Kind: harness.KindMatrix,
 	Manifests: []string{"opeaistio/istio-gateway-and-virtual-service.yaml", "opeaistio/istio-gateway-ca-and-cert.yaml", "opeaistio/istio-mtls-strict.yaml", "opeaistio/clients.yaml"},
@@ -30,6 +31,9 @@ var ingressAndMTLSFeature = harness.Feature{
 			// The full profile runs the model servers: the document's own
 			// request, answered by the whole pipeline.
 			m.Cells = append(m.Cells, ChatQnAQuery(gw))
+		}
+		if asWritten(o) {
+			m = IngressAndMTLSAsWritten(m)
 		}
 		return []matrix.Matrix{m}, nil
 	},

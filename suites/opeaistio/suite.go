@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
@@ -32,9 +33,8 @@ import (
 
 // Suite is the OPEA ChatQnA with Istio suite.
 var Suite = harness.Suite{
-	Name: "opeaistio",
-	// opea-istio.md describes ambient mode; the suite also runs with sidecars.
-	Modes:        []dataplane.Mode{dataplane.Ambient, dataplane.Sidecar},
+	Name:         "opeaistio",
+	Modes:        Modes,
 	Versions:     Versions,
 	KindConfig:   "opeaistio.yaml",
 	IstioGateway: &IstioGateway,
@@ -45,6 +45,9 @@ var Suite = harness.Suite{
 		{GVR: schema.GroupVersionResource{Version: "v1", Resource: "services"}, Namespace: gatewayNamespace},
 	},
 	CheckOptions: func(o options.Options, claimed func(harness.Feature) bool) error {
+		if err := checkAsWritten(o); err != nil {
+			return err
+		}
 		if _, err := chatqnaValues(o); err != nil {
 			return err
 		}
@@ -54,6 +57,7 @@ var Suite = harness.Suite{
 	Features: []harness.Feature{
 		baseline.Feature,
 		enrollmentFeature,
+		notEnrolledFeature,
 		certificateFeature,
 		ingressAndMTLSFeature,
 		bypassFeature,
@@ -62,8 +66,15 @@ var Suite = harness.Suite{
 		// Before cleanup, which removes what its cells need.
 		failClosedFeature,
 		cleanupFeature,
+		cleanupAsWrittenFeature,
 	},
+	Deviations: Deviations,
+	AsWritten:  true,
 }
+
+// Modes: opea-istio.md describes ambient mode; the suite also runs with
+// sidecars.
+var Modes = []dataplane.Mode{dataplane.Ambient, dataplane.Sidecar}
 
 // Versions follow opea-project/GenAIInfra kubernetes-addons/istio: its
 // helmfile pins cert-manager v1.16.1 and ChatQnA 1.1.0, the document
@@ -87,7 +98,7 @@ var IstioGateway = install.Gateway{Name: "istio-ingress", Namespace: gatewayName
 
 func steps(o options.Options) []harness.Step {
 	mode, t := o.Mode, o.Timeouts
-	return []harness.Step{
+	steps := []harness.Step{
 		baseline.Workloads,
 		// The helmfile's releases, in its order, then the Gateway API CRDs.
 		{Name: "istio-" + string(mode), Component: detect.Istio, Run: func(ctx context.Context, e *harness.Env) error {
@@ -111,8 +122,9 @@ func steps(o options.Options) []harness.Step {
 			}
 			return err
 		}},
-		// What the document leaves out: ChatQnA is never enrolled in the mesh.
-		{Name: "enroll-chatqna", Run: func(ctx context.Context, e *harness.Env) error { return enrollChatQnA(ctx, e.Kube, mode) }},
+		// What the document leaves out: ChatQnA is never enrolled in the
+		// mesh (as written, it stays out: stepsAsWritten).
+		{Name: EnrollStep, Run: func(ctx context.Context, e *harness.Env) error { return enrollChatQnA(ctx, e.Kube, mode) }},
 		{Name: "clients", Run: func(ctx context.Context, e *harness.Env) error {
 			if err := fixtures.Apply(ctx, e.Apply, "opeaistio/clients.yaml"); err != nil {
 				return err
@@ -146,10 +158,19 @@ func steps(o options.Options) []harness.Step {
 			return e.ApplyReady(ctx, cert, t.ReadyTimeout)
 		}},
 		{Name: "strict-mtls", Run: func(ctx context.Context, e *harness.Env) error {
-			return fixtures.Apply(ctx, e.Apply, "opeaistio/istio-mtls-strict.yaml")
+			return fixtures.Apply(ctx, e.Apply, StrictFixture)
 		}},
 	}
+	if asWritten(o) {
+		// The document never enrolls chatqna.
+		steps = slices.DeleteFunc(steps, func(s harness.Step) bool { return s.Name == EnrollStep })
+	}
+	return steps
 }
+
+// EnrollStep enrolls chatqna in the mesh: the corrected run's step the
+// document leaves out.
+const EnrollStep = "enroll-chatqna"
 
 // chatqnaValues builds the chart values of a profile. The full profile's
 // token is read from the environment only and goes nowhere but the values.

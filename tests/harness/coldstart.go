@@ -33,6 +33,11 @@ type ColdStartSpec struct {
 	// Warm is the verdict once the target is warm again; its first cell,
 	// an allowed one, keeps it warm (WarmMatrix).
 	Warm func(o options.Options) matrix.Matrix
+	// ServedFails tells whether, under the options' setup, a cold
+	// request's 2xx fails its sequence's check (a setup that closes the
+	// path the Note explains: kservemesh's hardened profile), the finding
+	// kept as its evidence. Nil or false: the cold requests are findings.
+	ServedFails func(o options.Options) bool
 }
 
 // ColdStart makes f a cold-start feature (kind matrix): the cold requests
@@ -45,7 +50,8 @@ func ColdStart(f Feature, s ColdStartSpec) Feature {
 	}
 	f.body = func(r *Run, b *features.FeatureBuilder) *features.FeatureBuilder {
 		return b.Assess("cold-requests-recorded", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			r.coldSequences(ctx, t, f.Name+"/cold", s.Target(r.env()), s.Clients, s.Request, r.Opts.ColdStartRepeats, s.Note(r.Opts))
+			r.coldSequences(ctx, t, f.Name+"/cold", s.Target(r.env()), s.Clients, s.Request, r.Opts.ColdStartRepeats, s.Note(r.Opts),
+				s.ServedFails != nil && s.ServedFails(r.Opts))
 			return ctx
 		}).
 			Assess("refused-once-warm", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
@@ -60,11 +66,13 @@ func ColdStart(f Feature, s ColdStartSpec) Feature {
 // coldSequences runs cold sequences against a scale-to-zero target from
 // each client, repeats times, each after the target scaled back to zero.
 // Each cold request is recorded as a finding (what came back, curl's
-// evidence, time to first byte, time to ready), never as a verdict; a
-// sequence that could not be observed (the target never went cold, the
-// exec failed) fails the check named name/<client>.
+// evidence, time to first byte, time to ready); a sequence that could not
+// be observed (the target never went cold, the exec failed) fails the
+// check named name/<client>-<n>, and so, with servedFails (a setup that
+// must refuse it while cold too), does a cold request that was served
+// (coldVerdict).
 func (r *Run) coldSequences(ctx context.Context, t *testing.T, name string, target coldstart.Target, clients []matrix.Client,
-	req probe.Request, repeats int, note string) {
+	req probe.Request, repeats int, note string, servedFails bool) {
 	t.Helper()
 	to := r.Opts.Timeouts
 	s := coldstart.Settings{ColdWait: to.ReadyTimeout, WarmWait: to.ColdStartTimeout + to.ReadyTimeout, RequestTimeout: to.ColdStartTimeout, Poll: 2 * time.Second}
@@ -75,10 +83,15 @@ func (r *Run) coldSequences(ctx context.Context, t *testing.T, name string, targ
 			if err == nil {
 				sample, err = coldstart.Probe(ctx, r.Exec, pod, req, target, s)
 			}
-			r.Check(ctx, t, fmt.Sprintf("%s/%s-%d", name, c.Name, i), err)
+			check := fmt.Sprintf("%s/%s-%d", name, c.Name, i)
 			if err != nil {
+				r.Check(ctx, t, check, err)
 				continue
 			}
+			if servedFails {
+				err = coldVerdict(c, req, sample)
+			}
+			r.Check(ctx, t, check, err)
 			served := "refused while cold"
 			if sample.Served() {
 				served = "SERVED while cold: isolation did not hold during the cold start"
@@ -90,6 +103,15 @@ func (r *Run) coldSequences(ctx context.Context, t *testing.T, name string, targ
 				Seconds: map[string]float64{"timeToFirstByte": sample.TimeToFirstByte.Seconds(), "timeToReady": sample.TimeToReady.Seconds()}})
 		}
 	}
+}
+
+// coldVerdict is a cold request's verdict under a setup that refuses it
+// while the target is cold too: a 2xx fails it.
+func coldVerdict(c matrix.Client, req probe.Request, s coldstart.Sample) error {
+	if !s.Served() {
+		return nil
+	}
+	return fmt.Errorf("%s -> %s was SERVED while cold (%s): %s, which this setup must refuse then too", c.Name, req, s.Cold, s.Outcome)
 }
 
 // warmMatrix is the warm verdict on a scale-to-zero target: m runs once the

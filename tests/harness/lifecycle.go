@@ -27,6 +27,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/diagnostics"
 	"github.com/secure-inference/mesh-conformance/tests/hostlock"
 	"github.com/secure-inference/mesh-conformance/tests/install"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 	"github.com/secure-inference/mesh-conformance/tests/report"
 	reportapi "github.com/secure-inference/mesh-conformance/tests/report/apis/v1alpha1"
@@ -83,6 +84,10 @@ func (r *Run) execute(m *testing.M) int {
 	}
 	if !r.Config.DryRunMode() {
 		r.onSignal()
+	}
+	if err := s.checkSetup(r.Opts); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
+		return 2
 	}
 	if s.CheckOptions != nil {
 		if err := s.CheckOptions(r.Opts, r.Claimed); err != nil {
@@ -185,7 +190,8 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 	if err != nil {
 		return ctx, fmt.Errorf("cannot reach the cluster's API server (check --kubeconfig/--context): %w", err)
 	}
-	env := reportapi.Environment{Cluster: clusterName, KubernetesVersion: sv.GitVersion, Mode: string(r.Opts.Mode), Profile: r.declared.profile(r.Opts)}
+	env := reportapi.Environment{Cluster: clusterName, KubernetesVersion: sv.GitVersion, Mode: string(r.Opts.Mode), Profile: r.declared.profile(r.Opts),
+		AsWritten: r.Opts.Setup == options.SetupAsWritten}
 	r.Report.SetEnvironment(env)
 	r.Exec = probe.PodExecutor{Config: rc, Client: r.Kube}
 	// One run per cluster: before anything is read or touched.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/tests/capacity"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 )
 
 // WillInstall tells whether the run's plan installs a component, or any
@@ -65,8 +66,14 @@ func (s *Suite) plan(w io.Writer, r *Run, steps []Step) error {
 	if p := s.profile(r.Opts); p != "" {
 		mode += ", " + p + " profile"
 	}
+	if r.Opts.Setup == options.SetupAsWritten {
+		mode += ", the document as written: findings, not conformance verdicts"
+	}
 	fmt.Fprintf(w, "%s (%s): dry run, nothing is touched\n\n", s.Name, mode)
-	fmt.Fprintf(w, "time: a real run can take %s\n%s\n\nsetup steps:\n", r.budget, timeoutVerdict(s.Name, testTimeout(), r.budget))
+	fmt.Fprintf(w, "time: a real run can take %s\n%s\n", r.budget, timeoutVerdict(s.Name, testTimeout(), r.budget))
+	// Above the setup steps: the plan goldens start there.
+	planDeviations(w, s.deviations(r.Opts, steps))
+	fmt.Fprint(w, "\nsetup steps:\n")
 	for i, st := range steps {
 		what := ""
 		if st.Component != "" {

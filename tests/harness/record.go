@@ -138,6 +138,9 @@ func (r *Run) provenance() *reportapi.Provenance {
 	defer cancel()
 	p := &reportapi.Provenance{Suite: provenance.SourceOf(ctx, fromRepoRoot(".")), Reproduce: provenance.Reproduce(os.Args)}
 	p.Fixtures, _ = provenance.Digests(fixtures.FS)
+	if r.declared != nil && r.declared.Steps != nil {
+		p.Deviations = r.declared.deviations(r.Opts, r.declared.Steps(r.Opts))
+	}
 	if r.Installer != nil {
 		for _, c := range r.Installer.Helm.Installed {
 			p.Charts = append(p.Charts, reportapi.Chart{Release: c.Release, Namespace: c.Namespace, Chart: c.Chart, Version: c.Version, Source: c.Source, Digest: c.Digest})

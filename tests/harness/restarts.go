@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +32,13 @@ type RestartSpec struct {
 	// Note says what a refused cell's 2xx means, under the options' setup
 	// (a profile may close the path the note explains).
 	Note func(o options.Options) string
+	// ServedFails tells whether, under the options' setup, a refused
+	// cell's 2xx while the target is away fails the feature (the check
+	// <name>/<disruption>/refused-while-away): a setup that closes the
+	// path the Note explains (kservemesh's hardened profile). Nil or
+	// false: each 2xx is a finding, and the verdict is the refusal once
+	// restored (which holds either way).
+	ServedFails func(o options.Options) bool
 }
 
 // Restarts makes f a restart feature (kind disruption): each disruption is
@@ -49,7 +57,8 @@ func Restarts(f Feature, s RestartSpec) Feature {
 			ds = s.Disruptions(e)
 			path := func(ctx context.Context) (string, error) { return s.Path(ctx, e) }
 			for _, d := range ds {
-				r.restarts(ctx, t, f.Name, d, s.Cells(r.Opts), path, s.TakeLimit(r.Opts), s.RestoreLimit(r.Opts), s.Note(r.Opts))
+				r.restarts(ctx, t, f.Name, d, s.Cells(r.Opts), path, s.TakeLimit(r.Opts), s.RestoreLimit(r.Opts), s.Note(r.Opts),
+					s.ServedFails != nil && s.ServedFails(r.Opts))
 			}
 			return ctx
 		}).Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
@@ -69,11 +78,14 @@ func Restarts(f Feature, s RestartSpec) Feature {
 // without any is recorded as one finding too, so that the report shows it
 // ran. The verdict is that the refused cells are refused again once d is
 // restored (within --max-time-to-consistency, and never served after
-// that), and that the allowed cells answer again. takeLimit bounds the
-// take (until it is away), restoreLimit the restoration. What d took is
-// put back on failure and on Ctrl-C.
+// that), and that the allowed cells answer again; with servedFails (a
+// setup that must refuse them while d is away too), also that no refused
+// cell answered 2xx meanwhile (the check <name>/<disruption>/
+// refused-while-away, servedWhileAway), the findings kept as its
+// evidence. takeLimit bounds the take (until it is away), restoreLimit
+// the restoration. What d took is put back on failure and on Ctrl-C.
 func (r *Run) restarts(ctx context.Context, t *testing.T, name string, d disruption.Disruption, m matrix.Matrix,
-	path func(context.Context) (string, error), takeLimit, restoreLimit time.Duration, note string) disruption.Result {
+	path func(context.Context) (string, error), takeLimit, restoreLimit time.Duration, note string, servedFails bool) disruption.Result {
 	t.Helper()
 	to := r.Opts.Timeouts
 	s := disruption.Settings{Settings: Settings(to), TakeLimit: takeLimit, RestoreLimit: restoreLimit, Path: path, ServedIsFinding: true,
@@ -99,8 +111,26 @@ func (r *Run) restarts(ctx context.Context, t *testing.T, name string, d disrupt
 		r.scope(ctx).Finding(reportapi.Finding{Name: id + "/never-served", Observed: fmt.Sprintf("no refused cell answered 2xx in %d rounds while %s", res.Rounds, d.What),
 			Note: note, Seconds: map[string]float64{"window": 0}})
 	}
+	if servedFails && res.TakeErr == nil && res.Err == nil {
+		r.Check(ctx, t, id+"/refused-while-away", servedWhileAway(res))
+	}
 	r.judgeDisruption(t, id, "restart", res, fmt.Sprintf("once restored, a refused cell was not refused again or an allowed cell did not answer within %s", to.MaxTimeToConsistency))
 	return res
+}
+
+// servedWhileAway is the verdict of a setup that refuses the refused
+// cells while the target is away too: every 2xx of one (each a Breach)
+// fails it.
+func servedWhileAway(res disruption.Result) error {
+	if len(res.Breaches) == 0 {
+		return nil
+	}
+	var served []string
+	for _, b := range res.Breaches {
+		served = append(served, b.String())
+	}
+	return fmt.Errorf("%d refused request(s) SERVED while %s, which this setup must refuse then too:\n  %s",
+		len(res.Breaches), res.What, strings.Join(served, "\n  "))
 }
 
 func orUnknown(s string) string {

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/secure-inference/mesh-conformance/tests/coldstart"
 	"github.com/secure-inference/mesh-conformance/tests/disruption"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/options"
@@ -65,12 +66,12 @@ func TestRestartsRecordEachServedRoundAsAFinding(t *testing.T) {
 
 	scope := r.Report.Start("kservemesh", "restart-isolation", reportapi.Core)
 	ctx := report.WithScope(context.Background(), scope)
-	res := r.restarts(ctx, t, "restart-isolation", d, m, path, time.Second, time.Second, "note")
+	res := r.restarts(ctx, t, "restart-isolation", d, m, path, time.Second, time.Second, "note", false)
 	require.True(t, res.Passed(), res.Summary())
 
-	d.Name = "rollout" // served nobody
+	d.Name = "rollout" // served nobody: under a setup whose refusals hold while away, a passing verdict
 	r.Exec = probetest.New(map[string][]probetest.Answer{"user2 http://model/": {rbac}, "user1 http://model/": {served}})
-	r.restarts(ctx, t, "restart-isolation", d, m, path, time.Second, time.Second, "note")
+	r.restarts(ctx, t, "restart-isolation", d, m, path, time.Second, time.Second, "note", true)
 	scope.Finish(reportapi.Success, "")
 
 	fs := r.Report.Report().Suites[0].Findings
@@ -90,4 +91,38 @@ func TestRestartsRecordEachServedRoundAsAFinding(t *testing.T) {
 	}
 	assert.Equal(t, "restart-isolation/rollout/never-served", fs[2].Name)
 	assert.Contains(t, fs[2].Observed, "no refused cell answered 2xx")
+	var checks []string
+	for _, c := range r.Report.Report().Suites[0].Checks {
+		checks = append(checks, c.Name+" "+string(c.Result))
+	}
+	assert.Equal(t, []string{"restart-isolation/rollout/refused-while-away success"}, checks,
+		"the verdict on the served rounds exists only where the setup asks for it")
+}
+
+// Under a setup that must refuse while the target is away, every served
+// round fails the verdict, each named with its cell, round and answer.
+func TestServedWhileAwayFailsOnEveryBreach(t *testing.T) {
+	res := disruption.Result{What: "the model's pods deleted"}
+	assert.NoError(t, servedWhileAway(res))
+	res.Breaches = []disruption.Breach{
+		{Round: 2, Phase: disruption.Taken, Cell: "user2-to-model", Client: "user2", Request: "GET http://model/", Outcome: probe.Outcome{Kind: probe.KindHTTP, HTTPCode: 200}},
+		{Round: 3, Phase: disruption.Restoring, Cell: "default-to-model", Client: "default", Request: "GET http://model/", Outcome: probe.Outcome{Kind: probe.KindHTTP, HTTPCode: 200}},
+	}
+	err := servedWhileAway(res)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "2 refused request(s) SERVED while the model's pods deleted")
+	assert.Contains(t, err.Error(), "round 2 (taken")
+	assert.Contains(t, err.Error(), "cell default-to-model (default -> GET http://model/) answered HTTP 200")
+}
+
+// Under a setup that must refuse while the target is cold, a served cold
+// request fails; a refused one passes.
+func TestColdVerdictFailsAServedColdRequest(t *testing.T) {
+	user2 := matrix.Client{Name: "user2"}
+	req := probe.Request{URL: "http://model/"}
+	cold := coldstart.State{Mode: coldstart.ModeProxy}
+	assert.NoError(t, coldVerdict(user2, req, coldstart.Sample{Cold: cold, Outcome: probe.Outcome{Kind: probe.KindHTTP, HTTPCode: 403}}))
+	err := coldVerdict(user2, req, coldstart.Sample{Cold: cold, Outcome: probe.Outcome{Kind: probe.KindHTTP, HTTPCode: 200}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "user2 -> GET http://model/ was SERVED while cold (0 ready pod(s), Proxy mode): HTTP 200")
 }

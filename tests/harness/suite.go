@@ -55,6 +55,21 @@ type Suite struct {
 	// Profile names the setup profile the options select, for the
 	// report's environment; nil: the suite has one setup.
 	Profile func(o options.Options) string
+	// Profiles are the options of a run under each of the suite's setup
+	// profiles (the run's options with only the profile changed), so that
+	// the report puts side by side the cells whose expectation differs
+	// between them (ProfileCells); nil: the suite has one setup.
+	Profiles func(o options.Options) []options.Options
+	// Deviations are where the suite does not do what its document says
+	// (the corrections of docs/FACTS.md, and what it adds), each naming
+	// the setup step or feature concerned; a run reports those of its own
+	// steps (CheckDeviations keeps the names real).
+	Deviations []Deviation
+	// AsWritten: the suite has an as-written run (--setup=as-written), its
+	// document's steps as printed, which its steps and features read from
+	// Options.Setup; the report marks it, and the summary keeps its results
+	// apart from the conformance verdicts. False: the option is refused.
+	AsWritten bool
 }
 
 // Step is one named setup step.
@@ -97,6 +112,15 @@ func (s *Suite) profile(o options.Options) string {
 		return ""
 	}
 	return s.Profile(o)
+}
+
+// checkSetup refuses --setup=as-written for a suite that has no
+// as-written run.
+func (s *Suite) checkSetup(o options.Options) error {
+	if o.Setup == options.SetupAsWritten && !s.AsWritten {
+		return fmt.Errorf("--setup=%s: suite %s has no as-written run", options.SetupAsWritten, s.Name)
+	}
+	return nil
 }
 
 // features are the suite's features that apply with these options

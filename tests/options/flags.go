@@ -30,6 +30,7 @@ func Register(fs *flag.FlagSet, o *Options) {
 	fs.Var((*installFlag)(&o.Install), "install", "what to install: all, missing or none, for every component or as component=policy, repeatable; default all on kind, missing on --kubeconfig")
 	fs.Var(&choiceFlag[Profile]{v: &o.ChatQnAProfile, choices: Profiles, what: "profile"}, "chatqna-profile", "ChatQnA profile: light (kind) or full (needs $"+HuggingFaceTokenEnv+", about 80 GiB of memory and a longer --install-timeout)")
 	fs.Var(&choiceFlag[KServeProfile]{v: &o.KServeProfile, choices: KServeProfiles, what: "KServe profile"}, "kserve-profile", "kservemesh setup: documented (the document's, corrected per FACTS.md) or hardened (plus OpenShift Serverless's activator policies, knative-istio-authz-chart)")
+	fs.Var(&choiceFlag[Setup]{v: &o.Setup, choices: Setups, what: "setup"}, "setup", "corrected (the document with FACTS.md's corrections: the conformance run) or as-written (the document's steps as printed, for findings about the document, reported apart; opeaistio in ambient mode)")
 	fs.IntVar(&o.ControlRepeats, "control-repeats", o.ControlRepeats, "times each control removes and restores its resources (samples of time to open and to revoke)")
 	fs.IntVar(&o.ColdStartRepeats, "cold-start-repeats", o.ColdStartRepeats, "cold sequences per client of cold-start-isolation, each after the model scaled back to zero")
 	fs.StringVar(&o.ChatQnAModelPVC, "chatqna-model-pvc", o.ChatQnAModelPVC, "full profile: an existing, Bound PersistentVolumeClaim in chatqna the model servers share (global.modelUsePVC); default none")

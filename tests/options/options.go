@@ -51,6 +51,22 @@ const (
 // KServeProfiles lists the accepted KServe profiles.
 var KServeProfiles = []KServeProfile{KServeDocumented, KServeHardened}
 
+// Setup is whether a suite applies its document corrected or as written.
+type Setup string
+
+const (
+	// SetupCorrected is the conformance run: the document's setup with the
+	// corrections of docs/FACTS.md (each a named deviation in the report).
+	SetupCorrected Setup = "corrected"
+	// SetupAsWritten applies the document's steps as it prints them, for
+	// findings about the document, reported apart from the conformance
+	// verdicts (a suite that has such a run: opeaistio, ambient mode).
+	SetupAsWritten Setup = "as-written"
+)
+
+// Setups lists the accepted setups.
+var Setups = []Setup{SetupCorrected, SetupAsWritten}
+
 // HuggingFaceTokenEnv is read for the full ChatQnA profile. The token is
 // only ever taken from the environment, never from flags or the config file,
 // and is scrubbed from every report and log the suite writes.
@@ -169,6 +185,9 @@ type Options struct {
 	// KServeProfile is the kservemesh suite's setup: documented, or
 	// hardened (the activator policies added).
 	KServeProfile KServeProfile `yaml:"kserveProfile"`
+	// Setup is corrected (the conformance run) or as-written (the
+	// document literally, for findings about it).
+	Setup Setup `yaml:"setup"`
 	// ChatQnAModelPVC names an existing, Bound PersistentVolumeClaim in
 	// chatqna that the full profile's model servers share
 	// (global.modelUsePVC). Default none: the chart's own default, each pod
@@ -292,6 +311,7 @@ func Defaults() Options {
 		Install:          map[string]string{},
 		ChatQnAProfile:   ProfileLight,
 		KServeProfile:    KServeDocumented,
+		Setup:            SetupCorrected,
 		ColdStartRepeats: 2,
 		ControlRepeats:   3,
 		Timeouts:         DefaultTimeouts(),
@@ -344,6 +364,9 @@ func (o Options) Validate() error {
 	}
 	if !contains(KServeProfiles, o.KServeProfile) {
 		bad("--kserve-profile %q is not a KServe profile: accepted values are %s", o.KServeProfile, join(KServeProfiles))
+	}
+	if !contains(Setups, o.Setup) {
+		bad("--setup %q is not a setup: accepted values are %s", o.Setup, join(Setups))
 	}
 	if o.ChatQnAModelPVC != "" && o.ChatQnAProfile != ProfileFull {
 		bad("--chatqna-model-pvc applies to --chatqna-profile=full only: the light profile runs no model server")

@@ -45,6 +45,7 @@ func TestDefaultsAreValidAndDocumented(t *testing.T) {
 	assert.Empty(t, o.Cluster.Name, "unset: the harness names it after the suite and mode")
 	assert.Equal(t, ProfileLight, o.ChatQnAProfile)
 	assert.Equal(t, KServeDocumented, o.KServeProfile, "the hardened profile is opt-in")
+	assert.Equal(t, SetupCorrected, o.Setup, "the as-written run is opt-in")
 	assert.Equal(t, TimeoutConfig{
 		RequestTimeout: 5 * time.Second, MaxTimeToConsistency: 2 * time.Minute, RequiredConsecutiveSuccesses: 3,
 		RoundInterval: time.Second, InstallTimeout: 10 * time.Minute, ReadyTimeout: 5 * time.Minute, ClusterTimeout: 5 * time.Minute, InferenceServiceReadyTimeout: 15 * time.Minute, ClusterLockTimeout: 10 * time.Minute, ColdStartTimeout: 5 * time.Minute,
@@ -102,6 +103,8 @@ func TestBadInputNamesTheProblem(t *testing.T) {
 		{"unknown flag", []string{"--moed=ambient"}, "", []string{"flag provided but not defined: -moed"}},
 		{"unknown profile", []string{"--chatqna-profile=tiny"}, "", []string{`"tiny" is not a profile`, "light, full"}},
 		{"unknown kserve profile", []string{"--kserve-profile=strict"}, "", []string{`"strict" is not a KServe profile`, "documented, hardened"}},
+		{"unknown setup", []string{"--setup=literal"}, "", []string{`"literal" is not a setup`, "corrected, as-written"}},
+		{"bad setup in file", nil, "setup: verbatim\n", []string{`--setup "verbatim" is not a setup`, "corrected, as-written"}},
 		{"bad kserve profile in file", nil, "kserveProfile: closed\n", []string{`--kserve-profile "closed" is not a KServe profile`, "documented, hardened"}},
 		{"model claim without the full profile", []string{"--chatqna-model-pvc=models"}, "", []string{"--chatqna-model-pvc applies to --chatqna-profile=full only"}},
 		{"unknown chart component", []string{"--chart-source=envoy=/x"}, "", []string{`unknown component "envoy"`, "cert-manager"}},

@@ -45,7 +45,7 @@ var FlagGroups = []struct {
 	{"features", []string{"supported-features", "all-features", "exempt-features", "ingress-address"}},
 	{"cluster", []string{"cluster-name", "kind-config", "keep-cluster", "image-archive", "node-image"}},
 	{"what is installed", []string{"install", "chart-source", "image", "istio-version", "cert-manager-version", "gateway-api-version",
-		"knative-version", "kserve-version", "chatqna-version", "chatqna-profile", "chatqna-model-pvc", "kserve-profile"}},
+		"knative-version", "kserve-version", "chatqna-version", "chatqna-profile", "chatqna-model-pvc", "kserve-profile", "setup"}},
 	{"probing and timing", []string{"request-timeout", "max-time-to-consistency", "required-consecutive-successes", "round-interval",
 		"control-repeats", "max-time-to-revoke", "cold-start-repeats", "cold-start-timeout"}},
 	{"limits of waits", []string{"install-timeout", "ready-timeout", "inference-service-ready-timeout", "cluster-timeout", "cluster-lock-timeout", "host-lock-timeout"}},

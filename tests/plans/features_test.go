@@ -4,6 +4,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -52,4 +53,20 @@ func TestNoSuiteImportsTheFramework(t *testing.T) {
 		return nil
 	}))
 	assert.Positive(t, files)
+}
+
+// docs/suites.md lists every suite's deviations from its document by name
+// (suites/<suite>/deviations.go): a deviation added, or renamed, shows
+// there too.
+func TestEveryDeviationIsInTheDocs(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "suites.md"))
+	require.NoError(t, err)
+	n := 0
+	for _, s := range []*harness.Suite{&baseline.Suite, &kservemesh.Suite, &opeaistio.Suite} {
+		for _, d := range s.Deviations {
+			n++
+			assert.Contains(t, string(doc), "| "+s.Name+" | `"+d.Name+"` |", "docs/suites.md: deviation %s of %s", d.Name, s.Name)
+		}
+	}
+	assert.Positive(t, n)
 }

@@ -28,12 +28,14 @@ var update = flag.Bool("update", false, "rewrite the plan golden files")
 
 // plans are the suites and the modes each is planned in, and the setup
 // profiles besides the default one (a profile's golden is
-// plan.<mode>.<profile>.golden, its flag --<suite's profile flag>).
+// plan.<mode>.<profile>.golden, its flag --<suite's profile flag>; the
+// as-written run is --setup's).
 var plans = []struct{ suite, mode, profileFlag, profile string }{
 	{"baseline", "", "", ""},
 	{"kservemesh", "sidecar", "", ""},
 	{"kservemesh", "sidecar", "kserve-profile", "hardened"},
 	{"opeaistio", "ambient", "", ""},
+	{"opeaistio", "ambient", "setup", "as-written"},
 	{"opeaistio", "sidecar", "", ""},
 }
 

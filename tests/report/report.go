@@ -83,6 +83,15 @@ func (r *Recorder) SetEnvironment(env reportapi.Environment) {
 	r.env = env
 }
 
+// SetProfileCells records the cells whose expectation differs between a
+// suite's setup profiles (the harness computes them from the suite's
+// matrices under each profile).
+func (r *Recorder) SetProfileCells(suite string, cells []reportapi.ProfileCell) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.suite(suite).ProfileCells = cells
+}
+
 func (r *Recorder) suite(name string) *reportapi.Suite {
 	s, ok := r.suites[name]
 	if !ok {

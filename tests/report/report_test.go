@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -267,4 +269,91 @@ func TestStats(t *testing.T) {
 	m, max = Stats(nil)
 	assert.Zero(t, m)
 	assert.Zero(t, max)
+}
+
+// A suite with two setup profiles gets the cells they disagree on side by
+// side: each profile's expectation and what this run observed. A hardened
+// run whose burst cell answered 200 shows the difference failing; a
+// documented run shows the hardened expectation beside its own 200.
+func TestSummarizePutsTheProfilesSideBySide(t *testing.T) {
+	url := "GET http://sklearn-iris-burst-predictor.user1.svc.cluster.local/v1/models/sklearn-iris-burst"
+	allowed, denied := `allowed (2xx), body has "\"ready\":true"`, `denied (HTTP 403), body has "RBAC: access denied"`
+	diff := []reportapi.ProfileCell{{Matrix: "kserve-isolation", Cell: "user2-to-sklearn-iris-burst-status", Client: "user2", Request: url,
+		Expected: map[string]string{"documented": allowed, "hardened": denied}}}
+	dir := t.TempDir()
+	for _, run := range []struct {
+		profile, expected string
+		result            reportapi.Result
+	}{{"hardened", denied, Failure}, {"documented", allowed, Success}} {
+		r := NewRecorder(Environment{Mode: "sidecar", Profile: run.profile})
+		r.SetProfileCells("kservemesh", diff)
+		s := r.Start("kservemesh", "namespace-isolation", Core)
+		s.Matrix(reportapi.Matrix{Name: "kserve-isolation", Cells: []reportapi.Cell{{Name: "user2-to-sklearn-iris-burst-status", Client: "user2",
+			Request: url, Expected: run.expected, Observed: "HTTP 200", Result: run.result}}})
+		s.Finish(run.result, "")
+		_, err := r.Write(filepath.Join(dir, run.profile))
+		require.NoError(t, err)
+	}
+	table, _, err := Summarize(dir)
+	require.NoError(t, err)
+	header := "| cell | from | expected, documented | expected, hardened | observed (%s) | result |\n"
+	row := "| kserve-isolation/user2-to-sklearn-iris-burst-status | user2 | allowed (2xx), body has \"\\\"ready\\\":true\" | " +
+		"denied (HTTP 403), body has \"RBAC: access denied\" | HTTP 200 | %s |\n"
+	for _, run := range []struct{ profile, result string }{{"hardened", "failure"}, {"documented", "success"}} {
+		assert.Contains(t, table, "(this run: "+run.profile+")")
+		assert.Contains(t, table, fmt.Sprintf(header, run.profile))
+		assert.Contains(t, table, fmt.Sprintf(row, run.result), "the %s run", run.profile)
+	}
+
+	// A cell the run did not probe says so; a suite with one setup has no
+	// such table.
+	r := NewRecorder(Environment{Mode: "sidecar", Profile: "hardened"})
+	r.SetProfileCells("kservemesh", diff)
+	r.Feature("kservemesh", Feature{Name: "namespace-isolation", Support: Core, Result: Skipped})
+	one := t.TempDir()
+	_, err = r.Write(one)
+	require.NoError(t, err)
+	table, _, err = Summarize(one)
+	require.NoError(t, err)
+	assert.Contains(t, table, "denied (HTTP 403), body has \"RBAC: access denied\" | - | not run |\n")
+	noProfiles := t.TempDir()
+	_, err = sample().Write(noProfiles)
+	require.NoError(t, err)
+	table, _, err = Summarize(noProfiles)
+	require.NoError(t, err)
+	assert.NotContains(t, table, "setup profiles")
+}
+
+// A run of a document as written is listed apart and fails nothing, even
+// when its suite failed: its results are findings about the document.
+func TestSummarizeKeepsTheDocumentsAsWrittenApart(t *testing.T) {
+	dir := t.TempDir()
+	for _, run := range []struct {
+		name      string
+		asWritten bool
+		result    reportapi.Result
+	}{{"corrected", false, Success}, {"as-written", true, Failure}} {
+		r := NewRecorder(Environment{Mode: "ambient", AsWritten: run.asWritten})
+		r.Feature("opeaistio", Feature{Name: "ingress-and-mtls", Support: Core, Result: run.result})
+		_, err := r.Write(filepath.Join(dir, run.name))
+		require.NoError(t, err)
+	}
+	table, failed, err := Summarize(dir)
+	require.NoError(t, err)
+	assert.False(t, failed, "a document found wrong as written fails nothing")
+	parts := strings.SplitN(table, "The documents as written", 2)
+	require.Len(t, parts, 2, table)
+	assert.Contains(t, parts[0], "| success | 1/0/0 | - |  |  | corrected/report.yaml |")
+	assert.NotContains(t, parts[0], "as-written/report.yaml")
+	assert.Contains(t, parts[1], "| failure | 0/1/0 | - | ingress-and-mtls |  | as-written/report.yaml |")
+
+	// Without a conformance report there is no verdict: the summary fails.
+	only := t.TempDir()
+	r := NewRecorder(Environment{Mode: "ambient", AsWritten: true})
+	r.Feature("opeaistio", Feature{Name: "ingress-and-mtls", Support: Core, Result: Success})
+	_, err = r.Write(only)
+	require.NoError(t, err)
+	_, failed, err = Summarize(only)
+	require.NoError(t, err)
+	assert.True(t, failed, "findings about a document are no conformance verdict")
 }

@@ -16,14 +16,17 @@ import (
 
 // Summarize aggregates every report under dir (the nightly matrix's
 // artifacts, or make e2e's runs of several suites and modes) into one
-// Markdown table, and says whether any suite failed. Counts are
+// Markdown table, and says whether any suite failed; the runs of a
+// document as written get a table of their own below, and fail nothing. Counts are
 // passed/failed/skipped features; the last column is the report's path
 // under dir. Below the table, each suite that has them gets its security
 // evidence: the controls' times to open and to revoke, the fail-closed
 // disruptions, the findings (cold starts, restarts) and the attack surface
 // per protected workload.
 func Summarize(dir string) (string, bool, error) {
-	var rows, evidences []string
+	// written are the as-written runs' rows: findings about the
+	// documents, apart, failing nothing.
+	var rows, written, evidences []string
 	failed := false
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || d.Name() != FileName {
@@ -59,16 +62,21 @@ func Summarize(dir string) (string, bool, error) {
 					bad = append(bad, f.Name)
 				}
 			}
-			failed = failed || s.Result == reportapi.Failure
 			ext := "-"
 			if s.Extended != nil {
 				ext = counts(s.Extended.Statistics)
 			}
 			rel, _ := filepath.Rel(dir, p)
-			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", s.Name, rep.Environment.Mode,
+			row := fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", s.Name, rep.Environment.Mode,
 				istioVersion(rep.Environment), rep.Environment.KubernetesVersion, s.Result, counts(s.Core.Statistics), ext,
-				strings.Join(bad, ", "), strings.Join(s.Core.SkippedFeatures, ", "), rel))
-			if e := evidence(s); e != "" {
+				strings.Join(bad, ", "), strings.Join(s.Core.SkippedFeatures, ", "), rel)
+			if rep.Environment.AsWritten {
+				written = append(written, row)
+				continue
+			}
+			failed = failed || s.Result == reportapi.Failure
+			rows = append(rows, row)
+			if e := profileCells(s, rep.Environment.Profile) + evidence(s); e != "" {
 				evidences = append(evidences, fmt.Sprintf("### %s (%s), %s\n\n%s", s.Name, rep.Environment.Mode, rel, e))
 			}
 		}
@@ -78,14 +86,22 @@ func Summarize(dir string) (string, bool, error) {
 		return "", true, err
 	}
 	sort.Strings(rows)
+	sort.Strings(written)
+	const header = "| suite | mode | istio | kubernetes | result | core | extended | failed | core skipped | report |\n|---|---|---|---|---|---|---|---|---|---|\n"
 	var b strings.Builder
-	b.WriteString("| suite | mode | istio | kubernetes | result | core | extended | failed | core skipped | report |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString(header)
 	for _, r := range rows {
 		b.WriteString(r + "\n")
 	}
 	if len(rows) == 0 {
 		b.WriteString("| (no reports found) | | | | | | | | | |\n")
 		failed = true
+	}
+	if len(written) > 0 {
+		b.WriteString("\nThe documents as written (--setup=as-written): findings about the documents, not conformance verdicts; they fail nothing.\n\n" + header)
+		for _, r := range written {
+			b.WriteString(r + "\n")
+		}
 	}
 	sort.Strings(evidences)
 	for _, e := range evidences {
@@ -143,6 +159,51 @@ func evidence(s reportapi.Suite) string {
 		}
 		b.WriteString("\n")
 	}
+	return b.String()
+}
+
+// profileCells puts a suite's setup profiles side by side on the cells
+// whose expectation differs between them (what a profile buys), with what
+// this run, under profile, observed of each; empty when the suite has one
+// setup.
+func profileCells(s reportapi.Suite, profile string) string {
+	if len(s.ProfileCells) == 0 {
+		return ""
+	}
+	var names []string
+	for _, c := range s.ProfileCells {
+		for p := range c.Expected {
+			if !slices.Contains(names, p) {
+				names = append(names, p)
+			}
+		}
+	}
+	sort.Strings(names)
+	observed := map[[2]string]reportapi.Cell{}
+	for _, m := range s.Matrices {
+		for _, c := range m.Cells {
+			observed[[2]string{m.Name, c.Name}] = c
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Cells whose expectation differs between the setup profiles (this run: %s):\n\n| cell | from |", orDash(profile))
+	for _, p := range names {
+		fmt.Fprintf(&b, " expected, %s |", p)
+	}
+	fmt.Fprintf(&b, " observed (%s) | result |\n|---|---|%s---|---|\n", orDash(profile), strings.Repeat("---|", len(names)))
+	for _, c := range s.ProfileCells {
+		fmt.Fprintf(&b, "| %s/%s | %s |", c.Matrix, c.Cell, c.Client)
+		for _, p := range names {
+			fmt.Fprintf(&b, " %s |", cell(orDash(c.Expected[p])))
+		}
+		got, ok := observed[[2]string{c.Matrix, c.Cell}]
+		if !ok {
+			b.WriteString(" - | not run |\n")
+			continue
+		}
+		fmt.Fprintf(&b, " %s | %s |\n", cell(got.Observed), got.Result)
+	}
+	b.WriteString("\n")
 	return b.String()
 }
 

@@ -59,6 +59,29 @@ type Provenance struct {
 	Cluster *ClusterProvenance `json:"cluster,omitempty"`
 	// Reproduce is the command line of the run, secrets redacted.
 	Reproduce []string `json:"reproduce,omitempty"`
+	// Deviations are the places where the run's suite does not do what
+	// its document says (the corrections of docs/FACTS.md, and what the
+	// suite adds), each named with its step: a report says which of its
+	// setup steps are not in the document.
+	// Added to v1alpha1 without a version bump: optional, and a reader
+	// that does not know it loses nothing it had.
+	Deviations []Deviation `json:"deviations,omitempty"`
+}
+
+// Deviation is one correction a suite makes to its document, or one
+// thing it adds.
+type Deviation struct {
+	// Name is the deviation's short, stable name.
+	Name string `json:"name"`
+	// Step is the suite's setup step that deviates, or its feature, for
+	// what the document does after its setup (its cleanup, its requests).
+	Step string `json:"step"`
+	// Document is what the document says; Suite what the suite does
+	// instead; Source where the fact is checked (docs/FACTS.md, an
+	// upstream file).
+	Document string `json:"document"`
+	Suite    string `json:"suite"`
+	Source   string `json:"source"`
 }
 
 // SuiteSource is the suite's own identity.
@@ -131,6 +154,12 @@ type Environment struct {
 	// (kservemesh: documented or hardened, --kserve-profile): the same
 	// cells mean different things under each.
 	Profile string `json:"profile,omitempty"`
+	// AsWritten: the run applied its document's steps as printed
+	// (--setup=as-written), not the corrected setup: its results are
+	// findings about the document, and the summary keeps them apart from
+	// the conformance verdicts. Added to v1alpha1 without a version bump:
+	// optional, false for every report written before it.
+	AsWritten bool `json:"asWritten,omitempty"`
 	// Versions holds the version of each component the suite needs, as the
 	// run used it: the one it installed, or the one it found on the
 	// cluster and left as it was ("unknown" when the cluster does not say);
@@ -181,6 +210,26 @@ type Suite struct {
 	// Disruptions are the fail-closed feature's accounts: what was taken
 	// away and put back while refused and allowed cells were probed.
 	Disruptions []Disruption `json:"disruptions,omitempty"`
+	// ProfileCells are, for a suite with more than one setup profile
+	// (kservemesh: documented and hardened), the cells whose expectation
+	// differs between them, each with its expectation under every
+	// profile: what a profile buys. This run's own observation of each is
+	// its cell in Matrices, under Environment.Profile. Added to v1alpha1
+	// without a version bump: optional, and a reader that does not know
+	// it loses nothing it had.
+	ProfileCells []ProfileCell `json:"profileCells,omitempty"`
+}
+
+// ProfileCell is one cell present under every setup profile of a suite
+// whose expectation is not the same under all of them.
+type ProfileCell struct {
+	Matrix  string `json:"matrix"`
+	Cell    string `json:"cell"`
+	Client  string `json:"client"`
+	Request string `json:"request"`
+	// Expected is the cell's expectation (as Cell.Expected renders it) by
+	// profile name.
+	Expected map[string]string `json:"expected"`
 }
 
 // Disruption is what one thing taken away and put back (istiod, a node
