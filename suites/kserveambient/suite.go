@@ -49,6 +49,7 @@ var Suite = harness.Suite{
 	Steps: steps,
 	Features: []harness.Feature{
 		baseline.Feature,
+		standardModeFeature,
 		enrollmentFeature,
 		waypointFeature,
 		isolationFeature,
@@ -118,7 +119,12 @@ func steps(o options.Options) []harness.Step {
 			return fixtures.Apply(ctx, e.Apply, authFixture(mode))
 		}},
 		harness.Step{Name: "inferenceservice", Run: func(ctx context.Context, e *harness.Env) error {
+			// Premises: a runtime serves modelFormat sklearn, and KServe
+			// (installed, or found on the cluster) defaults to Standard.
 			if err := kservemesh.CheckRuntime(ctx, e.Apply.Dynamic, kservemesh.SklearnRuntime); err != nil {
+				return err
+			}
+			if err := CheckStandardMode(ctx, e.Kube); err != nil {
 				return err
 			}
 			isvc, err := fixtures.Load("kserveambient/inferenceservice.yaml")
