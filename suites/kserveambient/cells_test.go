@@ -92,7 +92,7 @@ func TestFixturesAreWhatTheCellsSay(t *testing.T) {
 	gw := object(t, WaypointFixture, "Gateway", Waypoint)
 	class, _, _ := unstructured.NestedString(gw.Object, "spec", "gatewayClassName")
 	assert.Equal(t, "istio-waypoint", class)
-	assert.Equal(t, "service", gw.GetLabels()["istio.io/waypoint-for"], "a pod IP must not go through it (PodIP's premise)")
+	assert.Equal(t, "service", gw.GetLabels()[WaypointForLabel], "a pod IP must not go through it (PodIP's premise)")
 	assert.Equal(t, Waypoint, object(t, WaypointFixture, "Namespace", "user1").GetLabels()[UseWaypointLabel])
 
 	l7 := object(t, authFixture(dataplane.Ambient), "AuthorizationPolicy", "ns-owner-access-istio")

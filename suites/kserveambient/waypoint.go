@@ -30,6 +30,7 @@ const (
 	Waypoint         = "waypoint"
 	WaypointSelector = "gateway.networking.k8s.io/gateway-name=" + Waypoint
 	UseWaypointLabel = "istio.io/use-waypoint"
+	WaypointForLabel = "istio.io/waypoint-for"
 )
 
 // ambient tells whether the run is in ambient mode (the waypoint's own
@@ -49,15 +50,24 @@ func applyWaypoint(ctx context.Context, e *harness.Env, objs []*unstructured.Uns
 	return ready.Deployments(ctx, e.Kube, "user1", WaypointSelector, limit)
 }
 
-// waypointFeature: in ambient mode the isolation cells mean what they say
-// only if user1's waypoint is programmed and user1 is enrolled in it:
-// without it, user2's refusal would be ztunnel's reset, not the waypoint's
-// 403.
+// waypointFeature: in ambient mode the cells mean what they say only if
+// user1 is enrolled in its waypoint (without it, user2's refusal would be
+// ztunnel's reset, not the waypoint's 403) and the live waypoint serves
+// Services only (serving workloads too, it would be on the pod-IP path).
+// That it is programmed and ready is the setup's waypoint step.
 var waypointFeature = harness.Feature{
 	Name: "waypoint", Kind: harness.KindPremise, Manifests: []string{WaypointFixture}, Applies: ambient,
 	Checks: []harness.Check{
-		{Name: "programmed", Run: func(ctx context.Context, e *harness.Env) error {
-			return ready.Condition(ctx, e.Apply.Dynamic.Resource(Gateways).Namespace("user1"), Waypoint, "Programmed", e.Opts.Timeouts.ReadyTimeout)
+		{Name: "serves-services-only", Run: func(ctx context.Context, e *harness.Env) error {
+			gw, err := e.Apply.Dynamic.Resource(Gateways).Namespace("user1").Get(ctx, Waypoint, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			// Istio's default when the label is absent is service.
+			if got := gw.GetLabels()[WaypointForLabel]; got != "" && got != "service" {
+				return fmt.Errorf("Gateway user1/%s has %s=%q: it also serves workload (pod IP) traffic, so the pod-ip cells would not skip it", Waypoint, WaypointForLabel, got)
+			}
+			return nil
 		}},
 		{Name: "namespace-uses-it", Run: func(ctx context.Context, e *harness.Env) error {
 			ns, err := e.Kube.CoreV1().Namespaces().Get(ctx, "user1", metav1.GetOptions{})
