@@ -34,6 +34,8 @@ var plans = []struct{ suite, mode, profileFlag, profile string }{
 	{"baseline", "", "", ""},
 	{"kservemesh", "sidecar", "", ""},
 	{"kservemesh", "sidecar", "kserve-profile", "hardened"},
+	{"kserveambient", "ambient", "", ""},
+	{"kserveambient", "sidecar", "", ""},
 	{"opeaistio", "ambient", "", ""},
 	{"opeaistio", "ambient", "setup", "as-written"},
 	{"opeaistio", "sidecar", "", ""},
