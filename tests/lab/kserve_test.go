@@ -165,6 +165,9 @@ func (l *kserveLab) checks(ctx context.Context, t *testing.T, feature string) ma
 // gap: chart sources and image overrides), and the suite's premises
 // judged on what those controllers did.
 func TestKServeControlPlane(t *testing.T) {
+	// A cluster of its own: it runs beside the other parallel tests
+	// (lab_test.go), which touch no cluster of its.
+	t.Parallel()
 	ctx := context.Background()
 	l := newKServeLab(ctx, t)
 	t.Cleanup(func() {
