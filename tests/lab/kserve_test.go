@@ -341,8 +341,10 @@ func (l *kserveLab) restart(ctx context.Context, t *testing.T) {
 	require.NoError(t, err)
 	cell := matrix.Cell{Name: "user2-to-sklearn-iris-headers", Client: kservemesh.ClientUser2,
 		Request: probe.Request{URL: url, BodyBytes: 4096, Timeout: 30 * time.Second}, Expect: matrix.DeniedByPolicy(dataplane.Sidecar)}
+	// No policy here, so the refusal never comes back: the rounds after
+	// the restart only need to show the client as the peer again.
 	settings := labSettings()
-	settings.RequestTimeout = 30 * time.Second
+	settings.RequestTimeout, settings.MaxTimeToConsistency = 30*time.Second, 5*time.Second
 	s := disruption.Settings{Settings: settings, HoldRounds: 2, TakeLimit: 2 * time.Minute, RestoreLimit: 3 * time.Minute, ServedIsFinding: true,
 		Path: func(ctx context.Context) (string, error) {
 			return kservemesh.ServerlessServicePath(ctx, l.applier.Dynamic, "user1", kservemesh.SklearnIris)

@@ -264,6 +264,8 @@ func TestTerminateWhileWritingDiagnostics(t *testing.T) {
 // restart does): the run recovers within its limits or stops with an error,
 // and either way writes its report and deletes the cluster it created.
 func TestNodeRestartedMidRun(t *testing.T) {
+	// A cluster of its own, beside the other parallel tests (docs/testing.md).
+	t.Parallel()
 	const name, marker = "mc-lab-restart", "step baseline-workloads ..."
 	s := startSuite(t, name, marker, "--ready-timeout=90s")
 	s.waitMarker(t, marker)
@@ -296,6 +298,8 @@ func tail(s string, n int) string {
 // A cluster whose node is stopped (an engine restart, an interrupted run) is
 // not reused: the provider says so, deletes it and creates it afresh.
 func TestKindProviderReplacesAStaleCluster(t *testing.T) {
+	// A cluster of its own, beside the other parallel tests (docs/testing.md).
+	t.Parallel()
 	ctx := context.Background()
 	k := cluster.NewKind("mc-lab-stale", os.Getenv("MC_LAB_NODE_IMAGE"), 5*time.Minute, logf)
 	cfg := filepath.Join(repoRoot(), "kind-config", "lab.yaml")
