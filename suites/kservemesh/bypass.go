@@ -12,6 +12,6 @@ import (
 // findings saying whether they name the models. Even sklearn-iris-burst,
 // whose documented URL the activator opens to everyone, must refuse by pod
 // IP: the activator limitation is about its path, not about the pod.
-var bypassFeature = harness.Bypass(harness.Feature{Name: "bypass-paths",
+var bypassFeature = harness.Bypass(harness.Feature{Name: "bypass-paths", Applies: corrected,
 	Manifests: []string{"kservemesh/auth.yaml", "kservemesh/inferenceservices.yaml", "kservemesh/httpbin.yaml", "kservemesh/clients.yaml"}},
 	"kserve-bypass-paths", BypassTargets(), BypassClients)

@@ -34,6 +34,7 @@ var plans = []struct{ suite, mode, profileFlag, profile string }{
 	{"baseline", "", "", ""},
 	{"kservemesh", "sidecar", "", ""},
 	{"kservemesh", "sidecar", "kserve-profile", "hardened"},
+	{"kservemesh", "sidecar", "setup", "as-written"},
 	{"opeaistio", "ambient", "", ""},
 	{"opeaistio", "ambient", "setup", "as-written"},
 	{"opeaistio", "sidecar", "", ""},
