@@ -32,16 +32,10 @@ import (
 // mtls-identity, bypass, the controls, cold start, restarts, fail-closed)
 // does not apply; the report marks the run and the summary keeps it apart.
 
-// asWritten tells whether the run applies the document as written.
-func asWritten(o options.Options) bool { return o.Setup == options.SetupAsWritten }
-
-// corrected tells whether the run is the conformance run.
-func corrected(o options.Options) bool { return !asWritten(o) }
-
 // checkAsWritten: the document has one setup, so the hardened profile
 // (this suite's addition) has no as-written run.
 func checkAsWritten(o options.Options) error {
-	if asWritten(o) && hardened(o) {
+	if options.AsWritten(o) && hardened(o) {
 		return fmt.Errorf("--setup=%s: kserve-servicemesh.md has no hardened setup; run it as written with --kserve-profile=%s",
 			options.SetupAsWritten, options.KServeDocumented)
 	}
@@ -179,7 +173,7 @@ func DocumentClaims() matrix.Matrix {
 
 // documentClaimsFeature runs the document's claims.
 var documentClaimsFeature = harness.Feature{
-	Name: documentClaimsName, Kind: harness.KindMatrix, Applies: asWritten,
+	Name: documentClaimsName, Kind: harness.KindMatrix, Applies: options.AsWritten,
 	Manifests: []string{"kservemesh/auth.yaml", InferenceServicesAsWritten, "kservemesh/httpbin.yaml", "kservemesh/clients.yaml"},
 	Matrices:  harness.Fixed(DocumentClaims()),
 }
@@ -189,14 +183,14 @@ var documentClaimsFeature = harness.Feature{
 // the activator from the request path"), checked on its InferenceServices
 // as the corrected run checks its own.
 var activatorPremiseAsWritten = harness.Feature{
-	Name: "activator-premise-as-written", Kind: harness.KindPremise, Applies: asWritten, Manifests: []string{InferenceServicesAsWritten},
+	Name: "activator-premise-as-written", Kind: harness.KindPremise, Applies: options.AsWritten, Manifests: []string{InferenceServicesAsWritten},
 	Checks: activatorPremiseFeature.Checks,
 }
 
 // ingressEditFeature is the document's ConfigMap edit as printed: it
 // fails, saying why, where a corrected run sets the chart value.
 var ingressEditFeature = harness.Feature{
-	Name: ingressEditAsWritten, Kind: harness.KindPremise, Applies: asWritten,
+	Name: ingressEditAsWritten, Kind: harness.KindPremise, Applies: options.AsWritten,
 	Checks: []harness.Check{{Name: "as-printed", Run: func(context.Context, *harness.Env) error { return CheckIngressEdit() }}},
 }
 

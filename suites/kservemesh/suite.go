@@ -72,7 +72,7 @@ var Suite = harness.Suite{
 	},
 	Profile: func(o options.Options) string { return string(o.KServeProfile) },
 	Profiles: func(o options.Options) []options.Options {
-		if asWritten(o) {
+		if options.AsWritten(o) {
 			return []options.Options{o} // the document has one setup
 		}
 		var out []options.Options
@@ -200,7 +200,7 @@ func steps(o options.Options) []harness.Step {
 			return ready.NoPodWithContainer(ctx, e.Kube, "default", "istio-proxy", t.ReadyTimeout)
 		}},
 	}
-	if asWritten(o) {
+	if options.AsWritten(o) {
 		return stepsAsWritten(steps, t)
 	}
 	if !hardened(o) {
