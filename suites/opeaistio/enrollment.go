@@ -2,13 +2,10 @@ package opeaistio
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/options"
-	"github.com/secure-inference/mesh-conformance/tests/ready"
 )
 
 // enrollmentFeature: chatqna carries the mode's label and its pods are in
@@ -30,13 +27,5 @@ var enrollmentFeature = harness.Feature{
 // podsEnrolled checks that chatqna's pods of a selector are in the mesh: a
 // sidecar each, or ztunnel's redirection.
 func podsEnrolled(ctx context.Context, e *harness.Env, selector string) error {
-	limit := e.Opts.Timeouts.ReadyTimeout
-	if e.Mode == dataplane.Sidecar {
-		return ready.PodsWithContainer(ctx, e.Kube, ChatQnANamespace, selector, "istio-proxy", limit)
-	}
-	// Polled: istio-cni marks a pod "pending" before "enabled".
-	if err := ready.PodsAnnotated(ctx, e.Kube, ChatQnANamespace, selector, install.AmbientRedirected, "enabled", limit); err != nil {
-		return fmt.Errorf("istio-cni did not redirect the pods to ztunnel: %w", err)
-	}
-	return nil
+	return install.PodsEnrolled(ctx, e.Kube, ChatQnANamespace, selector, e.Mode, e.Opts.Timeouts.ReadyTimeout)
 }

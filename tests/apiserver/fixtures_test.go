@@ -93,7 +93,7 @@ func ensureNamespaces(t *testing.T, names ...string) {
 }
 
 func fixtureNamespaces(t *testing.T) {
-	ensureNamespaces(t, "user1", "user2", "istio-system", "istio-ingress", "cert-manager", "kserve", "knative-serving", "chatqna")
+	ensureNamespaces(t, "user1", "user2", "outside", "istio-system", "istio-ingress", "cert-manager", "kserve", "knative-serving", "chatqna")
 }
 
 func TestEveryFixtureIsAccepted(t *testing.T) {
@@ -181,6 +181,10 @@ var mutations = []mutation{
 			_ = unstructured.SetNestedSlice(o, ports, "spec", "ports")
 		}, "spec.ports[0].port"},
 	{"Namespace invalid name", "kservemesh/namespace.yaml", "Namespace", "user1", set("metadata.name", "User_1"), "metadata.name"},
+	// kserveambient's waypoint (Gateway API's CRD) and its policy attached by targetRefs (Istio's).
+	{"Waypoint Gateway missing required gatewayClassName", "kserveambient/waypoint.yaml", "Gateway", "waypoint", remove("spec.gatewayClassName"), "spec.gatewayClassName"},
+	{"Waypoint Gateway listener wrong type", "kserveambient/waypoint.yaml", "Gateway", "waypoint", set("spec.listeners", "mesh"), "spec.listeners"},
+	{"AuthorizationPolicy targetRefs wrong type", "kserveambient/auth.ambient.yaml", "AuthorizationPolicy", "ns-owner-access-istio", set("spec.targetRefs", "waypoint"), "spec.targetRefs"},
 }
 
 func TestBrokenVariantsAreRejected(t *testing.T) {

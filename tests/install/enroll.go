@@ -83,6 +83,20 @@ func CheckEnrolled(ctx context.Context, kube kubernetes.Interface, namespace str
 	return nil
 }
 
+// PodsEnrolled checks that a namespace's pods of a selector are in the
+// mesh of a mode: a sidecar each, or (ambient) istio-cni's redirection to
+// ztunnel, polled within limit since istio-cni marks a pod "pending" before
+// "enabled".
+func PodsEnrolled(ctx context.Context, kube kubernetes.Interface, namespace, selector string, mode dataplane.Mode, limit time.Duration) error {
+	if mode == dataplane.Sidecar {
+		return ready.PodsWithContainer(ctx, kube, namespace, selector, "istio-proxy", limit)
+	}
+	if err := ready.PodsAnnotated(ctx, kube, namespace, selector, AmbientRedirected, "enabled", limit); err != nil {
+		return fmt.Errorf("istio-cni did not redirect the pods to ztunnel: %w", err)
+	}
+	return nil
+}
+
 // Restart rolls a deployment, as kubectl rollout restart does.
 func Restart(ctx context.Context, kube kubernetes.Interface, namespace, name string) error {
 	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":%q}}}}}`, time.Now().Format(time.RFC3339Nano))

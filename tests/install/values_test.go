@@ -105,6 +105,18 @@ func suiteReleases(t *testing.T) []suiteRelease {
 		add(o, mode, rels...)
 	}
 	add(o, "", must(o.certManagerRelease()))
+
+	// suites/kserveambient: Istio in both modes, KServe in Standard mode.
+	a := installer("kserveambient", kservePins)
+	for _, mode := range dataplane.Modes {
+		rels, err := a.istioReleases(mode, kserveGateway)
+		require.NoError(t, err)
+		add(a, mode, rels...)
+	}
+	add(a, "", must(a.certManagerRelease()))
+	rels, err = a.kserveReleases()
+	require.NoError(t, err)
+	add(a, "", rels...)
 	return out
 }
 
@@ -482,6 +494,16 @@ var effects = map[string]effect{
 	"kservemesh/kserve.values.yaml": {allOf(deploymentMode("Serverless"), istioVirtualHostDisabled),
 		map[string]any{"kserve": map[string]any{"controller": map[string]any{"deploymentMode": "RawDeployment"}}}},
 	"kservemesh/kserve-runtime-configs.values.yaml": {exists("ClusterServingRuntime", "kserve-sklearnserver"), map[string]any{}}, // kservemesh.SklearnRuntime
+	// suites/kserveambient: KEP-2676's Standard mode, the control the
+	// chart's default (Knative).
+	"kserveambient/istio-base.values.yaml":             {exists("ValidatingWebhookConfiguration", "istiod-default-validator"), map[string]any{"defaultRevision": ""}},
+	"kserveambient/istiod.ambient.values.yaml":         {istiodEnv("PILOT_ENABLE_AMBIENT", "true"), map[string]any{}},
+	"kserveambient/istio-cni.values.yaml":              {configData("istio-cni-config", "AMBIENT_ENABLED", "true"), map[string]any{}},
+	"kserveambient/istio-ingressgateway.values.yaml":   {gatewayService(kserveGateway), map[string]any{}},
+	"kserveambient/cert-manager.values.yaml":           {exists("CustomResourceDefinition", "certificates.cert-manager.io"), map[string]any{}},
+	"kserveambient/kserve-runtime-configs.values.yaml": {exists("ClusterServingRuntime", "kserve-sklearnserver"), map[string]any{}},
+	"kserveambient/kserve-resources.values.yaml": {deploymentMode("Standard"),
+		map[string]any{"kserve": map[string]any{"controller": map[string]any{"deploymentMode": "Knative"}}}},
 }
 
 func TestValuesFilesRenderWithTheirCharts(t *testing.T) {

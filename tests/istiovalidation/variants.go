@@ -23,13 +23,17 @@ var Fixtures = []string{
 	"kservemesh/hardened/activator.yaml",
 	"opeaistio/istio-gateway-and-virtual-service.yaml",
 	"opeaistio/istio-mtls-strict.yaml",
+	"kserveambient/auth.ambient.yaml",
+	"kserveambient/auth.sidecar.yaml",
+	"kserveambient/ztunnel-l7-rule.yaml",
 }
 
 // IstioObjects is how many Istio objects Fixtures hold: auth.yaml's two,
 // the hardened profile's four policies, OPEA's Gateway, VirtualService and
-// PeerAuthentication. A loop over them that found fewer proved less than
-// it says.
-const IstioObjects = 9
+// PeerAuthentication, kserveambient's four ambient policies (two attached
+// by targetRefs), two sidecar ones and the DENY on ztunnel. A loop over
+// them that found fewer proved less than it says.
+const IstioObjects = 16
 
 // IsIstio tells whether an object is an Istio resource.
 func IsIstio(o *unstructured.Unstructured) bool {

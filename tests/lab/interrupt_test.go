@@ -72,6 +72,9 @@ func TestInterruptMidDisruptionRestores(t *testing.T) {
 // back): at the deadline less its margin (15 s), httpbin is restored, the
 // report is written, and the process exits 1.
 func TestDeadlineMidDisruptionStopsTheRunFirst(t *testing.T) {
+	// Mostly waiting for the deadline, on the shared cluster's
+	// mc-baseline: beside the tests of clusters of their own.
+	t.Parallel()
 	const ns, deployment = "mc-baseline", "httpbin"
 	ctx := context.Background()
 	bin := testBinary(t, "./tests/lab/testdata/failclosedsuite")
@@ -82,13 +85,12 @@ func TestDeadlineMidDisruptionStopsTheRunFirst(t *testing.T) {
 			_ = ready.Deployments(ctx, kube, ns, "", 2*time.Minute)
 		}
 	})
-	t.Setenv("MC_LAB_FEATURE_LIMIT", "1s")
 	out := t.TempDir()
 	start := time.Now()
 	s := startBinary(t, bin, filepath.Join(repoRoot(), "tests", "lab", "testdata", "failclosedsuite"), out,
 		[]string{"-test.v", "-test.timeout=150s", "--kubeconfig=" + kubeconfig, "--output-dir=" + out, "--supported-features=fail-closed",
 			"--cluster-lock-timeout=5s", "--ready-timeout=40s", "--round-interval=1s", "--required-consecutive-successes=1000",
-			"--max-time-to-consistency=10m"}, "lab: httpbin is gone")
+			"--max-time-to-consistency=10m"}, "lab: httpbin is gone", "MC_LAB_FEATURE_LIMIT=1s")
 	s.waitMarker(t, "lab: httpbin is gone")
 	err := s.wait(t, 3*time.Minute)
 	took := time.Since(start)

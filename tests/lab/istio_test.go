@@ -74,6 +74,9 @@ func newIstioLab(ctx context.Context, t *testing.T) *istioLab {
 // master at upstream.IstioModuleVersion (the charts' version is a 1.0.0
 // placeholder; the suites pin 1.27.1 for real clusters).
 func TestRealIstioControlPlane(t *testing.T) {
+	// A cluster of its own: it runs beside the other parallel tests
+	// (lab_test.go), which touch no cluster of its.
+	t.Parallel()
 	ctx := context.Background()
 	l := newIstioLab(ctx, t)
 	t.Cleanup(func() { l.dump(t, "istio-system") })

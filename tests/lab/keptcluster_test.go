@@ -60,6 +60,9 @@ func opeaLabConfig(t *testing.T, hostPort func(cluster.PortMapping) int32) strin
 // the kept cluster holds is refused before anything is created, naming
 // the holder's node container and the fix.
 func TestKeptClusterOfOneModeAndANewClusterOfTheOther(t *testing.T) {
+	// A cluster of its own: it runs beside the other parallel tests
+	// (lab_test.go), which touch no cluster of its.
+	t.Parallel()
 	ctx := context.Background()
 	cfg := opeaLabConfig(t, func(m cluster.PortMapping) int32 { return m.HostPort })
 	kinds := map[dataplane.Mode]*cluster.Kind{}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -40,13 +43,14 @@ import (
 // source at the suite's pins: the Knative operator and Serving
 // (knative.dev/{operator,serving}), KServe's manager (github.com/kserve/kserve).
 var kserveStandIns = map[string]string{
-	"net-istio-controller": "lab/cmd/netistio: marks KIngresses Ready with net-istio's load balancers, no VirtualServices, no gateway probe (knative.dev/net-istio is refused by the module proxy)",
-	"net-istio-webhook":    "lab/cmd/netistio -webhook: TLS on 8443 for the probes; its webhook configurations keep no rules, so it is sent nothing",
-	"cert-manager":         "certManagerStandIn (certmanager_test.go): the Secret of every Certificate, self-signed, and the caBundle of webhooks annotated inject-ca-from (cert-manager's binary modules are not served)",
-	"kube-rbac-proxy":      "the lab's pause binary under the chart's name: the manager's metrics proxy, which nothing here reads (github.com/brancz/kube-rbac-proxy is refused by the module proxy)",
-	"storage-initializer":  "lab/cmd/standin -storage-initializer: writes a model file where KServe's pod mutator mounts it, fetches nothing (KServe's Python image)",
-	"sklearnserver":        "lab/cmd/standin in KServe runtime mode: starts only on the initializer's model file, answers KServe's V1 protocol on --http_port (KServe's Python image)",
-	"istio":                "none: no istiod, no sidecars (no proxy image), so the steps that need them (istio, knative-serving-sidecars, httpbin-and-clients' sidecar checks) are left out and nothing here enforces a policy",
+	"net-istio-controller":  "lab/cmd/netistio: marks KIngresses Ready with net-istio's load balancers, no VirtualServices, no gateway probe (knative.dev/net-istio is refused by the module proxy)",
+	"net-istio-webhook":     "lab/cmd/netistio -webhook: TLS on 8443 for the probes; its webhook configurations keep no rules, so it is sent nothing",
+	"cert-manager":          "certManagerStandIn (certmanager_test.go): the Secret of every Certificate, self-signed, and the caBundle of webhooks annotated inject-ca-from (cert-manager's binary modules are not served)",
+	"kube-rbac-proxy":       "the lab's pause binary under the chart's name: the manager's metrics proxy, which nothing here reads (github.com/brancz/kube-rbac-proxy is refused by the module proxy)",
+	"storage-initializer":   "lab/cmd/standin -storage-initializer: writes a model file where KServe's pod mutator mounts it, fetches nothing (KServe's Python image)",
+	"sklearnserver":         "lab/cmd/standin in KServe runtime mode: starts only on the initializer's model file, answers KServe's V1 protocol on --http_port (KServe's Python image)",
+	"knative-local-gateway": "lab/cmd/netistio -local-gateway: routes a cluster-local host to its KIngress rule's revision with its headers, as net-istio configures the gateway's Envoy; no mTLS, no policy",
+	"istio":                 "none: no istiod, no sidecars (no proxy image), so the steps that need them (istio, knative-serving-sidecars, httpbin-and-clients' sidecar checks) are left out and nothing here enforces a policy",
 }
 
 // knativeServings is the operator's resource for Serving.
@@ -161,6 +165,9 @@ func (l *kserveLab) checks(ctx context.Context, t *testing.T, feature string) ma
 // gap: chart sources and image overrides), and the suite's premises
 // judged on what those controllers did.
 func TestKServeControlPlane(t *testing.T) {
+	// A cluster of its own: it runs beside the other parallel tests
+	// (lab_test.go), which touch no cluster of its.
+	t.Parallel()
 	ctx := context.Background()
 	l := newKServeLab(ctx, t)
 	t.Cleanup(func() {
@@ -241,6 +248,7 @@ func TestKServeControlPlane(t *testing.T) {
 		}
 	})
 	t.Run("activator-path", func(t *testing.T) { l.activatorPath(ctx, t) })
+	t.Run("matrices", func(t *testing.T) { l.matrices(ctx, t) })
 	t.Run("virtual-host", func(t *testing.T) { l.virtualHost(ctx, t) })
 	t.Run("cold-start", func(t *testing.T) { l.coldStart(ctx, t) })
 	t.Run("restart", func(t *testing.T) { l.restart(ctx, t) })
@@ -422,6 +430,71 @@ func (l *kserveLab) activatorPath(ctx context.Context, t *testing.T) {
 		}
 		logf("kserve lab: user2 -> %s reached the model from %s (activator on the path: %v)", isvc, from, viaActivator)
 	}
+}
+
+// matrices runs the suite's isolation matrices, both profiles', from the
+// suite's own clients, through the KServe and Knative objects the real
+// controllers made: the predictors' hosts (ExternalName Services to
+// knative-local-gateway, the gateway's data path stood in for by
+// lab/cmd/netistio -local-gateway routing by KIngress), the activator on
+// sklearn-iris-burst's path. Nothing enforces a policy here, so every
+// refused cell answers 200: each matrix must fail on exactly the cells the
+// mesh's policies must refuse, the document's five, and with the hardened
+// profile its four activator cells too; every cell that expects 200 gets
+// it through Knative's own routing.
+func (l *kserveLab) matrices(ctx context.Context, t *testing.T) {
+	l.deployLocalGateway(ctx, t)
+	require.NoError(t, fixtures.Apply(ctx, l.applier, "kservemesh/httpbin.yaml"))
+	for _, ns := range []string{"user1", "user2", "default"} {
+		require.NoError(t, ready.Deployments(ctx, l.kube, ns, "app in (sleep,httpbin)", 2*time.Minute))
+	}
+	documented := []string{"default-to-sklearn-iris-predict", "default-to-sklearn-iris-status", "user2-to-httpbin",
+		"user2-to-sklearn-iris-predict", "user2-to-sklearn-iris-status"}
+	settings := labSettings()
+	settings.MaxTimeToConsistency = 10 * time.Second
+	ex := probe.PodExecutor{Config: l.rest, Client: l.kube}
+	for _, p := range []options.KServeProfile{options.KServeDocumented, options.KServeHardened} {
+		res := matrix.Run(ctx, kservemesh.IsolationOf(p), ex, l.resolve, settings)
+		t.Logf("%s profile on the real Knative and KServe controllers:\n%s", p, res.Table())
+		require.NoError(t, res.Err)
+		want := documented
+		if p == options.KServeHardened {
+			want = append(slices.Clone(documented), kservemesh.HardenedBurst...)
+		}
+		sort.Strings(want)
+		require.Equal(t, want, failedNames(res), "%s: only the cells the mesh's policies refuse fail, with no mesh", p)
+		for _, c := range res.Failed() {
+			require.Equal(t, 200, c.Last.HTTPCode, "%s: no policy, Knative serves %s: %s", p, c.Name, c.Last.Detail())
+		}
+	}
+}
+
+// deployLocalGateway runs the knative-local-gateway stand-in where the
+// Service net-istio's manifest made in istio-system sends its traffic (pods
+// labelled istio=ingressgateway, port 8081), with the right to read
+// KIngresses.
+func (l *kserveLab) deployLocalGateway(ctx context.Context, t *testing.T) {
+	const ns, name = "istio-system", "knative-local-gateway-standin"
+	_, err := l.kube.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = l.kube.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"networking.internal.knative.dev"}, Resources: []string{"ingresses"}, Verbs: []string{"get", "list", "watch"}}}},
+		metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = l.kube.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: ns}}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	hub, _ := options.SplitImageRef(l.env.Opts.Images["knative"])
+	labels := map[string]string{"istio": "ingressgateway", "app": name}
+	one := int32(1)
+	_, err = l.kube.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{ServiceAccountName: name,
+				Containers: []corev1.Container{{Name: "gateway", Image: hub + "/net-istio-controller:lab", ImagePullPolicy: corev1.PullIfNotPresent,
+					Args: []string{"-local-gateway", ":8081"}}}}}}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, ready.Deployments(ctx, l.kube, ns, "app="+name, 2*time.Minute))
 }
 
 // virtualHost judges the suite's virtual-host premise on KServe's own

@@ -156,10 +156,15 @@ func startSuite(t *testing.T, clusterName, marker string, extra ...string) *suit
 
 // startBinary starts a suite binary in dir with args (its --output-dir
 // out); reached closes at the first line holding marker.
-func startBinary(t *testing.T, bin, dir, out string, args []string, marker string) *suiteRun {
+func startBinary(t *testing.T, bin, dir, out string, args []string, marker string, env ...string) *suiteRun {
 	s := &suiteRun{out: out, reached: make(chan struct{})}
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Dir = dir
+	if len(env) > 0 {
+		// Given to the process, not set in the test's own: a parallel
+		// test may not change the environment (t.Setenv).
+		s.cmd.Env = append(os.Environ(), env...)
+	}
 	stderr, err := s.cmd.StderrPipe()
 	require.NoError(t, err)
 	s.cmd.Stdout = s.cmd.Stderr

@@ -11,7 +11,7 @@ import (
 // Register binds every option to a flag of fs, writing into o.
 func Register(fs *flag.FlagSet, o *Options) {
 	fs.StringVar(&o.ConfigFile, "config", o.ConfigFile, "YAML config file with any of the options below; flags set on the command line win over it")
-	fs.Var(&choiceFlag[dataplane.Mode]{v: &o.Mode, choices: dataplane.Modes, what: "mode"}, "mode", "Istio data-plane mode: sidecar or ambient; default: the mode the suite's document describes (kservemesh sidecar, opeaistio ambient)")
+	fs.Var(&choiceFlag[dataplane.Mode]{v: &o.Mode, choices: dataplane.Modes, what: "mode"}, "mode", "Istio data-plane mode: sidecar or ambient; default: the mode the suite's document describes (kservemesh sidecar; opeaistio, kserveambient ambient)")
 	fs.BoolVar(&o.ListModes, "list-modes", o.ListModes, "print the modes the suite supports, its document's first, and exit")
 	fs.StringVar(&o.OutputDir, "output-dir", o.OutputDir, "directory for the report and diagnostics")
 	fs.StringVar(&o.Cluster.Name, "cluster-name", o.Cluster.Name, "name of the kind cluster to create or reuse; default mesh-conformance-<suite>-<mode>")

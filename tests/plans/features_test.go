@@ -14,22 +14,38 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/secure-inference/mesh-conformance/suites/baseline"
+	"github.com/secure-inference/mesh-conformance/suites/kserveambient"
 	"github.com/secure-inference/mesh-conformance/suites/kservemesh"
 	"github.com/secure-inference/mesh-conformance/suites/opeaistio"
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/harness"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 )
 
 // Every feature of every suite is declared right: a known kind and support
 // level, a claim on its own cluster only for an extended feature, each
 // manifest a file under fixtures/, what a builder was given valid (a
-// control's policies decode), and a name the suite has once.
+// control's policies decode), and a name the suite has once in each mode
+// (two features may share a name when each applies to its own mode, as
+// kserveambient's policy controls, whose policies differ by mode).
 func TestEveryFeatureIsDeclaredRight(t *testing.T) {
-	for _, s := range []*harness.Suite{&baseline.Suite, &kservemesh.Suite, &opeaistio.Suite} {
-		names := map[string]bool{}
+	for _, s := range []*harness.Suite{&baseline.Suite, &kservemesh.Suite, &opeaistio.Suite, &kserveambient.Suite} {
 		for _, f := range s.Features {
 			assert.NoError(t, f.Validate(), "suite %s", s.Name)
-			assert.False(t, names[f.Name], "suite %s has two features %s", s.Name, f.Name)
-			names[f.Name] = true
+		}
+		modes := s.Modes
+		if len(modes) == 0 {
+			modes = []dataplane.Mode{""}
+		}
+		for _, m := range modes {
+			names := map[string]bool{}
+			for _, f := range s.Features {
+				if f.Applies != nil && !f.Applies(options.Options{Mode: m}) {
+					continue
+				}
+				assert.False(t, names[f.Name], "suite %s has two features %s in mode %q", s.Name, f.Name, m)
+				names[f.Name] = true
+			}
 		}
 	}
 }

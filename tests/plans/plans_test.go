@@ -35,6 +35,8 @@ var plans = []struct{ suite, mode, profileFlag, profile string }{
 	{"kservemesh", "sidecar", "", ""},
 	{"kservemesh", "sidecar", "kserve-profile", "hardened"},
 	{"kservemesh", "sidecar", "setup", "as-written"},
+	{"kserveambient", "ambient", "", ""},
+	{"kserveambient", "sidecar", "", ""},
 	{"opeaistio", "ambient", "", ""},
 	{"opeaistio", "ambient", "setup", "as-written"},
 	{"opeaistio", "sidecar", "", ""},

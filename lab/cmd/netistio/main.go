@@ -11,6 +11,9 @@
 //     VirtualServices net-istio writes and without probing the gateways:
 //     the lab has no Envoy. Its probes port (8080) answers /readiness and
 //     /health once the first list succeeded.
+//   - knative-local-gateway (-local-gateway :8081): the gateway's data
+//     path, routing by KIngress (gateway.go), for a pod the lab deploys
+//     in istio-system; no policy, no mTLS.
 //   - net-istio-webhook (-webhook): serves TLS on 8443 with a self-signed
 //     certificate, which is all the kubelet's HTTPS probes ask; it allows
 //     every admission review it is sent. net-istio's webhook would fill in
@@ -58,6 +61,7 @@ const (
 
 func main() {
 	webhook := flag.Bool("webhook", false, "stand in for net-istio-webhook (TLS on :8443) instead of net-istio-controller")
+	gateway := flag.String("local-gateway", "", "stand in for knative-local-gateway's data path (gateway.go), listening here, instead of net-istio-controller")
 	flag.Parse()
 	if *webhook {
 		log.Fatal(serveWebhook(":8443"))
@@ -69,6 +73,9 @@ func main() {
 	client, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *gateway != "" {
+		log.Fatal(serveLocalGateway(*gateway, client))
 	}
 	var synced atomic.Bool
 	go func() {
