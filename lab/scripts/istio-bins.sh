@@ -11,12 +11,17 @@
 # moves.
 #
 # usage: lab/scripts/istio-bins.sh [binary...]  (default: all three)
-# prints the directory holding the binaries on its last line.
+#            prints the directory holding the binaries on its last line
+#        lab/scripts/istio-bins.sh --versions  print the module version built
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 version=$(sed -n 's/^const IstioModuleVersion = "\(.*\)"$/\1/p' "$here/tests/upstream/upstream.go")
 [ -n "$version" ] || { echo "istio-bins: cannot read IstioModuleVersion from tests/upstream/upstream.go" >&2; exit 1; }
+if [ "${1:-}" = --versions ]; then
+  printf 'istio.io/istio %s\n' "$version"
+  exit 0
+fi
 cache=${MESH_CONFORMANCE_CACHE:-$HOME/.cache/mesh-conformance}
 root="$cache/lab/istio/$version"
 out="$root/bin"

@@ -20,7 +20,7 @@ import (
 // profile the activator's policies refuse both callers while cold too, so
 // a cold request's 2xx fails the feature (coldStartSpec.ServedFails).
 var coldStartFeature = harness.ColdStart(harness.Feature{
-	Name: "cold-start-isolation", Manifests: []string{"kservemesh/inferenceservice-cold.yaml", "kservemesh/auth.yaml"},
+	Name: "cold-start-isolation", Applies: options.Corrected, Manifests: []string{"kservemesh/inferenceservice-cold.yaml", "kservemesh/auth.yaml"},
 	Limit: coldStartLimit,
 }, coldStartSpec)
 

@@ -8,7 +8,7 @@ import (
 
 // policyControlFeature proves the 403s come from the AuthorizationPolicy:
 // without it the denied cells answer 200; with it restored, 403 again.
-var policyControlFeature = harness.Control(harness.Feature{Name: "policy-control"},
+var policyControlFeature = harness.Control(harness.Feature{Name: "policy-control", Applies: options.Corrected},
 	[]harness.PolicyFixture{{File: "kservemesh/auth.yaml", Kind: "AuthorizationPolicy", Name: "allow-serving-tests"}},
 	func(options.Options) matrix.Matrix { return PolicyControl() },
 	func(options.Options) matrix.Matrix {
@@ -19,7 +19,7 @@ var policyControlFeature = harness.Control(harness.Feature{Name: "policy-control
 // STRICT mTLS: without the PeerAuthentication (PERMISSIVE) the plaintext
 // request reaches the AuthorizationPolicy and gets its 403; restored, it is
 // reset again.
-var strictControlFeature = harness.Control(harness.Feature{Name: "strict-control"},
+var strictControlFeature = harness.Control(harness.Feature{Name: "strict-control", Applies: options.Corrected},
 	[]harness.PolicyFixture{{File: "kservemesh/auth.yaml", Kind: "PeerAuthentication", Name: "default"}},
 	func(options.Options) matrix.Matrix { return StrictControl() },
 	func(options.Options) matrix.Matrix {

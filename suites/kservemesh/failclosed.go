@@ -35,7 +35,7 @@ const FailClosed = "fail-closed"
 // straight by their pods and no refused cell depends on the activator
 // being there; the disruption showed only a short downtime of a burst
 // model's allowed cell, and nothing about the mesh.
-var failClosedFeature = harness.FailClosed(harness.Feature{Name: FailClosed, ClaimedOnOwnCluster: true,
+var failClosedFeature = harness.FailClosed(harness.Feature{Name: FailClosed, ClaimedOnOwnCluster: true, Applies: options.Corrected,
 	Manifests: []string{"kservemesh/auth.yaml", "kservemesh/httpbin.yaml", "kservemesh/clients.yaml"}},
 	func(e *harness.Env) []disruption.Disruption {
 		limit := e.Opts.Timeouts.ReadyTimeout

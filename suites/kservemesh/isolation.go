@@ -14,7 +14,7 @@ import (
 // the activator (the documented limitation), or under the hardened profile
 // is refused too, at the activator (IsolationOf).
 var isolationFeature = harness.Feature{
-	Name: "namespace-isolation", Kind: harness.KindMatrix, Manifests: []string{"kservemesh/auth.yaml", "kservemesh/inferenceservices.yaml", "kservemesh/clients.yaml"},
+	Name: "namespace-isolation", Kind: harness.KindMatrix, Applies: options.Corrected, Manifests: []string{"kservemesh/auth.yaml", "kservemesh/inferenceservices.yaml", "kservemesh/clients.yaml"},
 	Matrices: func(_ context.Context, o options.Options, _ harness.Facts) ([]matrix.Matrix, error) {
 		return []matrix.Matrix{IsolationOf(o.KServeProfile)}, nil
 	},
@@ -23,7 +23,7 @@ var isolationFeature = harness.Feature{
 // strictMTLSFeature: a plaintext client straight to a user1 workload is
 // reset, which only STRICT mTLS does.
 var strictMTLSFeature = harness.Feature{
-	Name: "strict-mtls", Kind: harness.KindMatrix, Manifests: []string{"kservemesh/auth.yaml", "kservemesh/httpbin.yaml", "kservemesh/clients.yaml"},
+	Name: "strict-mtls", Kind: harness.KindMatrix, Applies: options.Corrected, Manifests: []string{"kservemesh/auth.yaml", "kservemesh/httpbin.yaml", "kservemesh/clients.yaml"},
 	Matrices: harness.Fixed(StrictMTLS()),
 }
 
@@ -32,7 +32,7 @@ var strictMTLSFeature = harness.Feature{
 // domain is the cluster's (a dry run shows a placeholder); failing to read
 // it fails the check mtls-identity/trust-domain.
 var mtlsIdentityFeature = harness.Feature{
-	Name: "mtls-identity", Kind: harness.KindMatrix, Manifests: []string{"kservemesh/httpbin.yaml", "kservemesh/clients.yaml"},
+	Name: "mtls-identity", Kind: harness.KindMatrix, Applies: options.Corrected, Manifests: []string{"kservemesh/httpbin.yaml", "kservemesh/clients.yaml"},
 	Matrices: func(ctx context.Context, _ options.Options, f harness.Facts) ([]matrix.Matrix, error) {
 		td, err := f.TrustDomain(ctx)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/secure-inference/mesh-conformance/tests/harness"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 )
 
 // virtualHostFeature: the effect of disableIstioVirtualHost. Setup checked
@@ -17,7 +18,7 @@ import (
 // after the InferenceService, only while the flag is false), and in
 // traffic, the top-level host that the flag takes away (TopLevelHost).
 var virtualHostFeature = harness.Feature{
-	Name: "virtual-host-disabled", Kind: harness.KindPremise, Manifests: []string{"kservemesh/inferenceservices.yaml", "kservemesh/clients.yaml"},
+	Name: "virtual-host-disabled", Kind: harness.KindPremise, Applies: options.Corrected, Manifests: []string{"kservemesh/inferenceservices.yaml", "kservemesh/clients.yaml"},
 	Checks:   []harness.Check{noTopLevelHost(SklearnIris), noTopLevelHost(SklearnIrisBurst)},
 	Matrices: harness.Fixed(TopLevelHost()),
 }
@@ -34,7 +35,7 @@ func noTopLevelHost(isvc string) harness.Check {
 // activator is on the path of sklearn-iris-burst (its ServerlessService in
 // Proxy mode) and off the path of sklearn-iris (Serve mode).
 var activatorPremiseFeature = harness.Feature{
-	Name: "activator-premise", Kind: harness.KindPremise, Manifests: []string{"kservemesh/inferenceservices.yaml"},
+	Name: "activator-premise", Kind: harness.KindPremise, Manifests: []string{"kservemesh/inferenceservices.yaml"}, Applies: options.Corrected,
 	Checks: []harness.Check{sksMode(SklearnIris, "Serve"), sksMode(SklearnIrisBurst, "Proxy")},
 }
 

@@ -50,7 +50,7 @@ const RolloutAnnotation = "mesh-conformance.io/rollout"
 // the activator's policies refuse those callers while the model restarts
 // too, so a 2xx then fails the feature (restartSpec.ServedFails).
 var restartFeature = harness.Restarts(harness.Feature{
-	Name: RestartIsolation, Manifests: []string{"kservemesh/auth.yaml", "kservemesh/inferenceservices.yaml", "kservemesh/clients.yaml"},
+	Name: RestartIsolation, Applies: options.Corrected, Manifests: []string{"kservemesh/auth.yaml", "kservemesh/inferenceservices.yaml", "kservemesh/clients.yaml"},
 	Limit: restartLimit,
 }, restartSpec)
 

@@ -52,8 +52,11 @@ var Suite = harness.Suite{
 	Features: []harness.Feature{
 		baseline.Feature,
 		virtualHostFeature,
+		ingressEditFeature,
 		activatorPremiseFeature,
+		activatorPremiseAsWritten,
 		isolationFeature,
+		documentClaimsFeature,
 		strictMTLSFeature,
 		mtlsIdentityFeature,
 		bypassFeature,
@@ -69,6 +72,9 @@ var Suite = harness.Suite{
 	},
 	Profile: func(o options.Options) string { return string(o.KServeProfile) },
 	Profiles: func(o options.Options) []options.Options {
+		if options.AsWritten(o) {
+			return []options.Options{o} // the document has one setup
+		}
 		var out []options.Options
 		for _, p := range options.KServeProfiles {
 			o.KServeProfile = p
@@ -76,7 +82,9 @@ var Suite = harness.Suite{
 		}
 		return out
 	},
-	Deviations: Deviations,
+	CheckOptions: func(o options.Options, _ func(harness.Feature) bool) error { return checkAsWritten(o) },
+	Deviations:   Deviations,
+	AsWritten:    true,
 }
 
 // Versions is KServe v0.20.0's own tested dependency set (kserve-deps.env
@@ -191,6 +199,9 @@ func steps(o options.Options) []harness.Step {
 			}
 			return ready.NoPodWithContainer(ctx, e.Kube, "default", "istio-proxy", t.ReadyTimeout)
 		}},
+	}
+	if options.AsWritten(o) {
+		return stepsAsWritten(steps, t)
 	}
 	if !hardened(o) {
 		return steps

@@ -25,16 +25,10 @@ import (
 // fail-closed) has nothing to prove here and does not apply; the report
 // marks the run, and the summary keeps its results apart.
 
-// asWritten tells whether the run applies the document as written.
-func asWritten(o options.Options) bool { return o.Setup == options.SetupAsWritten }
-
-// corrected tells whether the run is the conformance run.
-func corrected(o options.Options) bool { return !asWritten(o) }
-
 // checkAsWritten: the document configures ambient mode only, so it is
 // run as written in ambient mode only.
 func checkAsWritten(o options.Options) error {
-	if asWritten(o) && o.Mode != dataplane.Ambient {
+	if options.AsWritten(o) && o.Mode != dataplane.Ambient {
 		return fmt.Errorf("--setup=%s: opea-istio.md configures ambient mode only; run it as written with --mode=%s", options.SetupAsWritten, dataplane.Ambient)
 	}
 	return nil
@@ -62,7 +56,7 @@ func IngressAndMTLSAsWritten(m matrix.Matrix) matrix.Matrix {
 // the cluster has chatqna enrolled (a corrected run's label left on a kept
 // cluster): then the run is not the document as written.
 var notEnrolledFeature = harness.Feature{
-	Name: "not-enrolled-as-written", Kind: harness.KindPremise, Applies: asWritten,
+	Name: "not-enrolled-as-written", Kind: harness.KindPremise, Applies: options.AsWritten,
 	Checks: []harness.Check{
 		{Name: "namespace", Run: func(ctx context.Context, e *harness.Env) error {
 			if err := install.CheckEnrolled(ctx, e.Kube, ChatQnANamespace, e.Mode); err == nil {
@@ -97,7 +91,7 @@ var notEnrolledFeature = harness.Feature{
 // deletes the gateway and the certificate, and "applies"
 // istio-mtls-strict.yaml, so the PeerAuthentication stays.
 var cleanupAsWrittenFeature = harness.Feature{
-	Name: "cleanup-as-written", Kind: harness.KindCleanup, Manifests: cleanupFiles, Applies: asWritten,
+	Name: "cleanup-as-written", Kind: harness.KindCleanup, Manifests: cleanupFiles, Applies: options.AsWritten,
 	Checks: append(deletions(cleanupFiles[:2]), harness.Check{Name: "istio-mtls-strict.yaml-applied-not-deleted", Run: func(ctx context.Context, e *harness.Env) error {
 		if err := fixtures.Apply(ctx, e.Apply, StrictFixture); err != nil {
 			return err

@@ -2,6 +2,7 @@ package opeaistio
 
 import (
 	"github.com/secure-inference/mesh-conformance/tests/harness"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 )
 
 // bypassFeature is bypass-paths: STRICT mTLS must hold on every port of
@@ -11,6 +12,6 @@ import (
 // in ambient mode ztunnel captures every port but its own HBONE port, so
 // nothing is informational, and that port (15008) is probed with TLS
 // without a client certificate, as what it is (tests/bypass ports.go).
-var bypassFeature = harness.Bypass(harness.Feature{Name: "bypass-paths", Applies: corrected,
+var bypassFeature = harness.Bypass(harness.Feature{Name: "bypass-paths", Applies: options.Corrected,
 	Manifests: []string{"opeaistio/istio-mtls-strict.yaml", "opeaistio/clients.yaml"}},
 	"opea-bypass-paths", BypassTargets(), BypassClients)

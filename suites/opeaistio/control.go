@@ -12,7 +12,7 @@ import (
 // strictControlFeature proves the refusal is STRICT mTLS: without the
 // PeerAuthentication the outside client gets 200; with it restored, it is
 // refused again.
-var strictControlFeature = harness.Control(harness.Feature{Name: "strict-control", Applies: corrected},
+var strictControlFeature = harness.Control(harness.Feature{Name: "strict-control", Applies: options.Corrected},
 	[]harness.PolicyFixture{{File: "opeaistio/istio-mtls-strict.yaml", Kind: "PeerAuthentication", Name: "default"}},
 	func(options.Options) matrix.Matrix { return StrictControl() },
 	func(o options.Options) matrix.Matrix {
@@ -23,7 +23,7 @@ var strictControlFeature = harness.Control(harness.Feature{Name: "strict-control
 // gateway, the certificate and the PeerAuthentication (the document says
 // "apply" for the last one where it means delete), and checks they are gone.
 var cleanupFeature = harness.Feature{
-	Name: "cleanup", Kind: harness.KindCleanup, Manifests: cleanupFiles, Applies: corrected,
+	Name: "cleanup", Kind: harness.KindCleanup, Manifests: cleanupFiles, Applies: options.Corrected,
 	Checks: deletions(cleanupFiles),
 }
 

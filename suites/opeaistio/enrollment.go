@@ -5,13 +5,14 @@ import (
 
 	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/install"
+	"github.com/secure-inference/mesh-conformance/tests/options"
 )
 
 // enrollmentFeature: chatqna carries the mode's label and its pods are in
 // the mesh (a sidecar, or ztunnel's redirection), since STRICT means
 // nothing for workloads outside it.
 var enrollmentFeature = harness.Feature{
-	Name: "mesh-enrollment", Kind: harness.KindPremise, Manifests: []string{"opeaistio/clients.yaml"}, Applies: corrected,
+	Name: "mesh-enrollment", Kind: harness.KindPremise, Manifests: []string{"opeaistio/clients.yaml"}, Applies: options.Corrected,
 	Checks: []harness.Check{
 		{Name: "namespace", Run: func(ctx context.Context, e *harness.Env) error {
 			return install.CheckEnrolled(ctx, e.Kube, ChatQnANamespace, e.Mode)

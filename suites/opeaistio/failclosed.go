@@ -19,7 +19,7 @@ const FailClosed = "fail-closed"
 // after each restoration. Extended: it scales the cluster's control plane
 // to zero, so it is claimed by default only on the suite's own kind
 // cluster.
-var failClosedFeature = harness.FailClosed(harness.Feature{Name: FailClosed, ClaimedOnOwnCluster: true, Applies: corrected,
+var failClosedFeature = harness.FailClosed(harness.Feature{Name: FailClosed, ClaimedOnOwnCluster: true, Applies: options.Corrected,
 	Manifests: []string{"opeaistio/istio-mtls-strict.yaml", "opeaistio/clients.yaml"}},
 	func(e *harness.Env) []disruption.Disruption {
 		limit := e.Opts.Timeouts.ReadyTimeout

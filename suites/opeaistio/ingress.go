@@ -32,7 +32,7 @@ var ingressAndMTLSFeature = harness.Feature{
 			// request, answered by the whole pipeline.
 			m.Cells = append(m.Cells, ChatQnAQuery(gw))
 		}
-		if asWritten(o) {
+		if options.AsWritten(o) {
 			m = IngressAndMTLSAsWritten(m)
 		}
 		return []matrix.Matrix{m}, nil

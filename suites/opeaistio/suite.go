@@ -161,7 +161,7 @@ func steps(o options.Options) []harness.Step {
 			return fixtures.Apply(ctx, e.Apply, StrictFixture)
 		}},
 	}
-	if asWritten(o) {
+	if options.AsWritten(o) {
 		// The document never enrolls chatqna.
 		steps = slices.DeleteFunc(steps, func(s harness.Step) bool { return s.Name == EnrollStep })
 	}

@@ -191,7 +191,7 @@ func (r *Run) provision(ctx context.Context, cfg *envconf.Config) (context.Conte
 		return ctx, fmt.Errorf("cannot reach the cluster's API server (check --kubeconfig/--context): %w", err)
 	}
 	env := reportapi.Environment{Cluster: clusterName, KubernetesVersion: sv.GitVersion, Mode: string(r.Opts.Mode), Profile: r.declared.profile(r.Opts),
-		AsWritten: r.Opts.Setup == options.SetupAsWritten}
+		AsWritten: options.AsWritten(r.Opts)}
 	r.Report.SetEnvironment(env)
 	r.Exec = probe.PodExecutor{Config: rc, Client: r.Kube}
 	// One run per cluster: before anything is read or touched.

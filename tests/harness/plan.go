@@ -66,7 +66,7 @@ func (s *Suite) plan(w io.Writer, r *Run, steps []Step) error {
 	if p := s.profile(r.Opts); p != "" {
 		mode += ", " + p + " profile"
 	}
-	if r.Opts.Setup == options.SetupAsWritten {
+	if options.AsWritten(r.Opts) {
 		mode += ", the document as written: findings, not conformance verdicts"
 	}
 	fmt.Fprintf(w, "%s (%s): dry run, nothing is touched\n\n", s.Name, mode)

@@ -156,7 +156,7 @@ func (r *Run) parse(args []string) error {
 	r.redact = redact.New(options.Secrets()...)
 	// The environment's versions are recorded once the plan is known
 	// (provision): which components are installed or found, and at what.
-	r.Report = report.NewRecorder(reportapi.Environment{Mode: string(o.Mode), Profile: s.profile(o), AsWritten: o.Setup == options.SetupAsWritten}).WithRedactor(r.redact)
+	r.Report = report.NewRecorder(reportapi.Environment{Mode: string(o.Mode), Profile: s.profile(o), AsWritten: options.AsWritten(o)}).WithRedactor(r.redact)
 	r.Report.SetImplementation(reportapi.Implementation(o.Implementation))
 	// The cells the profiles disagree on, for the summary's side by side:
 	// known from the options alone, so a report written at any point has them.

@@ -117,7 +117,7 @@ func (s *Suite) profile(o options.Options) string {
 // checkSetup refuses --setup=as-written for a suite that has no
 // as-written run.
 func (s *Suite) checkSetup(o options.Options) error {
-	if o.Setup == options.SetupAsWritten && !s.AsWritten {
+	if options.AsWritten(o) && !s.AsWritten {
 		return fmt.Errorf("--setup=%s: suite %s has no as-written run", options.SetupAsWritten, s.Name)
 	}
 	return nil

@@ -60,12 +60,20 @@ const (
 	SetupCorrected Setup = "corrected"
 	// SetupAsWritten applies the document's steps as it prints them, for
 	// findings about the document, reported apart from the conformance
-	// verdicts (a suite that has such a run: opeaistio, ambient mode).
+	// verdicts (the suites that have such a run: opeaistio in ambient
+	// mode, kservemesh in its documented profile).
 	SetupAsWritten Setup = "as-written"
 )
 
 // Setups lists the accepted setups.
 var Setups = []Setup{SetupCorrected, SetupAsWritten}
+
+// AsWritten tells whether a run applies its document as written; a
+// suite's steps and features (Feature.Applies) read it.
+func AsWritten(o Options) bool { return o.Setup == SetupAsWritten }
+
+// Corrected tells whether a run is the conformance run.
+func Corrected(o Options) bool { return !AsWritten(o) }
 
 // HuggingFaceTokenEnv is read for the full ChatQnA profile. The token is
 // only ever taken from the environment, never from flags or the config file,

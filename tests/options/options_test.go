@@ -46,6 +46,11 @@ func TestDefaultsAreValidAndDocumented(t *testing.T) {
 	assert.Equal(t, ProfileLight, o.ChatQnAProfile)
 	assert.Equal(t, KServeDocumented, o.KServeProfile, "the hardened profile is opt-in")
 	assert.Equal(t, SetupCorrected, o.Setup, "the as-written run is opt-in")
+	assert.True(t, Corrected(o))
+	assert.False(t, AsWritten(o))
+	o.Setup = SetupAsWritten
+	assert.True(t, AsWritten(o))
+	assert.False(t, Corrected(o))
 	assert.Equal(t, TimeoutConfig{
 		RequestTimeout: 5 * time.Second, MaxTimeToConsistency: 2 * time.Minute, RequiredConsecutiveSuccesses: 3,
 		RoundInterval: time.Second, InstallTimeout: 10 * time.Minute, ReadyTimeout: 5 * time.Minute, ClusterTimeout: 5 * time.Minute, InferenceServiceReadyTimeout: 15 * time.Minute, ClusterLockTimeout: 10 * time.Minute, ColdStartTimeout: 5 * time.Minute,

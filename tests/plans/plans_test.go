@@ -34,6 +34,7 @@ var plans = []struct{ suite, mode, profileFlag, profile string }{
 	{"baseline", "", "", ""},
 	{"kservemesh", "sidecar", "", ""},
 	{"kservemesh", "sidecar", "kserve-profile", "hardened"},
+	{"kservemesh", "sidecar", "setup", "as-written"},
 	{"kserveambient", "ambient", "", ""},
 	{"kserveambient", "sidecar", "", ""},
 	{"opeaistio", "ambient", "", ""},

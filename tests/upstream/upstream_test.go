@@ -23,6 +23,19 @@ func TestKServeBinsBuildTheSuitesPins(t *testing.T) {
 	}
 }
 
+// The lab builds istiod and the CNI binaries from the Istio module whose
+// charts the suites use; its script reads the version from upstream.go
+// with sed, so a reformatted constant must fail here, not build another.
+func TestIstioBinsBuildTheChartsModule(t *testing.T) {
+	out, err := exec.Command("bash", "../../lab/scripts/istio-bins.sh", "--versions").CombinedOutput()
+	if err != nil {
+		t.Fatalf("istio-bins.sh --versions: %v\n%s", err, out)
+	}
+	if got, want := string(out), "istio.io/istio "+upstream.IstioModuleVersion+"\n"; got != want {
+		t.Errorf("istio-bins.sh builds\n%s\nupstream.IstioModuleVersion is\n%s", got, want)
+	}
+}
+
 // OfModule keeps exactly the named module's sources: the Knative lab gets
 // Istio's CRDs and nothing else, the API server tier cert-manager's.
 func TestOfModule(t *testing.T) {
