@@ -291,17 +291,12 @@ func Workloads(sidecar capacity.Request) []capacity.Request {
 // with it (200m/228Mi), more CPU than the running pod (175m): each
 // predictor asks for 200m/256Mi.
 func predictorPod(sidecar capacity.Request) corev1.PodSpec {
-	always := corev1.ContainerRestartPolicyAlways
-	req := func(name string, cpu, mem resource.Quantity) corev1.Container {
-		return corev1.Container{Name: name, Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: cpu, corev1.ResourceMemory: mem}}}
-	}
-	proxy := req("istio-proxy", sidecar.CPU, sidecar.Memory)
-	proxy.RestartPolicy = &always
+	q := resource.MustParse
 	return corev1.PodSpec{
-		InitContainers: []corev1.Container{req("istio-init", sidecar.CPU, sidecar.Memory), proxy,
-			req("storage-initializer", resource.MustParse("100m"), resource.MustParse("100Mi"))},
-		Containers: []corev1.Container{req("kserve-container", resource.MustParse("50m"), resource.MustParse("128Mi")),
-			req("queue-proxy", resource.MustParse("25m"), resource.Quantity{})},
+		InitContainers: []corev1.Container{capacity.Container("istio-init", sidecar.CPU, sidecar.Memory), capacity.NativeSidecar(sidecar),
+			capacity.Container("storage-initializer", q("100m"), q("100Mi"))},
+		Containers: []corev1.Container{capacity.Container("kserve-container", q("50m"), q("128Mi")),
+			capacity.Container("queue-proxy", q("25m"), resource.Quantity{})},
 	}
 }
 

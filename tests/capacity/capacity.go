@@ -106,6 +106,22 @@ func hasNoSchedule(n corev1.Node) bool {
 	return false
 }
 
+// Container is a container that requests cpu and memory, to build the pod
+// specs PodRequests counts.
+func Container(name string, cpu, memory resource.Quantity) corev1.Container {
+	return corev1.Container{Name: name, Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: cpu, corev1.ResourceMemory: memory}}}
+}
+
+// NativeSidecar is r as Istio 1.27 injects istio-proxy on Kubernetes
+// 1.33+: an init container with restartPolicy Always, running beside
+// every later init container and the containers.
+func NativeSidecar(r Request) corev1.Container {
+	always := corev1.ContainerRestartPolicyAlways
+	c := Container("istio-proxy", r.CPU, r.Memory)
+	c.RestartPolicy = &always
+	return c
+}
+
 // PodRequests is what the scheduler counts for a pod (KEP-753): its
 // containers plus its native sidecars (init containers that keep running,
 // as Istio injects istio-proxy on Kubernetes 1.33+), or, if more, an init
