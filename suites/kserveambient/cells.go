@@ -129,7 +129,7 @@ func PodIP(mode dataplane.Mode, ip string) matrix.Matrix {
 
 // L7RuleOnZtunnelNote is why the ambient cell is refused.
 const L7RuleOnZtunnelNote = "ambient: deny-delete-on-ztunnel selects httpbin's pods, so their ztunnel enforces it, and ztunnel has no HTTP: " +
-	"istiod gives it the DENY without its methods rule (istio pilot/pkg/serviceregistry/ambient/authorization.go), which refuses " +
+	"istiod gives it the DENY without its methods rule (Istio 1.27.1 pilot/pkg/serviceregistry/kube/controller/ambient/authorization.go handleRule), which refuses " +
 	"every connection, the waypoint's forward of this GET too; the waypoint answers 503 (upstream reset)"
 
 // L7RuleOnZtunnel is the waypoint's fourth hole, the other way round: an
