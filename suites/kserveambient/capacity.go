@@ -15,14 +15,20 @@ import (
 // values.yaml and files/waypoint.yaml at 1.27.1); the suite sets none.
 var waypointRequest = capacity.Req("waypoint (user1, global.waypoint.resources)", "100m", "128Mi")
 
+// ingressRequest is the ingress Gateway's pod (ingress.yaml): Istio
+// 1.27.1's kube-gateway template takes its resources from
+// global.proxy.resources, 100m CPU / 128Mi requested (files/
+// kube-gateway.yaml and values.yaml at 1.27.1); the suite sets none.
+var ingressRequest = capacity.Req(IngressGateway+" (istio-system, global.proxy.resources)", "100m", "128Mi")
+
 // Workloads is what the suite's own workloads request in a mode: the
 // predictor (predictorPod), httpbin and the user1 and user2 clients (a
 // sidecar each in sidecar mode, nothing in ambient mode: their containers
-// request nothing), and in ambient mode user1's waypoint. The client
-// outside the mesh requests nothing in either mode.
+// request nothing), the ingress Gateway, and in ambient mode user1's
+// waypoint. The client outside the mesh requests nothing in either mode.
 func Workloads(mode dataplane.Mode) []capacity.Request {
 	cpu, mem := capacity.PodRequests(predictorPod(mode))
-	out := []capacity.Request{{What: SklearnIris + " predictor pod (kserve-container; storage-initializer first)", CPU: cpu, Memory: mem}}
+	out := []capacity.Request{{What: SklearnIris + " predictor pod (kserve-container; storage-initializer first)", CPU: cpu, Memory: mem}, ingressRequest}
 	if mode == dataplane.Ambient {
 		return append(out, waypointRequest)
 	}

@@ -3,7 +3,9 @@
 // Knative; user namespaces in the mesh by istio.io/dataplane-mode=ambient;
 // one waypoint per user namespace; a global default deny for ztunnel and for
 // every waypoint; an L4 policy admitting only the waypoint and the
-// namespace's L7 policy attached to the waypoint by targetRefs
+// namespace's L7 policy attached to the waypoint by targetRefs; the
+// ingress a Gateway API Gateway of class istio whose requests for user1 go
+// through the waypoint (istio.io/ingress-use-waypoint; ingress.go)
 // (FACTS.md, "KServe under ambient", for the sources and where they
 // disagree). It runs the same setup with sidecars (injection, no waypoint)
 // for the side by side.
@@ -40,6 +42,7 @@ var Suite = harness.Suite{
 	// KEP-2676 designs ambient; sidecar mode is the side by side.
 	Modes:        []dataplane.Mode{dataplane.Ambient, dataplane.Sidecar},
 	Versions:     Versions,
+	KindConfig:   "kserveambient.yaml",
 	IstioGateway: &kservemesh.IstioGateway,
 	Components:   []string{detect.CertManager, detect.GatewayAPI, detect.KServe},
 	Namespaces:   []string{baseline.Client.Namespace, "user1", "user2", OutsideNamespace, install.KServeNamespace, "istio-system"},
@@ -47,6 +50,11 @@ var Suite = harness.Suite{
 		{GVR: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Namespace: install.KServeNamespace, Name: install.KServeConfigMap},
 		{GVR: kservemesh.InferenceServices, Namespace: "user1"},
 		{GVR: Gateways, Namespace: "user1"},
+		{GVR: Gateways, Namespace: IngressGatewayNamespace},
+		{GVR: HTTPRoutes, Namespace: "user1"},
+	},
+	CheckOptions: func(o options.Options, claimed func(harness.Feature) bool) error {
+		return harness.CheckHostIngressClaim(o, claimed, ingressFeature, "the ingress Gateway")
 	},
 	Steps: steps,
 	Features: []harness.Feature{
@@ -58,6 +66,7 @@ var Suite = harness.Suite{
 		podIPFeature,
 		l7RuleOnZtunnelFeature,
 		bypassFeature,
+		ingressFeature,
 		ambientPolicyControlFeature,
 		sidecarPolicyControlFeature,
 		// Last: it scales istiod and the waypoint to zero and deletes the
@@ -76,8 +85,12 @@ var Versions = versions.Set{
 	KServe:      kservemesh.Versions.KServe,
 }
 
-// Gateways is Gateway API's Gateway, the waypoint's kind.
-var Gateways = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
+// Gateways is Gateway API's Gateway, the waypoint's and the ingress's
+// kind; HTTPRoutes route the ingress to user1's Services.
+var (
+	Gateways   = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
+	HTTPRoutes = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
+)
 
 // authFixture is the design's policies for a mode.
 func authFixture(mode dataplane.Mode) string { return "kserveambient/auth." + string(mode) + ".yaml" }
@@ -150,6 +163,9 @@ func steps(o options.Options) []harness.Step {
 			}
 			return e.ApplyReady(ctx, isvc, t.InferenceServiceReadyTimeout)
 		}, Limit: t.InferenceServiceReadyTimeout},
+		// KEP-2676's ingress, routed to the predictor's Service, which
+		// the InferenceService has made by now.
+		ingressStep(o),
 		harness.Step{Name: "httpbin-and-clients", Run: func(ctx context.Context, e *harness.Env) error {
 			for _, f := range []string{"kservemesh/httpbin.yaml", "kserveambient/clients.yaml", L7RuleFixture} {
 				if err := fixtures.Apply(ctx, e.Apply, f); err != nil {

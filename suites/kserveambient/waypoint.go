@@ -3,6 +3,7 @@ package kserveambient
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -52,8 +53,8 @@ func applyWaypoint(ctx context.Context, e *harness.Env, objs []*unstructured.Uns
 
 // waypointFeature: in ambient mode the cells mean what they say only if
 // user1 is enrolled in its waypoint (without it, user2's refusal would be
-// ztunnel's reset, not the waypoint's 403) and the live waypoint serves
-// Services only (serving workloads too, it would be on the pod-IP path).
+// ztunnel's reset, not the waypoint's 403), also for the ingress's
+// requests, and the live waypoint serves Services only (serving workloads too, it would be on the pod-IP path).
 // That it is programmed and ready is the setup's waypoint step.
 var waypointFeature = harness.Feature{
 	Name: "waypoint", Kind: harness.KindPremise, Manifests: []string{WaypointFixture}, Applies: ambient,
@@ -76,6 +77,20 @@ var waypointFeature = harness.Feature{
 			}
 			if got := ns.Labels[UseWaypointLabel]; got != Waypoint {
 				return fmt.Errorf("namespace user1 has %s=%q, want %q: its Services do not go through the waypoint", UseWaypointLabel, got, Waypoint)
+			}
+			return nil
+		}},
+		// The ingress cells' refusals are the waypoint's only if the
+		// gateway sends user1's Services to it (the design's "Ingress
+		// Traffic"): without the label the owner would be refused by
+		// ztunnel too.
+		{Name: "ingress-uses-it", Run: func(ctx context.Context, e *harness.Env) error {
+			ns, err := e.Kube.CoreV1().Namespaces().Get(ctx, "user1", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if got := ns.Labels[IngressUseWaypointLabel]; !strings.EqualFold(got, "true") {
+				return fmt.Errorf("namespace user1 has %s=%q, want \"true\": the ingress gateway goes around the waypoint", IngressUseWaypointLabel, got)
 			}
 			return nil
 		}},

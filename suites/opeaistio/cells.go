@@ -1,8 +1,6 @@
 package opeaistio
 
 import (
-	"net"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -10,6 +8,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 
 	"github.com/secure-inference/mesh-conformance/tests/bypass"
+	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/matrix"
 	"github.com/secure-inference/mesh-conformance/tests/probe"
 )
@@ -95,30 +94,19 @@ func ChatQnAQuery(gw Gateway) matrix.Cell {
 		Expect: matrix.Expect(matrix.Allowed).WithNote("full profile: the document's POST /v1/chatqna through the TLS ingress")}
 }
 
-// ClientHost is the test machine: it reaches the ingress from outside the
-// cluster, as a user would.
-var ClientHost = matrix.Client{Name: "host", Local: true}
-
 // HostTLS is TLS ingress as this machine reaches it at addr (HOST:PORT):
 // with a matching SNI the gateway serves the issued certificate (curl
 // trusts only it, so any other certificate fails the cell), with another
 // SNI it refuses the handshake.
 func HostTLS(addr, caCertPEM string) matrix.Matrix {
-	host, port, _ := net.SplitHostPort(addr)
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]" // curl's --resolve takes an IPv6 address in brackets
-	}
-	req := func(sni string) probe.Request {
-		return probe.Request{URL: "https://" + net.JoinHostPort(sni, port) + "/home", Resolve: []string{sni + ":" + port + ":" + host}}
-	}
-	matching := req(GatewayHost)
+	matching := harness.HostRequest("https", GatewayHost, addr, "/home")
 	matching.CACertPEM = caCertPEM
-	other := req(OtherHost)
+	other := harness.HostRequest("https", OtherHost, addr, "/home")
 	other.Insecure = true
 	return matrix.Matrix{Name: "opea-host-tls-ingress", Cells: []matrix.Cell{
-		{Name: "host-https-matching-sni", Client: ClientHost, Request: matching,
+		{Name: "host-https-matching-sni", Client: harness.ClientHost, Request: matching,
 			Expect: matrix.Expect(matrix.Allowed).WithNote("the issued *.intel.com certificate, as reached from outside the cluster")},
-		{Name: "host-https-other-sni-refused", Client: ClientHost, Request: other, Expect: matrix.Expect(matrix.TLSRefused)},
+		{Name: "host-https-other-sni-refused", Client: harness.ClientHost, Request: other, Expect: matrix.Expect(matrix.TLSRefused)},
 	}}
 }
 

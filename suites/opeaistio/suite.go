@@ -51,7 +51,7 @@ var Suite = harness.Suite{
 		if _, err := chatqnaValues(o); err != nil {
 			return err
 		}
-		return checkHostTLSClaim(o, claimed)
+		return harness.CheckHostIngressClaim(o, claimed, hostTLSFeature, "the TLS ingress")
 	},
 	Steps: steps,
 	Features: []harness.Feature{

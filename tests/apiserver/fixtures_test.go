@@ -185,6 +185,10 @@ var mutations = []mutation{
 	{"Waypoint Gateway missing required gatewayClassName", "kserveambient/waypoint.yaml", "Gateway", "waypoint", remove("spec.gatewayClassName"), "spec.gatewayClassName"},
 	{"Waypoint Gateway listener wrong type", "kserveambient/waypoint.yaml", "Gateway", "waypoint", set("spec.listeners", "mesh"), "spec.listeners"},
 	{"AuthorizationPolicy targetRefs wrong type", "kserveambient/auth.ambient.yaml", "AuthorizationPolicy", "ns-owner-access-istio", set("spec.targetRefs", "waypoint"), "spec.targetRefs"},
+	// kserveambient's ingress: the Gateway's parametersRef and the routes (Gateway API's CRDs).
+	{"Ingress Gateway parametersRef missing required kind", "kserveambient/ingress.yaml", "Gateway", "ambient-ingressgateway",
+		remove("spec.infrastructure.parametersRef.kind"), "spec.infrastructure.parametersRef.kind"},
+	{"Ingress HTTPRoute hostnames wrong type", "kserveambient/ingress.yaml", "HTTPRoute", "sklearn-iris", set("spec.hostnames", "sklearn-iris-user1.example.com"), "spec.hostnames"},
 }
 
 func TestBrokenVariantsAreRejected(t *testing.T) {

@@ -8,8 +8,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// opeaistio.yaml publishes the gateway's node ports on 127.0.0.1 and
-// leaves the host ports to kind: no two clusters made from it collide.
+// opeaistio.yaml and kserveambient.yaml publish their ingress's node
+// ports on 127.0.0.1 and leave the host ports to kind: no two clusters made
+// from one collide.
 func TestPortMappingsOfTheSuitesKindConfigs(t *testing.T) {
 	got, err := PortMappings(filepath.Join("..", "..", "kind-config", "opeaistio.yaml"))
 	require.NoError(t, err)
@@ -21,6 +22,10 @@ func TestPortMappingsOfTheSuitesKindConfigs(t *testing.T) {
 	assert.Empty(t, PortHolders(got, []Container{{Name: "mesh-conformance-opeaistio-ambient-control-plane",
 		Bindings: []Binding{{Key: "30443/tcp", HostIP: "127.0.0.1", HostPort: 30443}}}}),
 		"a mapping without a host port is never held")
+	// kserveambient.yaml: the ingress Gateway's HTTP node port, likewise.
+	got, err = PortMappings(filepath.Join("..", "..", "kind-config", "kserveambient.yaml"))
+	require.NoError(t, err)
+	assert.Equal(t, []PortMapping{{ContainerPort: 30080, Protocol: "tcp", ListenAddress: "127.0.0.1"}}, got)
 	got, err = PortMappings(filepath.Join("..", "..", "kind-config", "lab.yaml"))
 	require.NoError(t, err)
 	assert.Empty(t, got)

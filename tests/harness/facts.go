@@ -91,7 +91,7 @@ func (e *Env) HostAddress(ctx context.Context, nodePort int) (string, error) {
 	if e.run.Kind == nil {
 		return fact("host-address", "", fmt.Errorf("this run uses a cluster it did not create, whose ingress address on this machine is unknown: pass --ingress-address=HOST:PORT"))
 	}
-	addr, err := e.run.Kind.HostAddress(ctx, int32(nodePort))
+	addr, err := HostIngressAddress(ctx, e.run.Kind, nodePort)
 	return fact("host-address", addr, err)
 }
 

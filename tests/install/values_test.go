@@ -474,6 +474,19 @@ func gatewayService(g Gateway) func([]map[string]any) error {
 	}
 }
 
+// clusterIPService: the gateway release's Service is a ClusterIP, on no
+// node port (kserveambient's istio-ingressgateway, which is not the
+// design's ingress).
+func clusterIPService(g Gateway) func([]map[string]any) error {
+	return func(objs []map[string]any) error {
+		svc := object(objs, "Service", g.Name)
+		if typ := field(svc, "spec", "type"); typ != "ClusterIP" {
+			return fmt.Errorf("Service %s type %v, want ClusterIP", g.Name, typ)
+		}
+		return nil
+	}
+}
+
 // effects of every values file that sets anything (a file without one must
 // stay empty).
 var effects = map[string]effect{
@@ -499,7 +512,7 @@ var effects = map[string]effect{
 	"kserveambient/istio-base.values.yaml":             {exists("ValidatingWebhookConfiguration", "istiod-default-validator"), map[string]any{"defaultRevision": ""}},
 	"kserveambient/istiod.ambient.values.yaml":         {istiodEnv("PILOT_ENABLE_AMBIENT", "true"), map[string]any{}},
 	"kserveambient/istio-cni.values.yaml":              {configData("istio-cni-config", "AMBIENT_ENABLED", "true"), map[string]any{}},
-	"kserveambient/istio-ingressgateway.values.yaml":   {gatewayService(kserveGateway), map[string]any{}},
+	"kserveambient/istio-ingressgateway.values.yaml":   {clusterIPService(kserveGateway), map[string]any{}},
 	"kserveambient/cert-manager.values.yaml":           {exists("CustomResourceDefinition", "certificates.cert-manager.io"), map[string]any{}},
 	"kserveambient/kserve-runtime-configs.values.yaml": {exists("ClusterServingRuntime", "kserve-sklearnserver"), map[string]any{}},
 	"kserveambient/kserve-resources.values.yaml": {deploymentMode("Standard"),

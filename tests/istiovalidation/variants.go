@@ -26,14 +26,16 @@ var Fixtures = []string{
 	"kserveambient/auth.ambient.yaml",
 	"kserveambient/auth.sidecar.yaml",
 	"kserveambient/ztunnel-l7-rule.yaml",
+	"kserveambient/ingress.yaml",
 }
 
 // IstioObjects is how many Istio objects Fixtures hold: auth.yaml's two,
 // the hardened profile's four policies, OPEA's Gateway, VirtualService and
 // PeerAuthentication, kserveambient's four ambient policies (two attached
-// by targetRefs), two sidecar ones and the DENY on ztunnel. A loop over
-// them that found fewer proved less than it says.
-const IstioObjects = 16
+// by targetRefs), two sidecar ones, the DENY on ztunnel and the ingress
+// gateway's ALLOW (by targetRefs). A loop over them that found fewer proved
+// less than it says.
+const IstioObjects = 17
 
 // IsIstio tells whether an object is an Istio resource.
 func IsIstio(o *unstructured.Unstructured) bool {

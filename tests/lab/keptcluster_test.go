@@ -26,6 +26,7 @@ import (
 	"github.com/secure-inference/mesh-conformance/suites/opeaistio"
 	"github.com/secure-inference/mesh-conformance/tests/cluster"
 	"github.com/secure-inference/mesh-conformance/tests/dataplane"
+	"github.com/secure-inference/mesh-conformance/tests/harness"
 	"github.com/secure-inference/mesh-conformance/tests/ready"
 )
 
@@ -55,7 +56,7 @@ func opeaLabConfig(t *testing.T, hostPort func(cluster.PortMapping) int32) strin
 // from the suite's kind config (on the lab's node): the second is created
 // (with fixed host ports it was refused, "port is already allocated"),
 // each publishes the gateway's HTTPS node port on a host port of its own,
-// and the suite's default ingress address (opeaistio.HostIngressAddress)
+// and the suite's default ingress address (harness.HostIngressAddress)
 // reaches each cluster's own node port. A config that fixes a host port
 // the kept cluster holds is refused before anything is created, naming
 // the holder's node container and the fix.
@@ -79,7 +80,7 @@ func TestKeptClusterOfOneModeAndANewClusterOfTheOther(t *testing.T) {
 		})
 		require.NoError(t, err, "%s cluster beside the kept cluster of the other mode", mode)
 		require.NoError(t, k.WaitForControlPlane(ctx))
-		addr, err := opeaistio.HostIngressAddress(ctx, k)
+		addr, err := harness.HostIngressAddress(ctx, k, opeaistio.IstioGateway.NodePorts["https"])
 		require.NoError(t, err)
 		require.True(t, strings.HasPrefix(addr, "127.0.0.1:"), addr)
 		addrs[mode] = addr

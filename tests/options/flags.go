@@ -37,7 +37,7 @@ func Register(fs *flag.FlagSet, o *Options) {
 	fs.Var(&featuresFlag{listFlag{list: &o.SupportedFeatures}}, "supported-features", "extended features the implementation claims, as [suite/]feature, comma-separated or repeated; unclaimed extended features are reported as unsupported")
 	fs.BoolVar(&o.AllFeatures, "all-features", o.AllFeatures, "claim every extended feature of the suite")
 	fs.Var(&featuresFlag{listFlag{list: &o.ExemptFeatures}}, "exempt-features", "features the implementation opts out of, as [suite/]feature, comma-separated or repeated; skipped and reported (an exempt core feature makes the suite partial)")
-	fs.StringVar(&o.IngressAddress, "ingress-address", o.IngressAddress, "HOST:PORT of the TLS ingress as reached from this machine, for host-tls-ingress; default on the suite's kind cluster: its mapped node port on 127.0.0.1")
+	fs.StringVar(&o.IngressAddress, "ingress-address", o.IngressAddress, "HOST:PORT of the suite's ingress as reached from this machine, for opeaistio's host-tls-ingress (the TLS ingress) and kserveambient's ingress (the ingress Gateway's HTTP listener); default on the suite's kind cluster: its mapped node port on 127.0.0.1")
 	im := &o.Implementation
 	fs.StringVar(&im.Organization, "organization", im.Organization, "report: organization of the implementation under test")
 	fs.StringVar(&im.Project, "project", im.Project, "report: project of the implementation under test")

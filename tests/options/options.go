@@ -227,9 +227,11 @@ type Options struct {
 	// skipped, and an exempt core feature makes the suite's result partial,
 	// never success.
 	ExemptFeatures []string `yaml:"exemptFeatures"`
-	// IngressAddress is HOST:PORT of the TLS ingress gateway as reached from
-	// the machine running the tests, for the host-tls-ingress feature. On
-	// the suite's own kind cluster it is the node port mapped to 127.0.0.1.
+	// IngressAddress is HOST:PORT of the suite's ingress as reached from
+	// the machine running the tests, for the host-side features (opeaistio's
+	// host-tls-ingress: the TLS ingress gateway; kserveambient's ingress:
+	// the ingress Gateway's HTTP listener). On the suite's own kind cluster
+	// it is the node port mapped to 127.0.0.1.
 	IngressAddress string `yaml:"ingressAddress"`
 	// ConfigFile is the YAML file the other fields were read from, if any.
 	ConfigFile string `yaml:"-"`
