@@ -153,9 +153,12 @@ pack_kserve sklearnserver "$kserve_tag" "$lbin/standin" /standin
 say "kserve images in $((SECONDS - kstart))s"
 say "built in $((SECONDS - start))s"
 
+# -parallel 3: the tests on clusters of their own and the deadline test run
+# three at a time, not GOMAXPROCS's two: the deadline test mostly waits
+# (150 s) and would hold one of two slots while the clusters' tests queue.
 MC_LAB_KNATIVE_IMAGE="$knative_hub:$knative_tag" MC_LAB_KNATIVE_IMAGES="$(IFS=,; echo "${knative_images[*]}")" \
 MC_LAB_KSERVE_IMAGE="$kserve_hub:$kserve_tag" MC_LAB_KSERVE_IMAGES="$(IFS=,; echo "${kserve_images[*]}")" \
 MC_LAB_ISTIO_IMAGE="$istio_hub:$istio_tag" MC_LAB_ISTIO_IMAGES="$images/istio-pilot.tar,$images/istio-install-cni.tar" \
 MC_LAB_NODE_IMAGE="$node_image" MC_LAB_IMAGES="$images/curl.tar,$images/standin.tar" \
-  go test -tags lab -count=1 -timeout 30m ./tests/lab/... "$@"
+  go test -tags lab -count=1 -timeout 30m -parallel 3 ./tests/lab/... "$@"
 say "verdict in $((SECONDS - start))s"

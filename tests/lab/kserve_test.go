@@ -127,36 +127,50 @@ func newKServeLab(ctx context.Context, t *testing.T) *kserveLab {
 	return l
 }
 
-// step runs one of the suite's own setup steps, as its run would.
+// step runs one of the kservemesh suite's own setup steps, as its run
+// would.
 func (l *kserveLab) step(ctx context.Context, t *testing.T, name string) {
 	t.Helper()
-	for _, s := range l.steps {
+	runStep(ctx, t, kservemesh.Suite.Name, l.steps, l.env, name)
+}
+
+// checks runs the checks of one of the kservemesh suite's features and
+// returns their errors by check name.
+func (l *kserveLab) checks(ctx context.Context, t *testing.T, feature string) map[string]error {
+	t.Helper()
+	return runChecks(ctx, t, kservemesh.Suite, l.env, feature)
+}
+
+// runStep runs the step of a suite's steps by its name on env.
+func runStep(ctx context.Context, t *testing.T, suite string, steps []harness.Step, env *harness.Env, name string) {
+	t.Helper()
+	for _, s := range steps {
 		if s.Name == name {
 			start := time.Now()
-			require.NoError(t, s.Run(ctx, l.env), "the kservemesh suite's step %s", name)
-			logf("kserve lab: step %s in %s", name, time.Since(start).Round(time.Second))
+			require.NoError(t, s.Run(ctx, env), "the %s suite's step %s", suite, name)
+			logf("kserve lab: %s step %s in %s", suite, name, time.Since(start).Round(time.Second))
 			return
 		}
 	}
-	t.Fatalf("the kservemesh suite has no step %s", name)
+	t.Fatalf("the %s suite has no step %s", suite, name)
 }
 
-// checks runs the checks of one of the suite's features and returns their
+// runChecks runs the checks of a suite's feature on env and returns their
 // errors by check name.
-func (l *kserveLab) checks(ctx context.Context, t *testing.T, feature string) map[string]error {
+func runChecks(ctx context.Context, t *testing.T, suite harness.Suite, env *harness.Env, feature string) map[string]error {
 	t.Helper()
-	for _, f := range kservemesh.Suite.Features {
+	for _, f := range suite.Features {
 		if f.Name != feature {
 			continue
 		}
 		require.NotEmpty(t, f.Checks, "feature %s has checks", feature)
 		out := map[string]error{}
 		for _, c := range f.Checks {
-			out[c.Name] = c.Run(ctx, l.env)
+			out[c.Name] = c.Run(ctx, env)
 		}
 		return out
 	}
-	t.Fatalf("the kservemesh suite has no feature %s", feature)
+	t.Fatalf("the %s suite has no feature %s", suite.Name, feature)
 	return nil
 }
 
@@ -252,6 +266,9 @@ func TestKServeControlPlane(t *testing.T) {
 	t.Run("virtual-host", func(t *testing.T) { l.virtualHost(ctx, t) })
 	t.Run("cold-start", func(t *testing.T) { l.coldStart(ctx, t) })
 	t.Run("restart", func(t *testing.T) { l.restart(ctx, t) })
+	// Last: it turns KServe to Standard mode and replaces the
+	// InferenceServices (kserveambient_test.go).
+	t.Run("standard-mode", func(t *testing.T) { l.standardMode(ctx, t) })
 }
 
 // revisionURL is the URL of an InferenceService's ready revision's
