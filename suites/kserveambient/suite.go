@@ -19,7 +19,6 @@ package kserveambient
 import (
 	"context"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/secure-inference/mesh-conformance/fixtures"
@@ -98,21 +97,9 @@ func authFixture(mode dataplane.Mode) string { return "kserveambient/auth." + st
 func steps(o options.Options) []harness.Step {
 	mode, t := o.Mode, o.Timeouts
 	steps := []harness.Step{
-		// Stop before installing anything when the cluster cannot hold it:
-		// only what is not there yet (a kept cluster's pods are in the
-		// nodes' requests already).
-		harness.Capacity(func(ctx context.Context, e *harness.Env) []capacity.Request {
-			var need []capacity.Request
-			for _, c := range []string{detect.Istio, detect.CertManager, detect.KServe} {
-				if e.Adds(c) {
-					need = append(need, install.Requests(c, mode, kservemesh.IstioGateway)...)
-				}
-			}
-			if pods, err := e.Kube.CoreV1().Pods("user1").List(ctx, metav1.ListOptions{}); err == nil && len(pods.Items) > 0 {
-				return need
-			}
-			return append(need, Workloads(mode)...)
-		}),
+		// Stop before installing anything when the cluster cannot hold it.
+		harness.ComponentCapacity([]string{detect.Istio, detect.CertManager, detect.KServe}, mode, kservemesh.IstioGateway, "user1",
+			func() []capacity.Request { return Workloads(mode) }),
 		baseline.Workloads,
 		{Name: "istio-" + string(mode), Component: detect.Istio, Run: func(ctx context.Context, e *harness.Env) error {
 			return e.Installer.Istio(ctx, mode, kservemesh.IstioGateway)

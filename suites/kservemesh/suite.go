@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"slices"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -111,20 +110,8 @@ func steps(o options.Options) []harness.Step {
 	t := o.Timeouts
 	steps := []harness.Step{
 		// Stop before installing anything when the cluster cannot hold it.
-		harness.Capacity(func(ctx context.Context, e *harness.Env) []capacity.Request {
-			// Only what is not there yet: what runs is in the nodes'
-			// requests already (a kept cluster, a rerun).
-			var need []capacity.Request
-			for _, c := range []string{detect.Istio, detect.CertManager, detect.Knative, detect.KServe} {
-				if e.Adds(c) {
-					need = append(need, install.Requests(c, dataplane.Sidecar, IstioGateway)...)
-				}
-			}
-			if pods, err := e.Kube.CoreV1().Pods("user1").List(ctx, metav1.ListOptions{}); err == nil && len(pods.Items) > 0 {
-				return need
-			}
-			return append(need, Workloads(install.Sidecar)...)
-		}),
+		harness.ComponentCapacity([]string{detect.Istio, detect.CertManager, detect.Knative, detect.KServe}, dataplane.Sidecar, IstioGateway, "user1",
+			func() []capacity.Request { return Workloads(install.Sidecar) }),
 		baseline.Workloads,
 		// Components, pinned to KServe v0.20's own dependency set.
 		{Name: "istio", Component: detect.Istio, Run: func(ctx context.Context, e *harness.Env) error {

@@ -7,8 +7,12 @@ import (
 	"io"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/secure-inference/mesh-conformance/tests/capacity"
+	"github.com/secure-inference/mesh-conformance/tests/dataplane"
 	"github.com/secure-inference/mesh-conformance/tests/detect"
+	"github.com/secure-inference/mesh-conformance/tests/install"
 	"github.com/secure-inference/mesh-conformance/tests/options"
 )
 
@@ -52,6 +56,26 @@ func Capacity(need func(ctx context.Context, e *Env) []capacity.Request) Step {
 			free.RequestedCPU.MilliValue(), free.RequestedMemory.Value()>>20)
 		return capacity.Check(free, n)
 	}}
+}
+
+// ComponentCapacity is the Capacity step of a suite that installs
+// components and then runs its workloads in namespace: the requests of
+// the components the run adds (install.Requests for mode and gateway),
+// and the workloads' unless namespace already has pods (a kept cluster, a
+// rerun: what runs is in the nodes' requests already).
+func ComponentCapacity(components []string, mode dataplane.Mode, gateway install.Gateway, namespace string, workloads func() []capacity.Request) Step {
+	return Capacity(func(ctx context.Context, e *Env) []capacity.Request {
+		var need []capacity.Request
+		for _, c := range components {
+			if e.Adds(c) {
+				need = append(need, install.Requests(c, mode, gateway)...)
+			}
+		}
+		if pods, err := e.Kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{}); err == nil && len(pods.Items) > 0 {
+			return need
+		}
+		return append(need, workloads()...)
+	})
 }
 
 // plan prints what a run would do, as the report would name it: the setup
